@@ -1,0 +1,67 @@
+// Command istio-prometheus-mtls is a KRM function: it gives a Prometheus workload an
+// istio-proxy sidecar that only fetches Istio workload certificates, mounts them
+// into Prometheus and adds an https scrape job that uses them.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+)
+
+// version is stamped at build time (-ldflags -X main.version=...).
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "-h", "--help", "help":
+			fmt.Fprint(stdout, usage())
+			return 0
+		case "--version", "version":
+			fmt.Fprintln(stdout, version)
+			return 0
+		default:
+			fmt.Fprintf(stderr, "istio-prometheus-mtls: unknown argument %q (see --help)\n", args[0])
+			return 2
+		}
+	}
+	in, err := io.ReadAll(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-prometheus-mtls: reading stdin: %v\n", err)
+		return 1
+	}
+	out, err := fn.Run(fn.ResourceListProcessorFunc(process), in)
+	if len(out) > 0 {
+		if _, werr := stdout.Write(out); werr != nil {
+			fmt.Fprintf(stderr, "istio-prometheus-mtls: writing stdout: %v\n", werr)
+			return 1
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-prometheus-mtls: %s\n", summary(out, err))
+		return 1
+	}
+	return 0
+}
+
+// summary is the one-line stderr message: the first error result, or err.
+func summary(out []byte, err error) string {
+	if len(out) > 0 {
+		if rl, perr := fn.ParseResourceList(out); perr == nil {
+			for _, r := range rl.Results {
+				if r.Severity == fn.Error {
+					return strings.ReplaceAll(r.String(), "\n", " ")
+				}
+			}
+		}
+	}
+	return strings.ReplaceAll(err.Error(), "\n", " ")
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
+)
+
+func usage() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, `istio-prometheus-mtls %s — KRM function
+
+Reads a ResourceList on stdin and writes it to stdout with the Prometheus workload
+given a cert-only istio-proxy sidecar, the certificates mounted into Prometheus and
+an https scrape job (tls_config with the Istio workload certificates) in its
+prometheus.yml.
+
+Function config (all fields optional):
+
+apiVersion: %s
+kind: %s
+metadata: {name: prometheus-mtls}
+spec:
+  target:                  # none: the single Prometheus workload in the list
+    kind: Deployment       # %s
+    name: prometheus       # current or previous (kustomize) name
+    namespace: istio-system
+    matchLabels: {}        # workload or pod template labels
+    container: ""          # default: the container running a prometheus image or passing --config.file
+  mode: sidecar            # sidecar (injection: not implemented yet)
+  istio:
+    version: "%s"          # a string; profile chosen from the table below
+    proxyImage: ""         # default %s:<version>.0 (or the full version given)
+    imagePullPolicy: IfNotPresent
+    controlPlaneNamespace: %s
+    revision: ""           # istiod-<revision>
+    discoveryAddress: ""   # default istio-pilot.<ns>.svc:15012 (1.5), istiod[-<revision>].<ns>.svc:15012
+    trustDomain: %s
+    meshID: ""             # default: trustDomain
+    clusterID: %s
+    network: ""
+    nativeSidecar: false   # true: initContainer with restartPolicy Always, first
+    envoy: true            # false: agent only (DISABLE_ENVOY), readiness on 15020
+    resources: {}          # default requests 10m/64Mi, limits 500m/256Mi
+  certificates:
+    volumeName: %s
+    mountPath: %s   # where Prometheus reads root-cert.pem, cert-chain.pem, key.pem
+  scrapeJob:
+    name: %s
+    excludeFrom: null      # null: every role-pod job keeping prometheus_io_scrape*; []: none
+    takeOver: false        # replace a job of that name that this function did not write
+    securePortJob: false   # add Istio's secure metrics port jobs (Istio >= 1.31)
+  scrapeConfig: null       # {kind: ConfigMap|Secret, name, namespace, key}; default: follow --config.file
+
+A v1 ConfigMap works too, with flat keys (kpt fn eval ... -- istio-version=1.28):
+  %s
+
+Istio profiles:
+`, version, config.APIVersion, config.Kind, strings.Join(config.WorkloadKinds, " | "),
+		config.DefaultIstioVersion, config.DefaultProxyImageRepo, config.DefaultControlPlaneNamespace,
+		config.DefaultTrustDomain, config.DefaultClusterID, config.DefaultCertVolumeName,
+		config.DefaultCertMountPath, config.DefaultScrapeJobName, strings.Join(config.FlatKeys(), ", "))
+	for _, p := range profiles.Table {
+		fmt.Fprintf(&b, "  %-5s (1.%d–1.%d): %s\n", p.Name, p.MinMinor, p.MaxMinor, p.Notes)
+	}
+	return b.String()
+}

@@ -1,0 +1,509 @@
+// Package config holds the function's public API (fn.istio-prometheus-mtls.dev/v1alpha1
+// PrometheusMTLS): its types, defaults and validation, in one place. It is pure: it
+// reads YAML nodes handed to it and never does I/O.
+package config
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	Group      = "fn.istio-prometheus-mtls.dev"
+	Version    = "v1alpha1"
+	APIVersion = Group + "/" + Version
+	Kind       = "PrometheusMTLS"
+)
+
+// Modes.
+const (
+	ModeSidecar   = "sidecar"
+	ModeInjection = "injection"
+)
+
+// Workload kinds the function can select.
+var WorkloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
+
+// PrometheusMTLS is the function config.
+type PrometheusMTLS struct {
+	APIVersion string   `json:"apiVersion"`
+	Kind       string   `json:"kind"`
+	Metadata   Metadata `json:"metadata,omitempty"`
+	Spec       Spec     `json:"spec,omitempty"`
+}
+
+// Metadata is the part of ObjectMeta a function config carries.
+type Metadata struct {
+	Name        string            `json:"name,omitempty"`
+	Namespace   string            `json:"namespace,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+}
+
+// Spec is what the user asks for.
+type Spec struct {
+	Target       Target           `json:"target,omitempty"`
+	Mode         string           `json:"mode,omitempty"`
+	Istio        Istio            `json:"istio,omitempty"`
+	Certificates Certificates     `json:"certificates,omitempty"`
+	ScrapeJob    ScrapeJob        `json:"scrapeJob,omitempty"`
+	ScrapeConfig *ScrapeConfigRef `json:"scrapeConfig,omitempty"`
+}
+
+// Target selects the Prometheus workload. Everything is optional.
+type Target struct {
+	Kind        string            `json:"kind,omitempty"`
+	Name        string            `json:"name,omitempty"`
+	Namespace   string            `json:"namespace,omitempty"`
+	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+	Container   string            `json:"container,omitempty"`
+}
+
+// Istio describes the control plane the sidecar talks to.
+type Istio struct {
+	Version               string                       `json:"version,omitempty"`
+	ProxyImage            string                       `json:"proxyImage,omitempty"`
+	ImagePullPolicy       corev1.PullPolicy            `json:"imagePullPolicy,omitempty"`
+	ControlPlaneNamespace string                       `json:"controlPlaneNamespace,omitempty"`
+	Revision              string                       `json:"revision,omitempty"`
+	DiscoveryAddress      string                       `json:"discoveryAddress,omitempty"`
+	TrustDomain           string                       `json:"trustDomain,omitempty"`
+	MeshID                string                       `json:"meshID,omitempty"`
+	ClusterID             string                       `json:"clusterID,omitempty"`
+	Network               string                       `json:"network,omitempty"`
+	NativeSidecar         bool                         `json:"nativeSidecar,omitempty"`
+	Envoy                 *bool                        `json:"envoy,omitempty"`
+	Resources             *corev1.ResourceRequirements `json:"resources,omitempty"`
+}
+
+// Certificates says where the workload certificates live.
+type Certificates struct {
+	VolumeName string `json:"volumeName,omitempty"`
+	MountPath  string `json:"mountPath,omitempty"`
+}
+
+// ScrapeJob configures the https scrape job and the edit of the plain pod jobs.
+type ScrapeJob struct {
+	Name string `json:"name,omitempty"`
+	// ExcludeFrom names the plain jobs that get the drop rule for sidecar pods.
+	// nil: every role-pod job that keeps prometheus_io_scrape*; empty: none.
+	ExcludeFrom *[]string `json:"excludeFrom,omitempty"`
+	// TakeOver lets the function replace a job of its name it did not write.
+	TakeOver bool `json:"takeOver,omitempty"`
+	// SecurePortJob adds a job for pods annotated prometheus.istio.io/secure-port
+	// (Istio >= 1.31 secure metrics ports).
+	SecurePortJob bool `json:"securePortJob,omitempty"`
+	// DefaultScrapeClass is reserved for the prometheus-operator support.
+	DefaultScrapeClass bool `json:"defaultScrapeClass,omitempty"`
+}
+
+// ScrapeConfigRef names the object holding prometheus.yml explicitly.
+type ScrapeConfigRef struct {
+	Kind      string `json:"kind,omitempty"`
+	Name      string `json:"name,omitempty"`
+	Namespace string `json:"namespace,omitempty"`
+	Key       string `json:"key,omitempty"`
+}
+
+// Defaults.
+const (
+	DefaultIstioVersion          = "1.30"
+	DefaultProxyImageRepo        = "docker.io/istio/proxyv2"
+	DefaultControlPlaneNamespace = "istio-system"
+	DefaultTrustDomain           = "cluster.local"
+	DefaultClusterID             = "Kubernetes"
+	DefaultCertVolumeName        = "istio-certs"
+	DefaultCertMountPath         = "/etc/istio-certs"
+	DefaultScrapeJobName         = "kubernetes-pods-istio-secure"
+)
+
+// DefaultResources are the sidecar's modest defaults: it only fetches certificates.
+func DefaultResources() *corev1.ResourceRequirements {
+	return &corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("10m"),
+			corev1.ResourceMemory: resource.MustParse("64Mi"),
+		},
+		Limits: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("500m"),
+			corev1.ResourceMemory: resource.MustParse("256Mi"),
+		},
+	}
+}
+
+func fieldErr(field, format string, a ...any) *krmerr.Error {
+	return krmerr.Errorf(field, format, a...)
+}
+
+// EnvoyEnabled reports whether the sidecar runs Envoy (default true).
+func (i Istio) EnvoyEnabled() bool { return i.Envoy == nil || *i.Envoy }
+
+// Default fills every unset field with its documented default.
+func (c *PrometheusMTLS) Default() {
+	s := &c.Spec
+	if s.Mode == "" {
+		s.Mode = ModeSidecar
+	}
+	if s.Istio.Version == "" {
+		s.Istio.Version = DefaultIstioVersion
+	}
+	if s.Istio.ControlPlaneNamespace == "" {
+		s.Istio.ControlPlaneNamespace = DefaultControlPlaneNamespace
+	}
+	if s.Istio.TrustDomain == "" {
+		s.Istio.TrustDomain = DefaultTrustDomain
+	}
+	if s.Istio.MeshID == "" {
+		s.Istio.MeshID = s.Istio.TrustDomain
+	}
+	if s.Istio.ClusterID == "" {
+		s.Istio.ClusterID = DefaultClusterID
+	}
+	if s.Istio.ProxyImage == "" {
+		s.Istio.ProxyImage = DefaultProxyImageRepo + ":" + ImageTag(s.Istio.Version)
+	}
+	if s.Istio.ImagePullPolicy == "" {
+		s.Istio.ImagePullPolicy = corev1.PullIfNotPresent
+	}
+	if s.Istio.Resources == nil {
+		s.Istio.Resources = DefaultResources()
+	}
+	if s.Certificates.VolumeName == "" {
+		s.Certificates.VolumeName = DefaultCertVolumeName
+	}
+	if s.Certificates.MountPath == "" {
+		s.Certificates.MountPath = DefaultCertMountPath
+	}
+	s.Certificates.MountPath = path.Clean(s.Certificates.MountPath)
+	if s.ScrapeJob.Name == "" {
+		s.ScrapeJob.Name = DefaultScrapeJobName
+	}
+}
+
+// ImageTag turns "1.28" into "1.28.0" and leaves "1.28.2" alone.
+func ImageTag(version string) string {
+	if strings.Count(version, ".") == 1 {
+		return version + ".0"
+	}
+	return version
+}
+
+var (
+	versionRE  = regexp.MustCompile(`^1\.(\d+)(\.\d+)?$`)
+	dns1123RE  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
+)
+
+// ParseVersion returns the minor version of "1.X" or "1.X.Y".
+func ParseVersion(v string) (int, bool) {
+	m := versionRE.FindStringSubmatch(v)
+	if m == nil {
+		return 0, false
+	}
+	var minor int
+	fmt.Sscanf(m[1], "%d", &minor)
+	return minor, true
+}
+
+// Validate checks a defaulted config. The Istio version is checked against the
+// profile table by the profiles package; here only its form.
+func (c *PrometheusMTLS) Validate() error {
+	if c.APIVersion != APIVersion {
+		return fieldErr("apiVersion", "must be %q, got %q", APIVersion, c.APIVersion)
+	}
+	if c.Kind != Kind {
+		return fieldErr("kind", "must be %q, got %q", Kind, c.Kind)
+	}
+	s := c.Spec
+	if s.Target.Kind != "" && !contains(WorkloadKinds, s.Target.Kind) {
+		return fieldErr("spec.target.kind", "unsupported kind %q (supported: %s)", s.Target.Kind, strings.Join(WorkloadKinds, ", "))
+	}
+	switch s.Mode {
+	case ModeSidecar:
+	case ModeInjection:
+		return fieldErr("spec.mode", "mode %q is not implemented yet; use %q", s.Mode, ModeSidecar)
+	default:
+		return fieldErr("spec.mode", "must be %q or %q, got %q", ModeSidecar, ModeInjection, s.Mode)
+	}
+	if _, ok := ParseVersion(s.Istio.Version); !ok {
+		return fieldErr("spec.istio.version", "%q is not an Istio version of the form 1.X or 1.X.Y", s.Istio.Version)
+	}
+	if s.Istio.Revision != "" && !dns1123RE.MatchString(s.Istio.Revision) {
+		return fieldErr("spec.istio.revision", "%q is not a valid revision name (lower-case letters, digits and '-')", s.Istio.Revision)
+	}
+	if !dnsLabelRE.MatchString(s.Istio.ControlPlaneNamespace) {
+		return fieldErr("spec.istio.controlPlaneNamespace", "%q is not a valid namespace name", s.Istio.ControlPlaneNamespace)
+	}
+	switch s.Istio.ImagePullPolicy {
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	default:
+		return fieldErr("spec.istio.imagePullPolicy", "must be Always, IfNotPresent or Never, got %q", s.Istio.ImagePullPolicy)
+	}
+	if !dns1123RE.MatchString(s.Certificates.VolumeName) || len(s.Certificates.VolumeName) > 63 {
+		return fieldErr("spec.certificates.volumeName", "%q is not a valid volume name (DNS-1123 label)", s.Certificates.VolumeName)
+	}
+	if !path.IsAbs(s.Certificates.MountPath) || s.Certificates.MountPath == "/" {
+		return fieldErr("spec.certificates.mountPath", "must be an absolute path other than /, got %q", s.Certificates.MountPath)
+	}
+	if strings.ContainsAny(s.Certificates.MountPath, ": \t\n\"'") {
+		return fieldErr("spec.certificates.mountPath", "must not contain ':', quotes or white space, got %q", s.Certificates.MountPath)
+	}
+	if strings.TrimSpace(s.ScrapeJob.Name) == "" || strings.ContainsAny(s.ScrapeJob.Name, "\n\t") {
+		return fieldErr("spec.scrapeJob.name", "must be a non-empty single-line job name")
+	}
+	if s.ScrapeJob.ExcludeFrom != nil {
+		for i, n := range *s.ScrapeJob.ExcludeFrom {
+			if n == "" {
+				return fieldErr(fmt.Sprintf("spec.scrapeJob.excludeFrom[%d]", i), "must not be empty")
+			}
+			if n == s.ScrapeJob.Name {
+				return fieldErr(fmt.Sprintf("spec.scrapeJob.excludeFrom[%d]", i), "names the secure job %q itself", n)
+			}
+		}
+	}
+	if r := s.ScrapeConfig; r != nil {
+		if r.Kind != "ConfigMap" && r.Kind != "Secret" {
+			return fieldErr("spec.scrapeConfig.kind", "must be ConfigMap or Secret, got %q", r.Kind)
+		}
+		if r.Name == "" {
+			return fieldErr("spec.scrapeConfig.name", "must not be empty")
+		}
+	}
+	return nil
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Parse decodes, defaults and validates the function config carried by node, which
+// is either a PrometheusMTLS or a ConfigMap of flat keys (for `kpt fn eval -- k=v`).
+// A nil or empty node yields the defaults.
+func Parse(node *kyaml.RNode) (*PrometheusMTLS, error) {
+	c := &PrometheusMTLS{APIVersion: APIVersion, Kind: Kind}
+	if node != nil && !node.IsNilOrEmpty() {
+		var err error
+		switch kind := node.GetKind(); {
+		case kind == "ConfigMap" && node.GetApiVersion() == "v1":
+			c, err = fromConfigMap(node)
+		default:
+			c, err = fromObject(node)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	c.Default()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func fromObject(node *kyaml.RNode) (*PrometheusMTLS, error) {
+	if node.YNode().Kind != kyaml.MappingNode {
+		return nil, fieldErr("", "functionConfig must be a mapping, got a %s", kindName(node.YNode().Kind))
+	}
+	if av := node.GetApiVersion(); av != APIVersion {
+		return nil, fieldErr("apiVersion", "must be %q (or a v1 ConfigMap), got %q", APIVersion, av)
+	}
+	if k := node.GetKind(); k != Kind {
+		return nil, fieldErr("kind", "must be %q (or a v1 ConfigMap), got %q", Kind, k)
+	}
+	if err := rejectNumericVersion(node); err != nil {
+		return nil, err
+	}
+	s, err := node.String()
+	if err != nil {
+		return nil, fieldErr("", "cannot serialise functionConfig: %v", err)
+	}
+	c := &PrometheusMTLS{}
+	if err := yaml.UnmarshalStrict([]byte(s), c); err != nil {
+		return nil, decodeError(err)
+	}
+	return c, nil
+}
+
+// rejectNumericVersion catches `version: 1.30`, which YAML reads as the number 1.3.
+func rejectNumericVersion(node *kyaml.RNode) error {
+	v, err := node.Pipe(kyaml.Lookup("spec", "istio", "version"))
+	if err != nil || v == nil {
+		return nil
+	}
+	if y := v.YNode(); y.Kind == kyaml.ScalarNode && (y.Tag == kyaml.NodeTagFloat || y.Tag == kyaml.NodeTagInt) {
+		return fieldErr("spec.istio.version", "must be a string: quote it (\"%s\"), YAML reads an unquoted %s as a number", y.Value, y.Value)
+	}
+	return nil
+}
+
+var (
+	unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
+	typeErrRE      = regexp.MustCompile(`cannot unmarshal (\w+) into Go struct field [\w.]*?\.(spec\.[\w.]+|metadata\.[\w.]+|\w+) of type ([\w.\[\]*]+)`)
+)
+
+// decodeError turns encoding/json's messages into ones that name the field.
+func decodeError(err error) error {
+	msg := err.Error()
+	if m := unknownFieldRE.FindStringSubmatch(msg); m != nil {
+		return fieldErr(m[1], "unknown field (see `istio-prometheus-mtls --help` for the API)")
+	}
+	if m := typeErrRE.FindStringSubmatch(msg); m != nil {
+		return fieldErr(m[2], "wrong type: got a %s, want a %s", m[1], strings.TrimPrefix(m[3], "*"))
+	}
+	return fieldErr("", "cannot decode functionConfig: %s", msg)
+}
+
+func kindName(k kyaml.Kind) string {
+	switch k {
+	case kyaml.ScalarNode:
+		return "scalar"
+	case kyaml.SequenceNode:
+		return "list"
+	case kyaml.MappingNode:
+		return "mapping"
+	}
+	return "node"
+}
+
+// flatKeys maps the ConfigMap keys to setters on the typed config.
+var flatKeys = map[string]func(c *PrometheusMTLS, v string) error{
+	"target-kind":         func(c *PrometheusMTLS, v string) error { c.Spec.Target.Kind = v; return nil },
+	"target-name":         func(c *PrometheusMTLS, v string) error { c.Spec.Target.Name = v; return nil },
+	"target-namespace":    func(c *PrometheusMTLS, v string) error { c.Spec.Target.Namespace = v; return nil },
+	"target-container":    func(c *PrometheusMTLS, v string) error { c.Spec.Target.Container = v; return nil },
+	"target-match-labels": setMatchLabels,
+	"mode":                func(c *PrometheusMTLS, v string) error { c.Spec.Mode = v; return nil },
+	"istio-version":       func(c *PrometheusMTLS, v string) error { c.Spec.Istio.Version = v; return nil },
+	"proxy-image":         func(c *PrometheusMTLS, v string) error { c.Spec.Istio.ProxyImage = v; return nil },
+	"image-pull-policy": func(c *PrometheusMTLS, v string) error {
+		c.Spec.Istio.ImagePullPolicy = corev1.PullPolicy(v)
+		return nil
+	},
+	"control-plane-namespace": func(c *PrometheusMTLS, v string) error { c.Spec.Istio.ControlPlaneNamespace = v; return nil },
+	"revision":                func(c *PrometheusMTLS, v string) error { c.Spec.Istio.Revision = v; return nil },
+	"discovery-address":       func(c *PrometheusMTLS, v string) error { c.Spec.Istio.DiscoveryAddress = v; return nil },
+	"trust-domain":            func(c *PrometheusMTLS, v string) error { c.Spec.Istio.TrustDomain = v; return nil },
+	"mesh-id":                 func(c *PrometheusMTLS, v string) error { c.Spec.Istio.MeshID = v; return nil },
+	"cluster-id":              func(c *PrometheusMTLS, v string) error { c.Spec.Istio.ClusterID = v; return nil },
+	"network":                 func(c *PrometheusMTLS, v string) error { c.Spec.Istio.Network = v; return nil },
+	"native-sidecar":          boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.Istio.NativeSidecar = b }),
+	"envoy":                   boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.Istio.Envoy = &b }),
+	"cert-volume-name":        func(c *PrometheusMTLS, v string) error { c.Spec.Certificates.VolumeName = v; return nil },
+	"cert-mount-path":         func(c *PrometheusMTLS, v string) error { c.Spec.Certificates.MountPath = v; return nil },
+	"scrape-job-name":         func(c *PrometheusMTLS, v string) error { c.Spec.ScrapeJob.Name = v; return nil },
+	"scrape-job-exclude-from": setExcludeFrom,
+	"scrape-job-take-over":    boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.ScrapeJob.TakeOver = b }),
+	"secure-port-job":         boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.ScrapeJob.SecurePortJob = b }),
+	"scrape-config-kind":      func(c *PrometheusMTLS, v string) error { scrapeRef(c).Kind = v; return nil },
+	"scrape-config-name":      func(c *PrometheusMTLS, v string) error { scrapeRef(c).Name = v; return nil },
+	"scrape-config-namespace": func(c *PrometheusMTLS, v string) error { scrapeRef(c).Namespace = v; return nil },
+	"scrape-config-key":       func(c *PrometheusMTLS, v string) error { scrapeRef(c).Key = v; return nil },
+}
+
+// FlatKeys lists the keys a ConfigMap function config accepts, sorted.
+func FlatKeys() []string {
+	keys := make([]string, 0, len(flatKeys))
+	for k := range flatKeys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+func scrapeRef(c *PrometheusMTLS) *ScrapeConfigRef {
+	if c.Spec.ScrapeConfig == nil {
+		c.Spec.ScrapeConfig = &ScrapeConfigRef{Kind: "ConfigMap"}
+	}
+	return c.Spec.ScrapeConfig
+}
+
+func boolSetter(set func(*PrometheusMTLS, bool)) func(*PrometheusMTLS, string) error {
+	return func(c *PrometheusMTLS, v string) error {
+		switch strings.ToLower(v) {
+		case "true":
+			set(c, true)
+		case "false":
+			set(c, false)
+		default:
+			return fmt.Errorf("must be true or false, got %q", v)
+		}
+		return nil
+	}
+}
+
+func setMatchLabels(c *PrometheusMTLS, v string) error {
+	c.Spec.Target.MatchLabels = map[string]string{}
+	for _, kv := range strings.Split(v, ",") {
+		kv = strings.TrimSpace(kv)
+		if kv == "" {
+			continue
+		}
+		k, val, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return fmt.Errorf("must be a list of key=value pairs separated by commas, got %q", v)
+		}
+		c.Spec.Target.MatchLabels[strings.TrimSpace(k)] = strings.TrimSpace(val)
+	}
+	return nil
+}
+
+func setExcludeFrom(c *PrometheusMTLS, v string) error {
+	names := []string{}
+	for _, n := range strings.Split(v, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	c.Spec.ScrapeJob.ExcludeFrom = &names
+	return nil
+}
+
+func fromConfigMap(node *kyaml.RNode) (*PrometheusMTLS, error) {
+	c := &PrometheusMTLS{APIVersion: APIVersion, Kind: Kind}
+	data, err := node.Pipe(kyaml.Lookup("data"))
+	if err != nil || data == nil {
+		return c, nil
+	}
+	if data.YNode().Kind != kyaml.MappingNode {
+		return nil, fieldErr("data", "must be a mapping of strings")
+	}
+	content := data.YNode().Content
+	keys := make([]string, 0, len(content)/2)
+	values := map[string]string{}
+	for i := 0; i+1 < len(content); i += 2 {
+		k, v := content[i].Value, content[i+1]
+		if v.Kind != kyaml.ScalarNode {
+			return nil, fieldErr("data."+k, "must be a string")
+		}
+		keys = append(keys, k)
+		values[k] = v.Value
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		set, ok := flatKeys[k]
+		if !ok {
+			return nil, fieldErr("data."+k, "unknown key (known: %s)", strings.Join(FlatKeys(), ", "))
+		}
+		if err := set(c, values[k]); err != nil {
+			return nil, fieldErr("data."+k, "%v", err)
+		}
+	}
+	return c, nil
+}
+
+// IsWorkloadKind tells whether kind is one the function can select.
+func IsWorkloadKind(kind string) bool { return contains(WorkloadKinds, kind) }

@@ -1,0 +1,95 @@
+// Package krmerr is the error the transformers return: it names the resource and
+// the field it is about, so the function can report it as a KRM result.
+package krmerr
+
+import (
+	"errors"
+	"fmt"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Ref names a resource.
+type Ref struct {
+	APIVersion, Kind, Namespace, Name string
+}
+
+// RefOf returns the Ref of a resource node.
+func RefOf(n *yaml.RNode) *Ref {
+	if n == nil {
+		return nil
+	}
+	return &Ref{APIVersion: n.GetApiVersion(), Kind: n.GetKind(), Namespace: n.GetNamespace(), Name: n.GetName()}
+}
+
+func (r *Ref) String() string {
+	if r == nil {
+		return ""
+	}
+	s := r.Kind
+	if r.Namespace != "" {
+		s += " " + r.Namespace + "/" + r.Name
+	} else {
+		s += " " + r.Name
+	}
+	return s
+}
+
+// Error is a failure about one field of one resource (either may be unknown).
+type Error struct {
+	Ref     *Ref
+	Field   string
+	Message string
+}
+
+func (e *Error) Error() string {
+	s := e.Message
+	if e.Field != "" {
+		s = e.Field + ": " + s
+	}
+	if e.Ref != nil {
+		s = e.Ref.String() + ": " + s
+	}
+	return s
+}
+
+// Errorf makes an Error about field (of a resource to be named later with At).
+func Errorf(field, format string, a ...any) *Error {
+	return &Error{Field: field, Message: fmt.Sprintf(format, a...)}
+}
+
+// At names the resource of err when it does not name one yet; a plain error
+// becomes an Error about that resource.
+func At(n *yaml.RNode, err error) error {
+	if err == nil {
+		return nil
+	}
+	var e *Error
+	if errors.As(err, &e) {
+		if e.Ref == nil {
+			c := *e
+			c.Ref = RefOf(n)
+			return &c
+		}
+		return e
+	}
+	return &Error{Ref: RefOf(n), Message: err.Error()}
+}
+
+// Prefix puts parent in front of the field path of err.
+func Prefix(parent string, err error) error {
+	var e *Error
+	if err == nil || !errors.As(err, &e) {
+		return err
+	}
+	c := *e
+	switch {
+	case c.Field == "":
+		c.Field = parent
+	case len(c.Field) > 0 && c.Field[0] == '[':
+		c.Field = parent + c.Field
+	default:
+		c.Field = parent + "." + c.Field
+	}
+	return &c
+}

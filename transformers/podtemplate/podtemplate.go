@@ -1,0 +1,416 @@
+// Package podtemplate finds the pod template of any workload kind and edits it in
+// place with kyaml filters, so comments, key order and annotations survive. It keeps
+// a status annotation listing what it added, so a second run updates its own output
+// and never mistakes a user's container, volume or mount for its own.
+package podtemplate
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigyaml "sigs.k8s.io/yaml"
+)
+
+// StatusAnnotation records, on the pod template, what this function added.
+const StatusAnnotation = "istio-prometheus-mtls.dev/status"
+
+// templatePaths maps a workload kind to the path of its pod template.
+var templatePaths = map[string][]string{
+	"Deployment":  {"spec", "template"},
+	"StatefulSet": {"spec", "template"},
+	"DaemonSet":   {"spec", "template"},
+	"ReplicaSet":  {"spec", "template"},
+	"Job":         {"spec", "template"},
+	"CronJob":     {"spec", "jobTemplate", "spec", "template"},
+}
+
+// Path returns the pod template path of kind.
+func Path(kind string) ([]string, bool) {
+	p, ok := templatePaths[kind]
+	return p, ok
+}
+
+// Template returns the pod template of workload (shared with it: edits show in the
+// workload) and its field path.
+func Template(workload *yaml.RNode) (*yaml.RNode, string, error) {
+	p, ok := Path(workload.GetKind())
+	if !ok {
+		return nil, "", krmerr.Errorf("kind", "%s has no pod template this function knows", workload.GetKind())
+	}
+	field := strings.Join(p, ".")
+	t, err := workload.Pipe(yaml.Lookup(p...))
+	if err != nil {
+		return nil, field, krmerr.Errorf(field, "%v", err)
+	}
+	if t == nil || t.YNode().Kind != yaml.MappingNode {
+		return nil, field, krmerr.Errorf(field, "missing: the workload has no pod template")
+	}
+	spec := t.Field("spec")
+	if spec == nil || spec.Value.YNode().Kind != yaml.MappingNode {
+		return nil, field, krmerr.Errorf(field+".spec", "missing: the pod template has no spec")
+	}
+	return t, field, nil
+}
+
+// Containers decodes the containers (or initContainers) of a pod template.
+func Containers(template *yaml.RNode, list string) ([]corev1.Container, error) {
+	var out []corev1.Container
+	n, err := template.Pipe(yaml.Lookup("spec", list))
+	if err != nil || n == nil {
+		return nil, err
+	}
+	if n.YNode().Kind != yaml.SequenceNode {
+		return nil, krmerr.Errorf("spec."+list, "must be a list")
+	}
+	if err := decode(n, &out); err != nil {
+		return nil, krmerr.Errorf("spec."+list, "%v", err)
+	}
+	return out, nil
+}
+
+// Volumes decodes the volumes of a pod template.
+func Volumes(template *yaml.RNode) ([]corev1.Volume, error) {
+	var out []corev1.Volume
+	n, err := template.Pipe(yaml.Lookup("spec", "volumes"))
+	if err != nil || n == nil {
+		return nil, err
+	}
+	if n.YNode().Kind != yaml.SequenceNode {
+		return nil, krmerr.Errorf("spec.volumes", "must be a list")
+	}
+	if err := decode(n, &out); err != nil {
+		return nil, krmerr.Errorf("spec.volumes", "%v", err)
+	}
+	return out, nil
+}
+
+func decode(n *yaml.RNode, out any) error {
+	s, err := n.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	return sigyaml.Unmarshal(s, out)
+}
+
+// ToNode turns a typed value into a YAML node.
+func ToNode(v any) (*yaml.RNode, error) {
+	b, err := sigyaml.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return yaml.Parse(string(b))
+}
+
+// Status is the content of StatusAnnotation.
+type Status struct {
+	Containers     []string `json:"containers,omitempty"`
+	InitContainers []string `json:"initContainers,omitempty"`
+	Volumes        []string `json:"volumes,omitempty"`
+	// VolumeMounts are "container:mountPath" pairs.
+	VolumeMounts []string `json:"volumeMounts,omitempty"`
+}
+
+func (s Status) lists() map[string][]string {
+	return map[string][]string{"containers": s.Containers, "initContainers": s.InitContainers}
+}
+
+// Mount asks for a volume mount in one of the pod's own containers.
+type Mount struct {
+	Container string
+	corev1.VolumeMount
+}
+
+// Desired is what a pod template must hold after Apply.
+type Desired struct {
+	// Containers are appended to spec.containers; InitContainers are put first in
+	// spec.initContainers (native sidecars start before everything else).
+	Containers, InitContainers []corev1.Container
+	Volumes                    []corev1.Volume
+	Mounts                     []Mount
+	Labels, Annotations        map[string]string
+}
+
+// Apply makes template hold d, replacing what an earlier Apply added (per the
+// status annotation) and refusing to overwrite anything else that differs.
+func Apply(template *yaml.RNode, d Desired) error {
+	old, err := readStatus(template)
+	if err != nil {
+		return err
+	}
+	next := Status{}
+	want := map[string][]corev1.Container{"containers": d.Containers, "initContainers": d.InitContainers}
+	// Drop our earlier containers that are no longer wanted in their list (for
+	// example when nativeSidecar is switched), before names are checked.
+	for _, list := range []string{"containers", "initContainers"} {
+		keep := map[string]bool{}
+		for _, c := range want[list] {
+			keep[c.Name] = true
+		}
+		for _, name := range old.lists()[list] {
+			if !keep[name] {
+				if err := removeElement(template, []string{"spec", list}, "name", name); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for _, list := range []string{"containers", "initContainers"} {
+		other := "initContainers"
+		if list == "initContainers" {
+			other = "containers"
+		}
+		for _, c := range want[list] {
+			if i, _ := findElement(template, []string{"spec", other}, "name", c.Name); i >= 0 {
+				return krmerr.Errorf(fmt.Sprintf("spec.%s[%d]", other, i), "a container named %q already exists; it collides with the %s this function adds (rename it, or remove it)", c.Name, list)
+			}
+			owned := containsStr(old.lists()[list], c.Name)
+			node, err := ToNode(c)
+			if err != nil {
+				return err
+			}
+			taken, err := upsert(template, []string{"spec", list}, "name", c.Name, node, owned, list == "initContainers")
+			if err != nil {
+				return err
+			}
+			if taken {
+				if list == "containers" {
+					next.Containers = append(next.Containers, c.Name)
+				} else {
+					next.InitContainers = append(next.InitContainers, c.Name)
+				}
+			}
+		}
+	}
+
+	keepVol := map[string]bool{}
+	for _, v := range d.Volumes {
+		keepVol[v.Name] = true
+	}
+	for _, name := range old.Volumes {
+		if !keepVol[name] {
+			if err := removeElement(template, []string{"spec", "volumes"}, "name", name); err != nil {
+				return err
+			}
+		}
+	}
+	for _, v := range d.Volumes {
+		node, err := ToNode(v)
+		if err != nil {
+			return err
+		}
+		taken, err := upsert(template, []string{"spec", "volumes"}, "name", v.Name, node, containsStr(old.Volumes, v.Name), false)
+		if err != nil {
+			return err
+		}
+		if taken {
+			next.Volumes = append(next.Volumes, v.Name)
+		}
+	}
+
+	mounts, err := applyMounts(template, old.VolumeMounts, d.Mounts)
+	if err != nil {
+		return err
+	}
+	next.VolumeMounts = mounts
+
+	for _, k := range sortedKeys(d.Labels) {
+		if err := setString(template, []string{"metadata", "labels"}, k, d.Labels[k]); err != nil {
+			return err
+		}
+	}
+	for _, k := range sortedKeys(d.Annotations) {
+		if err := setString(template, []string{"metadata", "annotations"}, k, d.Annotations[k]); err != nil {
+			return err
+		}
+	}
+	return writeStatus(template, next)
+}
+
+func applyMounts(template *yaml.RNode, old []string, want []Mount) ([]string, error) {
+	wantKey := map[string]bool{}
+	for _, m := range want {
+		wantKey[m.Container+":"+m.MountPath] = true
+	}
+	// Remove our earlier mounts that are no longer wanted.
+	for _, key := range old {
+		if wantKey[key] {
+			continue
+		}
+		container, mountPath, _ := strings.Cut(key, ":")
+		if i, c := findElement(template, []string{"spec", "containers"}, "name", container); i >= 0 {
+			if err := removeElement(c, []string{"volumeMounts"}, "mountPath", mountPath); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var taken []string
+	for _, m := range want {
+		i, c := findElement(template, []string{"spec", "containers"}, "name", m.Container)
+		if i < 0 {
+			return nil, krmerr.Errorf("spec.containers", "no container named %q to mount %s into", m.Container, m.Name)
+		}
+		node, err := ToNode(m.VolumeMount)
+		if err != nil {
+			return nil, err
+		}
+		key := m.Container + ":" + m.MountPath
+		field := fmt.Sprintf("spec.containers[%d]", i)
+		// A mount of our volume elsewhere in this container is a leftover of a
+		// different mountPath (or the user's own): refuse unless it is ours.
+		if j, other := findElement(c, []string{"volumeMounts"}, "name", m.Name); j >= 0 {
+			if p := yaml.GetValue(other.Field("mountPath").Value); p != m.MountPath && !containsStr(old, m.Container+":"+p) {
+				return nil, krmerr.Errorf(fmt.Sprintf("%s.volumeMounts[%d]", field, j), "container %q already mounts volume %q at %s; the certificates are to be mounted at %s (set spec.certificates.mountPath to %s, or remove that mount)", m.Container, m.Name, p, m.MountPath, p)
+			}
+		}
+		ok, err := upsert(c, []string{"volumeMounts"}, "mountPath", m.MountPath, node, containsStr(old, key), false)
+		if err != nil {
+			return nil, krmerr.Prefix(field, err)
+		}
+		if ok {
+			taken = append(taken, key)
+		}
+	}
+	return taken, nil
+}
+
+// upsert puts node into the list at path, keyed by key=value. An element with that
+// key is replaced when owned, kept when semantically equal (then it is not ours:
+// false is returned), and otherwise an error. A new element is appended, or put
+// first when first is set.
+func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNode, owned, first bool) (bool, error) {
+	list, err := parent.Pipe(yaml.LookupCreate(yaml.SequenceNode, path...))
+	if err != nil {
+		return false, krmerr.Errorf(strings.Join(path, "."), "%v", err)
+	}
+	if list.YNode().Kind != yaml.SequenceNode {
+		return false, krmerr.Errorf(strings.Join(path, "."), "must be a list")
+	}
+	for i, el := range list.YNode().Content {
+		if f := yaml.NewRNode(el).Field(key); f == nil || yaml.GetValue(f.Value) != value {
+			continue
+		}
+		if owned {
+			list.YNode().Content[i] = node.YNode()
+			return true, nil
+		}
+		if equal(yaml.NewRNode(el), node) {
+			return false, nil
+		}
+		existing, _ := yaml.NewRNode(el).String()
+		return false, krmerr.Errorf(fmt.Sprintf("%s[%d]", strings.Join(path, "."), i),
+			"%s %q is already used by something this function did not add, with different content; rename it or configure another name. Existing:\n%s", key, value, strings.TrimSpace(existing))
+	}
+	if first {
+		list.YNode().Content = append([]*yaml.Node{node.YNode()}, list.YNode().Content...)
+	} else {
+		list.YNode().Content = append(list.YNode().Content, node.YNode())
+	}
+	return true, nil
+}
+
+func equal(a, b *yaml.RNode) bool {
+	var x, y any
+	if decode(a, &x) != nil || decode(b, &y) != nil {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
+}
+
+func findElement(parent *yaml.RNode, path []string, key, value string) (int, *yaml.RNode) {
+	list, err := parent.Pipe(yaml.Lookup(path...))
+	if err != nil || list == nil || list.YNode().Kind != yaml.SequenceNode {
+		return -1, nil
+	}
+	for i, el := range list.YNode().Content {
+		r := yaml.NewRNode(el)
+		if f := r.Field(key); f != nil && yaml.GetValue(f.Value) == value {
+			return i, r
+		}
+	}
+	return -1, nil
+}
+
+func removeElement(parent *yaml.RNode, path []string, key, value string) error {
+	list, err := parent.Pipe(yaml.Lookup(path...))
+	if err != nil || list == nil || list.YNode().Kind != yaml.SequenceNode {
+		return nil
+	}
+	content := list.YNode().Content[:0]
+	for _, el := range list.YNode().Content {
+		if f := yaml.NewRNode(el).Field(key); f != nil && yaml.GetValue(f.Value) == value {
+			continue
+		}
+		content = append(content, el)
+	}
+	list.YNode().Content = content
+	return nil
+}
+
+func setString(template *yaml.RNode, path []string, k, v string) error {
+	m, err := template.Pipe(yaml.LookupCreate(yaml.MappingNode, path...))
+	if err != nil {
+		return krmerr.Errorf(strings.Join(path, "."), "%v", err)
+	}
+	if m.YNode().Kind != yaml.MappingNode {
+		return krmerr.Errorf(strings.Join(path, "."), "must be a mapping")
+	}
+	if f := m.Field(k); f != nil && f.Value.YNode().Kind == yaml.ScalarNode && f.Value.YNode().Value == v {
+		return nil // keep the user's quoting
+	}
+	node := yaml.NewStringRNode(v)
+	if strings.HasPrefix(v, "{") || strings.HasPrefix(v, "[") {
+		node.YNode().Style = yaml.SingleQuotedStyle // JSON reads best unescaped
+	}
+	return m.PipeE(yaml.SetField(k, node))
+}
+
+func readStatus(template *yaml.RNode) (Status, error) {
+	var s Status
+	n, err := template.Pipe(yaml.Lookup("metadata", "annotations", StatusAnnotation))
+	if err != nil || n == nil {
+		return s, nil
+	}
+	if err := json.Unmarshal([]byte(yaml.GetValue(n)), &s); err != nil {
+		return s, krmerr.Errorf("metadata.annotations."+StatusAnnotation, "is not the JSON this function writes: %v", err)
+	}
+	return s, nil
+}
+
+func writeStatus(template *yaml.RNode, s Status) error {
+	for _, l := range [][]string{s.Containers, s.InitContainers, s.Volumes, s.VolumeMounts} {
+		sort.Strings(l)
+	}
+	if len(s.Containers)+len(s.InitContainers)+len(s.Volumes)+len(s.VolumeMounts) == 0 {
+		_, err := template.Pipe(yaml.Lookup("metadata", "annotations"), yaml.Clear(StatusAnnotation))
+		return err
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	return setString(template, []string{"metadata", "annotations"}, StatusAnnotation, string(b))
+}
+
+func containsStr(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,396 @@
+// Package profiles builds the cert-only istio-proxy sidecar for an Istio version.
+// Versions are data: each Profile in the table below says what Istio's own injection
+// template of that version renders for the istio-proxy container (args, env, probes,
+// volumes), minus everything that exists for traffic capture. Reference renderings
+// live in ../shared/anchors.
+package profiles
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
+)
+
+// ContainerName is the sidecar's container name, as Istio names it.
+const ContainerName = "istio-proxy"
+
+// Profile is one row of the version table.
+type Profile struct {
+	// Name is the first version the profile covers; MinMinor..MaxMinor the range.
+	Name               string
+	MinMinor, MaxMinor int
+	// Notes is shown in --help and the README.
+	Notes string
+	// Args are the pilot-agent arguments; {placeholders} are filled in by Build.
+	Args []string
+	// Env is the environment; values may hold {placeholders}.
+	Env []corev1.EnvVar
+	// OutputCertsDir is where the agent writes the certificates (OUTPUT_CERTS).
+	OutputCertsDir string
+	// DiscoveryAddress is the default istiod address, with {istiod} and {ns}.
+	DiscoveryAddress string
+	// Readiness is the readiness probe (port is replaced by 15020 without Envoy).
+	Readiness corev1.Probe
+	// Startup, when set, is the startup probe.
+	Startup *corev1.Probe
+	// Volumes the sidecar mounts, by name (see volumeTable).
+	Volumes []string
+	// NoEnvoy tells whether pilot-agent of this version runs without Envoy (DISABLE_ENVOY).
+	NoEnvoy bool
+}
+
+// Placeholders filled by Build.
+const (
+	phCAAddr       = "{caAddr}"
+	phProxyConfig  = "{proxyConfig}"
+	phClusterID    = "{clusterID}"
+	phMeshID       = "{meshID}"
+	phTrustDomain  = "{trustDomain}"
+	phOutputCerts  = "{outputCerts}"
+	phWorkloadName = "{workloadName}"
+	phOwner        = "{owner}"
+	phDiscovery    = "{discoveryAddress}"
+)
+
+func fieldEnv(name, path string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+}
+
+func resourceEnv(name, res, divisor string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
+		Resource: res, Divisor: resource.MustParse(divisor)}}}
+}
+
+func env(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
+
+// podEnv is what every profile reads from the downward API.
+var podEnv = []corev1.EnvVar{
+	fieldEnv("POD_NAME", "metadata.name"),
+	fieldEnv("POD_NAMESPACE", "metadata.namespace"),
+	fieldEnv("INSTANCE_IP", "status.podIP"),
+	fieldEnv("SERVICE_ACCOUNT", "spec.serviceAccountName"),
+	fieldEnv("HOST_IP", "status.hostIP"),
+}
+
+func concat(parts ...[]corev1.EnvVar) []corev1.EnvVar {
+	var out []corev1.EnvVar
+	for _, p := range parts {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func httpProbe(port int, failure, initialDelay, period, timeout int32) corev1.Probe {
+	return corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: "/healthz/ready", Port: intstr.FromInt32(int32(port))}},
+		InitialDelaySeconds: initialDelay, PeriodSeconds: period, TimeoutSeconds: timeout, FailureThreshold: failure,
+	}
+}
+
+// Arguments shared by the profiles after 1.5 (the flag-based layout ended with 1.5).
+var modernArgs = []string{
+	"proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc.cluster.local",
+	"--proxyLogLevel=warning", "--proxyComponentLogLevel=misc:error", "--log_output_level=default:info",
+}
+
+// Environment shared by the profiles after 1.5, in the injector's order.
+func modernEnv(jwt bool, middle []corev1.EnvVar, tail []corev1.EnvVar) []corev1.EnvVar {
+	var head []corev1.EnvVar
+	if jwt {
+		head = append(head, env("JWT_POLICY", "third-party-jwt"))
+	}
+	head = append(head, env("PILOT_CERT_PROVIDER", "istiod"), env("CA_ADDR", phCAAddr))
+	return concat(head, podEnv, middle,
+		[]corev1.EnvVar{env("PROXY_CONFIG", phProxyConfig)},
+		tail,
+		[]corev1.EnvVar{
+			env("ISTIO_META_CLUSTER_ID", phClusterID),
+		},
+	)
+}
+
+var metaTail = []corev1.EnvVar{
+	env("ISTIO_META_WORKLOAD_NAME", phWorkloadName),
+	env("ISTIO_META_OWNER", phOwner),
+	env("ISTIO_META_MESH_ID", phMeshID),
+	env("TRUST_DOMAIN", phTrustDomain),
+	env("OUTPUT_CERTS", phOutputCerts),
+}
+
+var goRuntimeEnv = func(divisor string) []corev1.EnvVar {
+	return []corev1.EnvVar{
+		resourceEnv("GOMEMLIMIT", "limits.memory", divisor),
+		resourceEnv("GOMAXPROCS", "limits.cpu", divisor),
+	}
+}
+
+var (
+	socketVolumes = []string{"workload-socket", "credential-socket", "workload-certs"}
+	baseVolumes   = []string{"istiod-ca-cert", "istio-data", "istio-envoy", "istio-token", "istio-podinfo"}
+)
+
+// Table is the profile table, oldest first. Boundaries follow Istio's injection
+// template history (manifests/charts/istio-control/istio-discovery/files/
+// injection-template.yaml) and the kube-inject renderings in shared/anchors.
+var Table = []Profile{
+	{
+		Name: "1.5", MinMinor: 5, MaxMinor: 5,
+		Notes: "the seed's flag-based layout (pilot-agent flags were removed in 1.6), with its bugs fixed: " +
+			"one cert volume name, certificates mounted into Prometheus; readiness on 15020",
+		Args: []string{
+			"proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc.cluster.local",
+			"--configPath", "/etc/istio/proxy", "--binaryPath", "/usr/local/bin/envoy",
+			"--serviceCluster", "istio-proxy-prometheus", "--drainDuration", "45s",
+			"--parentShutdownDuration", "1m0s", "--discoveryAddress", phDiscovery,
+			"--proxyLogLevel=warning", "--proxyComponentLogLevel=misc:error",
+			"--connectTimeout", "10s", "--proxyAdminPort", "15000", "--controlPlaneAuthPolicy", "NONE",
+			"--dnsRefreshRate", "300s", "--statusPort", "15020", "--trust-domain=" + phTrustDomain,
+			"--controlPlaneBootstrap=false",
+		},
+		Env: concat(
+			[]corev1.EnvVar{
+				env("OUTPUT_CERTS", phOutputCerts),
+				env("JWT_POLICY", "third-party-jwt"),
+				env("PILOT_CERT_PROVIDER", "istiod"),
+				env("CA_ADDR", phCAAddr),
+			},
+			podEnv,
+			[]corev1.EnvVar{
+				fieldEnv("ISTIO_META_POD_NAME", "metadata.name"),
+				fieldEnv("ISTIO_META_CONFIG_NAMESPACE", "metadata.namespace"),
+				env("ISTIO_META_MESH_ID", phMeshID),
+				env("ISTIO_META_CLUSTER_ID", phClusterID),
+			},
+		),
+		OutputCertsDir:   "/etc/istio-certs",
+		DiscoveryAddress: "istio-pilot.{ns}.svc:15012",
+		Readiness:        httpProbe(15020, 30, 1, 2, 1),
+		Volumes:          []string{"istiod-ca-cert", "istio-envoy", "istio-token"},
+	},
+	{
+		Name: "1.6", MinMinor: 6, MaxMinor: 13,
+		Notes: "env-based config (PROXY_CONFIG), istiod, readiness on 15021, JWT_POLICY third-party-jwt",
+		Args: []string{
+			"proxy", "sidecar", "--domain", "$(POD_NAMESPACE).svc.cluster.local",
+			"--serviceCluster", phWorkloadName + ".$(POD_NAMESPACE)",
+			"--proxyLogLevel=warning", "--proxyComponentLogLevel=misc:error", "--log_output_level=default:info",
+		},
+		Env:              modernEnv(true, nil, metaTail),
+		OutputCertsDir:   "/etc/istio-output-certs",
+		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
+		Readiness:        httpProbe(15021, 30, 1, 2, 3),
+		Volumes:          baseVolumes,
+	},
+	{
+		Name: "1.14", MinMinor: 14, MaxMinor: 21,
+		Notes: "adds the workload-socket, credential-socket and workload-certs volumes, ISTIO_META_NODE_NAME and ISTIO_CPU_LIMIT",
+		Args:  modernArgs,
+		Env: modernEnv(true,
+			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")},
+			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+		OutputCertsDir:   "/etc/istio-output-certs",
+		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
+		Readiness:        httpProbe(15021, 30, 1, 2, 3),
+		Volumes:          append(append([]string{}, socketVolumes...), baseVolumes...),
+		NoEnvoy:          true,
+	},
+	{
+		Name: "1.22", MinMinor: 22, MaxMinor: 27,
+		Notes: "drops JWT_POLICY (third-party tokens only), adds GOMEMLIMIT/GOMAXPROCS and a startup probe",
+		Args:  modernArgs,
+		Env: modernEnv(false,
+			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")},
+			concat(goRuntimeEnv("0"), []corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+		OutputCertsDir:   "/etc/istio-output-certs",
+		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
+		Readiness:        httpProbe(15021, 4, 0, 15, 3),
+		Startup:          ptr(httpProbe(15021, 600, 0, 1, 3)),
+		Volumes:          append(append([]string{}, socketVolumes...), baseVolumes...),
+		NoEnvoy:          true,
+	},
+	{
+		Name: "1.28", MinMinor: 28, MaxMinor: 30,
+		Notes: "adds the istio-ca-crl volume (optional ConfigMap) mounted at /var/run/secrets/istio/crl",
+		Args:  modernArgs,
+		Env: modernEnv(false,
+			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "1")},
+			concat(goRuntimeEnv("1"), []corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+		OutputCertsDir:   "/etc/istio-output-certs",
+		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
+		Readiness:        httpProbe(15021, 4, 0, 15, 3),
+		Startup:          ptr(httpProbe(15021, 600, 0, 1, 3)),
+		Volumes:          append(append(append([]string{}, socketVolumes...), "istiod-ca-cert", "istio-ca-crl"), baseVolumes[1:]...),
+		NoEnvoy:          true,
+	},
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// volumeDef is one sidecar volume and where istio-proxy mounts it.
+type volumeDef struct {
+	mountPath string
+	source    corev1.VolumeSource
+}
+
+var memoryDir = corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}
+
+var volumeTable = map[string]volumeDef{
+	"workload-socket":   {"/var/run/secrets/workload-spiffe-uds", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	"credential-socket": {"/var/run/secrets/credential-uds", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	"workload-certs":    {"/var/run/secrets/workload-spiffe-credentials", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	"istiod-ca-cert":    {"/var/run/secrets/istio", corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "istio-ca-root-cert"}}}},
+	"istio-ca-crl":      {"/var/run/secrets/istio/crl", corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "istio-ca-crl"}, Optional: ptr(true)}}},
+	"istio-data":        {"/var/lib/istio/data", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	"istio-envoy":       {"/etc/istio/proxy", memoryDir},
+	"istio-token": {"/var/run/secrets/tokens", corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{
+		ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "istio-ca", ExpirationSeconds: ptr(int64(43200)), Path: "istio-token"}}}}}},
+	"istio-podinfo": {"/etc/istio/pod", corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+		{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+		{Path: "annotations", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations"}},
+	}}}},
+}
+
+// Supported lists the version ranges of the table, for messages.
+func Supported() string {
+	var parts []string
+	for _, p := range Table {
+		if p.MinMinor == p.MaxMinor {
+			parts = append(parts, fmt.Sprintf("1.%d", p.MinMinor))
+		} else {
+			parts = append(parts, fmt.Sprintf("1.%d–1.%d", p.MinMinor, p.MaxMinor))
+		}
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Lookup returns the profile for the minor version of Istio 1.minor.
+func Lookup(minor int) (Profile, bool) {
+	for _, p := range Table {
+		if minor >= p.MinMinor && minor <= p.MaxMinor {
+			return p, true
+		}
+	}
+	return Profile{}, false
+}
+
+// Params are what Build needs from the function config and the workload.
+type Params struct {
+	Image            string
+	PullPolicy       corev1.PullPolicy
+	Namespace        string // control plane namespace
+	Revision         string
+	DiscoveryAddress string // empty: derived from the profile
+	TrustDomain      string
+	MeshID           string
+	ClusterID        string
+	Network          string
+	Envoy            bool
+	Native           bool
+	Resources        corev1.ResourceRequirements
+	CertVolume       string
+	// Workload identity, for ISTIO_META_WORKLOAD_NAME / ISTIO_META_OWNER.
+	WorkloadAPIVersion, WorkloadKind, WorkloadName string
+}
+
+// Sidecar is what Build produces: the container and the volumes it needs (the
+// certificate volume last).
+type Sidecar struct {
+	Container corev1.Container
+	Volumes   []corev1.Volume
+	// OutputCertsDir is where istio-proxy mounts the certificate volume.
+	OutputCertsDir string
+}
+
+// Build renders the sidecar of profile p.
+func (p Profile) Build(in Params) (Sidecar, error) {
+	if !in.Envoy && !p.NoEnvoy {
+		return Sidecar{}, fmt.Errorf("envoy: false needs an Istio version whose pilot-agent runs without Envoy (DISABLE_ENVOY); profile %s (1.%d–1.%d) does not", p.Name, p.MinMinor, p.MaxMinor)
+	}
+	istiod := "istiod"
+	if in.Revision != "" {
+		istiod += "-" + in.Revision
+	}
+	discovery := in.DiscoveryAddress
+	if discovery == "" {
+		discovery = strings.NewReplacer("{istiod}", istiod, "{ns}", in.Namespace).Replace(p.DiscoveryAddress)
+	}
+	proxyConfig, err := json.Marshal(map[string]any{
+		"discoveryAddress": discovery,
+		"proxyMetadata":    map[string]string{"OUTPUT_CERTS": p.OutputCertsDir},
+	})
+	if err != nil {
+		return Sidecar{}, err
+	}
+	owner := fmt.Sprintf("kubernetes://apis/%s/namespaces/$(POD_NAMESPACE)/%ss/%s",
+		in.WorkloadAPIVersion, strings.ToLower(in.WorkloadKind), in.WorkloadName)
+	fill := strings.NewReplacer(
+		phCAAddr, discovery, phDiscovery, discovery, phProxyConfig, string(proxyConfig),
+		phClusterID, in.ClusterID, phMeshID, in.MeshID, phTrustDomain, in.TrustDomain,
+		phOutputCerts, p.OutputCertsDir, phWorkloadName, in.WorkloadName, phOwner, owner,
+	)
+
+	c := corev1.Container{
+		Name:            ContainerName,
+		Image:           in.Image,
+		ImagePullPolicy: in.PullPolicy,
+		Resources:       in.Resources,
+		SecurityContext: securityContext(),
+	}
+	for _, a := range p.Args {
+		c.Args = append(c.Args, fill.Replace(a))
+	}
+	for _, e := range p.Env {
+		e.Value = fill.Replace(e.Value)
+		c.Env = append(c.Env, e)
+	}
+	if in.Network != "" {
+		c.Env = append(c.Env, env("ISTIO_META_NETWORK", in.Network))
+	}
+	readiness := p.Readiness
+	if in.Envoy {
+		c.Ports = []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: corev1.ProtocolTCP}}
+		if p.Startup != nil {
+			c.StartupProbe = ptr(*p.Startup)
+		}
+	} else {
+		c.Env = append(c.Env, env("DISABLE_ENVOY", "true"))
+		readiness.HTTPGet = &corev1.HTTPGetAction{Path: readiness.HTTPGet.Path, Port: intstr.FromInt32(15020)}
+		if p.Startup != nil {
+			s := *p.Startup
+			s.HTTPGet = readiness.HTTPGet
+			c.StartupProbe = &s
+		}
+	}
+	c.ReadinessProbe = &readiness
+	if in.Native {
+		c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
+	}
+
+	var vols []corev1.Volume
+	for _, name := range p.Volumes {
+		def := volumeTable[name]
+		vols = append(vols, corev1.Volume{Name: name, VolumeSource: *def.source.DeepCopy()})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: def.mountPath})
+	}
+	vols = append(vols, corev1.Volume{Name: in.CertVolume, VolumeSource: *memoryDir.DeepCopy()})
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: in.CertVolume, MountPath: p.OutputCertsDir})
+	return Sidecar{Container: c, Volumes: vols, OutputCertsDir: p.OutputCertsDir}, nil
+}
+
+func securityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		Privileged:               ptr(false),
+		ReadOnlyRootFilesystem:   ptr(true),
+		RunAsGroup:               ptr(int64(1337)),
+		RunAsNonRoot:             ptr(true),
+		RunAsUser:                ptr(int64(1337)),
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+}

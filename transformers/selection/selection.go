@@ -1,0 +1,518 @@
+// Package selection finds, in a list of resources, the Prometheus workload, its
+// Prometheus container and the ConfigMap or Secret key that holds prometheus.yml.
+// Items are indexed once; nothing here scans the list more than once per call.
+package selection
+
+import (
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Annotations kustomize sets on renamed resources (transformers run before kustomize
+// fixes references, so a workload may still name a ConfigMap by its old name).
+var (
+	previousNamesAnnotations      = []string{"internal.config.kubernetes.io/previousNames", "config.kubernetes.io/previousNames"}
+	previousNamespacesAnnotations = []string{"internal.config.kubernetes.io/previousNamespaces", "config.kubernetes.io/previousNamespaces"}
+)
+
+type key struct{ kind, namespace, name string }
+
+// Index indexes the items of a ResourceList by kind, namespace and every name they
+// have had.
+type Index struct {
+	Items     []*yaml.RNode
+	byKey     map[key][]int
+	workloads []int
+}
+
+// NewIndex indexes items.
+func NewIndex(items []*yaml.RNode) *Index {
+	ix := &Index{Items: items, byKey: make(map[key][]int)}
+	for i, it := range items {
+		kind := it.GetKind()
+		switch kind {
+		case "ConfigMap", "Secret":
+			meta, err := it.GetMeta()
+			if err != nil {
+				continue
+			}
+			for _, k := range keysOf(kind, meta) {
+				ix.byKey[k] = append(ix.byKey[k], i)
+			}
+		default:
+			if config.IsWorkloadKind(kind) {
+				ix.workloads = append(ix.workloads, i)
+			}
+		}
+	}
+	return ix
+}
+
+// keysOf lists the current and previous names of a resource.
+func keysOf(kind string, meta yaml.ResourceMeta) []key {
+	keys := []key{{kind, meta.Namespace, meta.Name}}
+	names := firstAnnotation(meta.Annotations, previousNamesAnnotations)
+	namespaces := firstAnnotation(meta.Annotations, previousNamespacesAnnotations)
+	for i, n := range names {
+		ns := meta.Namespace
+		if i < len(namespaces) {
+			ns = namespaces[i]
+		}
+		keys = append(keys, key{kind, ns, n}, key{kind, meta.Namespace, n})
+	}
+	return keys
+}
+
+func firstAnnotation(a map[string]string, names []string) []string {
+	for _, n := range names {
+		if v, ok := a[n]; ok && v != "" {
+			return strings.Split(v, ",")
+		}
+	}
+	return nil
+}
+
+// Lookup returns the index of the one item of kind named name (current or previous
+// name) in namespace, or -1.
+func (ix *Index) Lookup(kind, namespace, name string) (int, error) {
+	found := ix.byKey[key{kind, namespace, name}]
+	uniq := map[int]bool{}
+	for _, i := range found {
+		uniq[i] = true
+	}
+	switch len(uniq) {
+	case 0:
+		return -1, nil
+	case 1:
+		return found[0], nil
+	}
+	var names []string
+	for i := range uniq {
+		names = append(names, describe(ix.Items[i]))
+	}
+	sort.Strings(names)
+	return -1, fmt.Errorf("%s %q is ambiguous: %s", kind, name, strings.Join(names, ", "))
+}
+
+func describe(n *yaml.RNode) string {
+	if ns := n.GetNamespace(); ns != "" {
+		return fmt.Sprintf("%s %s/%s", n.GetKind(), ns, n.GetName())
+	}
+	return fmt.Sprintf("%s %s", n.GetKind(), n.GetName())
+}
+
+// hasName tells whether n is or was called name.
+func hasName(n *yaml.RNode, name string) bool {
+	if n.GetName() == name {
+		return true
+	}
+	for _, p := range firstAnnotation(n.GetAnnotations(), previousNamesAnnotations) {
+		if p == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Workload is the selected Prometheus workload.
+type Workload struct {
+	Item int
+	// Container is the index of the Prometheus container in spec.containers.
+	Container     int
+	ContainerSpec corev1.Container
+}
+
+// SelectWorkload picks the Prometheus workload named by t, or the single one.
+func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
+	explicit := t.Kind != "" || t.Name != "" || t.Namespace != "" || len(t.MatchLabels) > 0
+	var considered, matched []string
+	var candidates []Workload
+	for _, i := range ix.workloads {
+		n := ix.Items[i]
+		considered = append(considered, describe(n))
+		if t.Kind != "" && n.GetKind() != t.Kind {
+			continue
+		}
+		if t.Name != "" && !hasName(n, t.Name) {
+			continue
+		}
+		if t.Namespace != "" && n.GetNamespace() != t.Namespace {
+			continue
+		}
+		if len(t.MatchLabels) > 0 && !labelsMatch(n, t.MatchLabels) {
+			continue
+		}
+		tpl, _, err := podtemplate.Template(n)
+		if err != nil {
+			if explicit {
+				matched = append(matched, describe(n))
+				candidates = append(candidates, Workload{Item: i, Container: -1})
+			}
+			continue
+		}
+		ci, c, err := PrometheusContainer(tpl, t.Container)
+		if err != nil {
+			if explicit {
+				matched = append(matched, describe(n))
+				candidates = append(candidates, Workload{Item: i, Container: -1})
+			}
+			continue
+		}
+		matched = append(matched, describe(n))
+		candidates = append(candidates, Workload{Item: i, Container: ci, ContainerSpec: c})
+	}
+	how := "select one with spec.target (kind, name, namespace, matchLabels; or target-name=… in a ConfigMap config)"
+	switch len(candidates) {
+	case 0:
+		what := "no Prometheus workload found"
+		if explicit {
+			what = "no workload matches spec.target " + describeTarget(t)
+		}
+		if len(considered) == 0 {
+			return Workload{}, krmerr.Errorf("spec.target", "%s: the list holds no %s", what, strings.Join(config.WorkloadKinds, ", "))
+		}
+		return Workload{}, krmerr.Errorf("spec.target", "%s among the workloads considered (%s); a Prometheus workload runs a prometheus image or passes --config.file; %s", what, strings.Join(considered, ", "), how)
+	case 1:
+		w := candidates[0]
+		if w.Container < 0 {
+			n := ix.Items[w.Item]
+			tpl, field, err := podtemplate.Template(n)
+			if err != nil {
+				return Workload{}, krmerr.At(n, err)
+			}
+			_, _, err = PrometheusContainer(tpl, t.Container)
+			return Workload{}, krmerr.At(n, krmerr.Prefix(field, err))
+		}
+		return w, nil
+	}
+	return Workload{}, krmerr.Errorf("spec.target", "%d Prometheus workloads match (%s); %s", len(candidates), strings.Join(matched, ", "), how)
+}
+
+func describeTarget(t config.Target) string {
+	var parts []string
+	for _, kv := range [][2]string{{"kind", t.Kind}, {"name", t.Name}, {"namespace", t.Namespace}} {
+		if kv[1] != "" {
+			parts = append(parts, kv[0]+"="+kv[1])
+		}
+	}
+	for _, k := range sortedKeys(t.MatchLabels) {
+		parts = append(parts, "matchLabels."+k+"="+t.MatchLabels[k])
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// labelsMatch matches the workload's labels or its pod template's.
+func labelsMatch(n *yaml.RNode, want map[string]string) bool {
+	sets := []map[string]string{n.GetLabels()}
+	if tpl, _, err := podtemplate.Template(n); err == nil {
+		sets = append(sets, tpl.GetLabels())
+	}
+	for _, have := range sets {
+		ok := true
+		for k, v := range want {
+			if have[k] != v {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return true
+		}
+	}
+	return false
+}
+
+// PrometheusContainer returns the container named name, or the one Prometheus
+// server container of the pod template.
+func PrometheusContainer(tpl *yaml.RNode, name string) (int, corev1.Container, error) {
+	cs, err := podtemplate.Containers(tpl, "containers")
+	if err != nil {
+		return -1, corev1.Container{}, err
+	}
+	var names []string
+	for _, c := range cs {
+		names = append(names, c.Name)
+	}
+	if name != "" {
+		for i, c := range cs {
+			if c.Name == name {
+				return i, c, nil
+			}
+		}
+		return -1, corev1.Container{}, krmerr.Errorf("spec.containers", "no container named %q (spec.target.container); containers: %s", name, strings.Join(names, ", "))
+	}
+	found := -1
+	for i, c := range cs {
+		if IsPrometheusServer(c) {
+			if found >= 0 {
+				return -1, corev1.Container{}, krmerr.Errorf("spec.containers", "containers %q and %q both look like Prometheus; set spec.target.container", cs[found].Name, c.Name)
+			}
+			found = i
+		}
+	}
+	if found < 0 {
+		return -1, corev1.Container{}, krmerr.Errorf("spec.containers", "no Prometheus container among %s (none runs a prometheus image or passes --config.file); set spec.target.container", strings.Join(names, ", "))
+	}
+	return found, cs[found], nil
+}
+
+// imageName is the last path element of an image reference, without tag or digest.
+func imageName(image string) string {
+	if i := strings.Index(image, "@"); i >= 0 {
+		image = image[:i]
+	}
+	if i := strings.LastIndex(image, "/"); i >= 0 {
+		image = image[i+1:]
+	}
+	if i := strings.Index(image, ":"); i >= 0 {
+		image = image[:i]
+	}
+	return image
+}
+
+// Images that pass --config.file but are not Prometheus servers.
+var notPrometheus = []string{"alertmanager", "exporter", "reloader", "configmap-reload", "pushgateway", "blackbox", "thanos", "agent", "operator"}
+
+// IsPrometheusServer tells a Prometheus server container from its helpers.
+func IsPrometheusServer(c corev1.Container) bool {
+	name := imageName(c.Image)
+	if name == "prometheus" {
+		return true
+	}
+	for _, x := range notPrometheus {
+		if strings.Contains(name, x) {
+			return false
+		}
+	}
+	_, ok := ConfigFileFlag(c)
+	return ok
+}
+
+// ConfigFileFlag returns the value of --config.file in command or args.
+func ConfigFileFlag(c corev1.Container) (string, bool) {
+	argv := append(append([]string{}, c.Command...), c.Args...)
+	for i, a := range argv {
+		for _, flag := range []string{"--config.file", "-config.file"} {
+			if v, ok := strings.CutPrefix(a, flag+"="); ok {
+				return v, true
+			}
+			if a == flag && i+1 < len(argv) {
+				return argv[i+1], true
+			}
+		}
+	}
+	return "", false
+}
+
+// Source is where prometheus.yml lives.
+type Source struct {
+	Item int
+	Kind string // ConfigMap or Secret
+	Key  string
+	// How it was found, for messages.
+	Via string
+}
+
+// DefaultConfigKeys are the keys looked for when no --config.file names one.
+var DefaultConfigKeys = []string{"prometheus.yml", "prometheus.yaml"}
+
+// ScrapeConfig finds the ConfigMap or Secret key holding the Prometheus config of
+// container c of workload w.
+func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container, ref *config.ScrapeConfigRef) (Source, error) {
+	ns := w.GetNamespace()
+	if ref != nil {
+		return ix.explicit(ns, ref)
+	}
+	vols, err := podtemplate.Volumes(tpl)
+	if err != nil {
+		return Source{}, err
+	}
+	flag, hasFlag := ConfigFileFlag(c)
+	if !hasFlag {
+		return ix.fallback(ns, c, vols)
+	}
+	p := flag
+	if !path.IsAbs(p) {
+		wd := c.WorkingDir
+		if wd == "" {
+			wd = "/prometheus" // the WORKDIR of the Prometheus images
+		}
+		p = path.Join(wd, p)
+	}
+	p = path.Clean(p)
+	what := fmt.Sprintf("container %q passes --config.file=%s", c.Name, flag)
+	var mount *corev1.VolumeMount
+	for i := range c.VolumeMounts {
+		m := &c.VolumeMounts[i]
+		mp := path.Clean(m.MountPath)
+		if p == mp || strings.HasPrefix(p, mp+"/") || mp == "/" {
+			if mount == nil || len(mp) > len(path.Clean(mount.MountPath)) {
+				mount = m
+			}
+		}
+	}
+	if mount == nil {
+		return Source{}, krmerr.Errorf("spec.containers", "%s, but no volumeMount of that container contains %s; mount the ConfigMap there or set spec.scrapeConfig", what, p)
+	}
+	rel := strings.TrimPrefix(strings.TrimPrefix(p, path.Clean(mount.MountPath)), "/")
+	if mount.SubPath != "" {
+		rel = path.Join(mount.SubPath, rel)
+	}
+	what += fmt.Sprintf(" (volumeMount %q at %s)", mount.Name, mount.MountPath)
+	var vol *corev1.Volume
+	for i := range vols {
+		if vols[i].Name == mount.Name {
+			vol = &vols[i]
+		}
+	}
+	if vol == nil {
+		return Source{}, krmerr.Errorf("spec.volumes", "%s, but the pod has no volume %q", what, mount.Name)
+	}
+	cands := candidates(*vol)
+	if len(cands) == 0 {
+		return Source{}, krmerr.Errorf("spec.volumes", "%s, but volume %q is not a ConfigMap, Secret or projected volume of them; set spec.scrapeConfig to name the object that holds the config", what, vol.Name)
+	}
+	var missing []string
+	for _, cand := range cands {
+		key, ok := cand.keyFor(rel)
+		if !ok {
+			continue
+		}
+		i, err := ix.Lookup(cand.kind, ns, cand.name)
+		if err != nil {
+			return Source{}, krmerr.Errorf("spec.volumes", "%s: %v", what, err)
+		}
+		if i < 0 {
+			missing = append(missing, fmt.Sprintf("%s %q", cand.kind, cand.name))
+			continue
+		}
+		if !hasKey(ix.Items[i], key) {
+			if cand.items || len(cands) == 1 {
+				return Source{}, krmerr.At(ix.Items[i], krmerr.Errorf("data", "%s, which reads key %q of this %s; the key is missing", what, key, cand.kind))
+			}
+			continue
+		}
+		return Source{Item: i, Kind: cand.kind, Key: key, Via: what}, nil
+	}
+	if len(missing) > 0 {
+		return Source{}, krmerr.Errorf("spec.volumes", "%s, which reads %s; it is not in the list of resources (include it, or set spec.scrapeConfig)", what, strings.Join(missing, " or "))
+	}
+	return Source{}, krmerr.Errorf("spec.volumes", "%s, but volume %q provides no file %q", what, vol.Name, rel)
+}
+
+func (ix *Index) explicit(ns string, ref *config.ScrapeConfigRef) (Source, error) {
+	if ref.Namespace != "" {
+		ns = ref.Namespace
+	}
+	what := fmt.Sprintf("spec.scrapeConfig names %s %q", ref.Kind, ref.Name)
+	i, err := ix.Lookup(ref.Kind, ns, ref.Name)
+	if err != nil {
+		return Source{}, krmerr.Errorf("spec.scrapeConfig", "%v", err)
+	}
+	if i < 0 {
+		return Source{}, krmerr.Errorf("spec.scrapeConfig", "%s in namespace %q; it is not in the list of resources", what, ns)
+	}
+	keys := []string{ref.Key}
+	if ref.Key == "" {
+		keys = DefaultConfigKeys
+	}
+	for _, k := range keys {
+		if hasKey(ix.Items[i], k) {
+			return Source{Item: i, Kind: ref.Kind, Key: k, Via: what}, nil
+		}
+	}
+	return Source{}, krmerr.At(ix.Items[i], krmerr.Errorf("data", "%s, but it has no key %s", what, strings.Join(keys, " or ")))
+}
+
+// fallback looks for prometheus.yml in the ConfigMaps mounted into c.
+func (ix *Index) fallback(ns string, c corev1.Container, vols []corev1.Volume) (Source, error) {
+	what := fmt.Sprintf("container %q passes no --config.file", c.Name)
+	mounted := map[string]bool{}
+	for _, m := range c.VolumeMounts {
+		mounted[m.Name] = true
+	}
+	for _, v := range vols {
+		if !mounted[v.Name] {
+			continue
+		}
+		for _, cand := range candidates(v) {
+			i, err := ix.Lookup(cand.kind, ns, cand.name)
+			if err != nil || i < 0 {
+				continue
+			}
+			for _, k := range DefaultConfigKeys {
+				if _, ok := cand.keyFor(k); ok && hasKey(ix.Items[i], k) {
+					return Source{Item: i, Kind: cand.kind, Key: k, Via: what + fmt.Sprintf(" (found key %q in mounted volume %q)", k, v.Name)}, nil
+				}
+			}
+		}
+	}
+	return Source{}, krmerr.Errorf("spec.containers", "%s, and no ConfigMap or Secret mounted into it holds %s; set spec.scrapeConfig", what, strings.Join(DefaultConfigKeys, " or "))
+}
+
+type candidate struct {
+	kind, name string
+	items      bool
+	paths      map[string]string // path -> key, when items are listed
+}
+
+func (c candidate) keyFor(rel string) (string, bool) {
+	if c.items {
+		k, ok := c.paths[rel]
+		return k, ok
+	}
+	return rel, rel != "" && !strings.Contains(rel, "/")
+}
+
+func candidates(v corev1.Volume) []candidate {
+	var out []candidate
+	add := func(kind, name string, items []corev1.KeyToPath) {
+		c := candidate{kind: kind, name: name, items: len(items) > 0, paths: map[string]string{}}
+		for _, it := range items {
+			c.paths[path.Clean(it.Path)] = it.Key
+		}
+		out = append(out, c)
+	}
+	switch {
+	case v.ConfigMap != nil:
+		add("ConfigMap", v.ConfigMap.Name, v.ConfigMap.Items)
+	case v.Secret != nil:
+		add("Secret", v.Secret.SecretName, v.Secret.Items)
+	case v.Projected != nil:
+		for _, s := range v.Projected.Sources {
+			if s.ConfigMap != nil {
+				add("ConfigMap", s.ConfigMap.Name, s.ConfigMap.Items)
+			}
+			if s.Secret != nil {
+				add("Secret", s.Secret.Name, s.Secret.Items)
+			}
+		}
+	}
+	return out
+}
+
+func hasKey(obj *yaml.RNode, key string) bool {
+	for _, field := range []string{"data", "stringData"} {
+		if n, err := obj.Pipe(yaml.Lookup(field, key)); err == nil && n != nil {
+			return true
+		}
+	}
+	return false
+}
