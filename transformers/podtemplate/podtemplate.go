@@ -98,13 +98,26 @@ func decode(n *yaml.RNode, out any) error {
 	return sigyaml.Unmarshal(s, out)
 }
 
-// ToNode turns a typed value into a YAML node.
+// ToNode turns a typed value into a YAML node, keeping the field order of the Go
+// type (name first, as Kubernetes documents it) in block style.
 func ToNode(v any) (*yaml.RNode, error) {
-	b, err := sigyaml.Marshal(v)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	return yaml.Parse(string(b))
+	n, err := yaml.Parse(string(b))
+	if err != nil {
+		return nil, err
+	}
+	blockStyle(n.YNode())
+	return n, nil
+}
+
+func blockStyle(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
 }
 
 // Status is the content of StatusAnnotation.

@@ -1,0 +1,213 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/internal/checks"
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*/expected.yaml")
+
+// fixturesDir is ../shared/fixtures beside the checkout.
+const fixturesDir = "../../shared/fixtures"
+
+// goldenCase is one directory of testdata/: an input (input.yaml, or a file
+// "fixture" naming a shared fixture), an optional config.yaml, and the expected
+// output ResourceList (expected.yaml).
+type goldenCase struct {
+	name, dir string
+}
+
+func goldenCases(t testing.TB) []goldenCase {
+	dirs, err := filepath.Glob("../testdata/*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []goldenCase
+	for _, d := range dirs {
+		if st, err := os.Stat(d); err == nil && st.IsDir() {
+			out = append(out, goldenCase{filepath.Base(d), d})
+		}
+	}
+	if len(out) == 0 {
+		t.Fatal("no golden cases in ../testdata")
+	}
+	return out
+}
+
+// input returns the case's input as a multi-document stream.
+func (c goldenCase) input(t testing.TB) []byte {
+	if b, err := os.ReadFile(filepath.Join(c.dir, "input.yaml")); err == nil {
+		return b
+	}
+	name, err := os.ReadFile(filepath.Join(c.dir, "fixture"))
+	if err != nil {
+		t.Fatalf("%s: neither input.yaml nor fixture: %v", c.name, err)
+	}
+	b, err := os.ReadFile(filepath.Join(fixturesDir, strings.TrimSpace(string(name))))
+	if err != nil {
+		t.Fatalf("%s: shared fixture: %v (the tests expect ../shared beside the checkout)", c.name, err)
+	}
+	return b
+}
+
+func (c goldenCase) config(t testing.TB) []byte {
+	b, err := os.ReadFile(filepath.Join(c.dir, "config.yaml"))
+	if os.IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// resourceList wraps a multi-document stream and a function config the way kpt
+// and kustomize do.
+func resourceList(t testing.TB, stream, config []byte) []byte {
+	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(stream), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fc *yaml.RNode
+	if len(config) > 0 {
+		if fc, err = yaml.Parse(string(config)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	w := kio.ByteWriter{Writer: &buf, WrappingKind: kio.ResourceListKind, WrappingAPIVersion: kio.ResourceListAPIVersion, FunctionConfig: fc}
+	if err := w.Write(nodes); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func runFn(in []byte) ([]byte, error) {
+	return fn.Run(fn.ResourceListProcessorFunc(process), in)
+}
+
+func TestGolden(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		t.Run(c.name, func(t *testing.T) {
+			in := resourceList(t, c.input(t), c.config(t))
+			out, err := runFn(in)
+			_, wantErr := os.Stat(filepath.Join(c.dir, "error"))
+			if (err != nil) != (wantErr == nil) {
+				t.Fatalf("error = %v, want error: %v\n%s", err, wantErr == nil, out)
+			}
+			expectedPath := filepath.Join(c.dir, "expected.yaml")
+			if *update {
+				if err := os.WriteFile(expectedPath, out, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(expectedPath)
+			if err != nil {
+				t.Fatalf("%v (run go test ./fn -update)", err)
+			}
+			if !bytes.Equal(out, want) {
+				t.Errorf("output differs from %s (go test ./fn -run TestGolden -update, then review git diff):\n%s", expectedPath, lineDiff(string(want), string(out)))
+			}
+			items, err := checks.Items(out)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := checks.Workloads(items); err != nil {
+				t.Error(err)
+			}
+			if wantErr == nil {
+				assertInputUntouched(t, in, out)
+			}
+		})
+	}
+}
+
+// TestIdempotent runs the function on its own output: nothing may change.
+func TestIdempotent(t *testing.T) {
+	for _, c := range goldenCases(t) {
+		if _, err := os.Stat(filepath.Join(c.dir, "error")); err == nil {
+			continue
+		}
+		t.Run(c.name, func(t *testing.T) {
+			first, err := runFn(resourceList(t, c.input(t), c.config(t)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rl, err := fn.ParseResourceList(first)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rl.Results = nil
+			again, err := rl.ToYAML()
+			if err != nil {
+				t.Fatal(err)
+			}
+			second, err := runFn(again)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := itemsOnly(t, first), itemsOnly(t, second); a != b {
+				t.Errorf("second run changed the output:\n%s", lineDiff(a, b))
+			}
+		})
+	}
+}
+
+// assertInputUntouched: on error the items come back exactly as they went in.
+func assertInputUntouched(t *testing.T, in, out []byte) {
+	t.Helper()
+	inRL, err := fn.ParseResourceList(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inRL.Results = nil
+	inItems, _ := inRL.ToYAML()
+	if a, b := itemsOnly(t, inItems), itemsOnly(t, out); a != b {
+		t.Errorf("a failed run changed the items:\n%s", lineDiff(a, b))
+	}
+}
+
+func itemsOnly(t testing.TB, rlBytes []byte) string {
+	rl, err := fn.ParseResourceList(rlBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := fn.WriteKubeObjectsToString(rl.Items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// lineDiff shows the first differing lines with some context.
+func lineDiff(a, b string) string {
+	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
+	i := 0
+	for i < len(al) && i < len(bl) && al[i] == bl[i] {
+		i++
+	}
+	from := max(0, i-3)
+	var sb strings.Builder
+	for j := from; j < i+8; j++ {
+		if j < len(al) && j < len(bl) && al[j] == bl[j] {
+			sb.WriteString("  " + al[j] + "\n")
+			continue
+		}
+		if j < len(al) {
+			sb.WriteString("- " + al[j] + "\n")
+		}
+		if j < len(bl) {
+			sb.WriteString("+ " + bl[j] + "\n")
+		}
+	}
+	return sb.String()
+}

@@ -1,0 +1,108 @@
+// Package checks validates what the function emits; every golden and client test
+// runs its output through these helpers.
+package checks
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigyaml "sigs.k8s.io/yaml"
+)
+
+// Items reads a ResourceList or a multi-document stream.
+func Items(b []byte) ([]*yaml.RNode, error) {
+	r := &kio.ByteReader{Reader: strings.NewReader(string(b)), OmitReaderAnnotations: true}
+	return r.Read()
+}
+
+// PodSpec decodes the pod template of a workload strictly into k8s.io/api types.
+func PodSpec(n *yaml.RNode) (*corev1.PodTemplateSpec, error) {
+	s, err := n.MarshalJSON()
+	if err != nil {
+		return nil, err
+	}
+	var obj any
+	switch n.GetKind() {
+	case "Deployment":
+		obj = &appsv1.Deployment{}
+	case "StatefulSet":
+		obj = &appsv1.StatefulSet{}
+	case "DaemonSet":
+		obj = &appsv1.DaemonSet{}
+	case "Job":
+		obj = &batchv1.Job{}
+	default:
+		return nil, nil
+	}
+	if err := sigyaml.UnmarshalStrict(s, obj); err != nil {
+		return nil, fmt.Errorf("%s %s does not decode strictly: %w", n.GetKind(), n.GetName(), err)
+	}
+	switch o := obj.(type) {
+	case *appsv1.Deployment:
+		return &o.Spec.Template, nil
+	case *appsv1.StatefulSet:
+		return &o.Spec.Template, nil
+	case *appsv1.DaemonSet:
+		return &o.Spec.Template, nil
+	case *batchv1.Job:
+		return &o.Spec.Template, nil
+	}
+	return nil, nil
+}
+
+// Workloads checks every workload among items: strict decoding, unique container
+// and volume names, every volumeMount names a volume of the pod.
+func Workloads(items []*yaml.RNode) error {
+	for _, n := range items {
+		if _, ok := podtemplate.Path(n.GetKind()); !ok {
+			continue
+		}
+		tpl, err := PodSpec(n)
+		if err != nil {
+			return err
+		}
+		if tpl == nil {
+			continue
+		}
+		if err := PodTemplate(tpl); err != nil {
+			return fmt.Errorf("%s %s: %w", n.GetKind(), n.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// PodTemplate checks names and mounts of one pod template.
+func PodTemplate(tpl *corev1.PodTemplateSpec) error {
+	vols := map[string]bool{}
+	for _, v := range tpl.Spec.Volumes {
+		if vols[v.Name] {
+			return fmt.Errorf("volume %q is defined twice", v.Name)
+		}
+		vols[v.Name] = true
+	}
+	names := map[string]bool{}
+	all := append(append([]corev1.Container{}, tpl.Spec.InitContainers...), tpl.Spec.Containers...)
+	for _, c := range all {
+		if names[c.Name] {
+			return fmt.Errorf("container %q is defined twice", c.Name)
+		}
+		names[c.Name] = true
+		paths := map[string]bool{}
+		for _, m := range c.VolumeMounts {
+			if !vols[m.Name] {
+				return fmt.Errorf("container %q mounts volume %q, which the pod does not define", c.Name, m.Name)
+			}
+			if paths[m.MountPath] {
+				return fmt.Errorf("container %q mounts two volumes at %s", c.Name, m.MountPath)
+			}
+			paths[m.MountPath] = true
+		}
+	}
+	return nil
+}
