@@ -47,7 +47,12 @@ func PodSpec(n *yaml.RNode) (*corev1.PodTemplateSpec, error) {
 	case *appsv1.Deployment:
 		return &o.Spec.Template, nil
 	case *appsv1.StatefulSet:
-		return &o.Spec.Template, nil
+		// Claim templates are volumes of the pod too.
+		t := o.Spec.Template.DeepCopy()
+		for _, c := range o.Spec.VolumeClaimTemplates {
+			t.Spec.Volumes = append(t.Spec.Volumes, corev1.Volume{Name: c.Name})
+		}
+		return t, nil
 	case *appsv1.DaemonSet:
 		return &o.Spec.Template, nil
 	case *batchv1.Job:

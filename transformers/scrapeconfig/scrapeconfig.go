@@ -44,6 +44,7 @@ type Report struct {
 // Meta labels used by the rules.
 const (
 	lblScrape     = "__meta_kubernetes_pod_annotation_prometheus_io_scrape"
+	lblScrapeSlow = "__meta_kubernetes_pod_annotation_prometheus_io_scrape_slow"
 	lblPort       = "__meta_kubernetes_pod_annotation_prometheus_io_port"
 	lblPath       = "__meta_kubernetes_pod_annotation_prometheus_io_path"
 	lblStatus     = "__meta_kubernetes_pod_annotation_sidecar_istio_io_status"
@@ -117,7 +118,7 @@ func commonTail() []*yaml.RNode {
 // SecureJob is the https job for sidecar pods.
 func SecureJob(o Options) *yaml.RNode {
 	rules := []*yaml.RNode{
-		rule("Pods that ask to be scraped ...", "keep", []string{lblScrape}, "true", "", ""),
+		rule("Pods that ask to be scraped (prometheus.io/scrape or scrape_slow: the plain jobs leave both to this job) ...", "keep", []string{lblScrape, lblScrapeSlow}, "true;.*|.*;true", "", ""),
 		rule("... and have an Istio sidecar (sidecar.istio.io/status) or opt in with istio-mtls: \"true\".", "keep", []string{lblStatus, lblMTLS}, sidecarPod, "", ""),
 		rule("Metrics-merged pods (prometheus.io/port 15020, plaintext) stay with the plain job.", "drop", []string{lblPort}, "15020", "", ""),
 	}

@@ -1,0 +1,198 @@
+package main
+
+import (
+	"encoding/base64"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/internal/checks"
+	"github.com/prometheus/common/model"
+	promconfig "github.com/prometheus/prometheus/config"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/scrape"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// prometheusYAMLs returns the edited prometheus.yml of a golden case.
+func prometheusYAML(t *testing.T, caseName string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../testdata", caseName, "expected.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := checks.Items(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		for _, field := range []string{"data", "stringData"} {
+			for _, key := range []string{"prometheus.yml", "prometheus.yaml", "main.yml"} {
+				n, _ := it.Pipe(yaml.Lookup(field, key))
+				if n == nil {
+					continue
+				}
+				v := yaml.GetValue(n)
+				if it.GetKind() == "Secret" && field == "data" {
+					d, err := base64.StdEncoding.DecodeString(v)
+					if err != nil {
+						t.Fatal(err)
+					}
+					v = string(d)
+				}
+				if strings.Contains(v, "scrape_configs") {
+					return v
+				}
+			}
+		}
+	}
+	t.Fatalf("%s: no prometheus.yml in the output", caseName)
+	return ""
+}
+
+type podTarget struct {
+	name   string
+	labels model.LabelSet
+	// want: job name -> "scheme://address/path"; absent jobs must drop the target.
+	want map[string]string
+}
+
+func pod(ip, port string, ann map[string]string) model.LabelSet {
+	ls := model.LabelSet{
+		"__meta_kubernetes_namespace":           "apps",
+		"__meta_kubernetes_pod_name":            "web-0",
+		"__meta_kubernetes_pod_ip":              model.LabelValue(ip),
+		"__meta_kubernetes_pod_phase":           "Running",
+		"__meta_kubernetes_pod_label_app":       "web",
+		"__meta_kubernetes_pod_node_name":       "node-1",
+		"__meta_kubernetes_pod_ready":           "true",
+		"__meta_kubernetes_pod_host_ip":         "10.0.0.1",
+		"__meta_kubernetes_pod_uid":             "uid",
+		"__meta_kubernetes_pod_controller_kind": "ReplicaSet",
+	}
+	addr := ip
+	if strings.Contains(ip, ":") {
+		addr = "[" + ip + "]"
+	}
+	if port != "" {
+		addr += ":" + port
+		ls["__meta_kubernetes_pod_container_port_number"] = model.LabelValue(port)
+	}
+	ls[model.AddressLabel] = model.LabelValue(addr)
+	for k, v := range ann {
+		ls[model.LabelName("__meta_kubernetes_pod_annotation_"+sanitize(k))] = model.LabelValue(v)
+		ls[model.LabelName("__meta_kubernetes_pod_annotationpresent_"+sanitize(k))] = "true"
+	}
+	return ls
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+			return r
+		}
+		return '_'
+	}, s)
+}
+
+const sidecarStatus = `{"initContainers":["istio-init"],"containers":["istio-proxy"],"volumes":["istio-envoy"],"imagePullSecrets":null,"revision":"default"}`
+
+// TestRelabeling feeds pod targets through Prometheus's own target population and
+// relabel engine, for the secure job and the edited plain jobs: every target is
+// scraped by exactly the jobs expected, over the right scheme, address and path.
+func TestRelabeling(t *testing.T) {
+	const secure, plain, slow = "kubernetes-pods-istio-secure", "kubernetes-pods", "kubernetes-pods-slow"
+	targets := []podTarget{
+		{"sidecar pod", pod("10.1.0.5", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{secure: "https://10.1.0.5:8080/metrics"}},
+		{"sidecar pod, Envoy stats container port", pod("10.1.0.5", "15090", map[string]string{"prometheus.io/scrape": "true", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{}},
+		{"sidecar pod, container port without annotation", pod("10.1.0.5", "9090", map[string]string{"prometheus.io/scrape": "true", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{secure: "https://10.1.0.5:9090/metrics"}},
+		{"metrics-merged pod on 15020", pod("10.1.0.6", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "15020", "prometheus.io/path": "/stats/prometheus", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{plain: "http://10.1.0.6:15020/stats/prometheus"}},
+		{"plain pod", pod("10.1.0.7", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080"}),
+			map[string]string{plain: "http://10.1.0.7:8080/metrics"}},
+		{"sidecar pod without any port", pod("10.1.0.8", "", map[string]string{"prometheus.io/scrape": "true", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{}},
+		{"opt-in pod without sidecar", pod("10.1.0.9", "9100", map[string]string{"prometheus.io/scrape": "true", "istio.mtls": "true"}),
+			map[string]string{secure: "https://10.1.0.9:9100/metrics"}},
+		{"custom path and port", pod("10.1.0.10", "80", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "9000", "prometheus.io/path": "/custom/metrics", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{secure: "https://10.1.0.10:9000/custom/metrics"}},
+		{"IPv6 sidecar pod", pod("fd00::1:5", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{secure: "https://[fd00::1:5]:8080/metrics"}},
+		{"not annotated sidecar pod", pod("10.1.0.11", "8080", map[string]string{"sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{}},
+		{"slow plain pod", pod("10.1.0.12", "8080", map[string]string{"prometheus.io/scrape_slow": "true", "prometheus.io/port": "8080"}),
+			map[string]string{slow: "http://10.1.0.12:8080/metrics"}},
+		{"slow sidecar pod", pod("10.1.0.13", "8080", map[string]string{"prometheus.io/scrape_slow": "true", "prometheus.io/port": "8080", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{secure: "https://10.1.0.13:8080/metrics"}},
+		{"pending sidecar pod", func() model.LabelSet {
+			ls := pod("10.1.0.14", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080", "sidecar.istio.io/status": sidecarStatus})
+			ls["__meta_kubernetes_pod_phase"] = "Pending"
+			return ls
+		}(), map[string]string{}},
+	}
+	for _, c := range []string{"helm-1.28", "istio-addon-1.28", "istio-addon-1.5"} {
+		t.Run(c, func(t *testing.T) {
+			cfg, err := promconfig.Load(withoutSD(t, prometheusYAML(t, c)), nil)
+			if err != nil {
+				t.Fatalf("Prometheus cannot load the config: %v", err)
+			}
+			jobs := map[string]*promconfig.ScrapeConfig{}
+			for _, sc := range cfg.ScrapeConfigs {
+				jobs[sc.JobName] = sc
+			}
+			for _, name := range []string{secure, plain, slow} {
+				if jobs[name] == nil {
+					t.Fatalf("job %q missing", name)
+				}
+			}
+			for _, tg := range targets {
+				got := map[string]string{}
+				for _, name := range []string{secure, plain, slow} {
+					res, err := scrape.PopulateLabels(labels.NewBuilder(labels.EmptyLabels()), jobs[name], tg.labels, nil)
+					if err != nil {
+						t.Errorf("%s: job %s: %v", tg.name, name, err)
+						continue
+					}
+					if res.IsEmpty() {
+						continue
+					}
+					got[name] = res.Get(model.SchemeLabel) + "://" + res.Get(model.AddressLabel) + res.Get(model.MetricsPathLabel)
+				}
+				if len(got) != len(tg.want) {
+					t.Errorf("%s: scraped by %v, want %v", tg.name, got, tg.want)
+					continue
+				}
+				for job, url := range tg.want {
+					if got[job] != url {
+						t.Errorf("%s: job %s scrapes %q, want %q", tg.name, job, got[job], url)
+					}
+				}
+			}
+		})
+	}
+}
+
+// withoutSD removes kubernetes_sd_configs: this test needs the jobs' relabeling,
+// not service discovery (whose package would pull in client-go); promtool checks
+// the whole config, SD included, in TestPromtool.
+func withoutSD(t *testing.T, doc string) string {
+	t.Helper()
+	root, err := yaml.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := root.Pipe(yaml.Lookup("scrape_configs"))
+	if err != nil || jobs == nil {
+		t.Fatalf("no scrape_configs: %v", err)
+	}
+	for _, j := range jobs.YNode().Content {
+		if _, err := yaml.NewRNode(j).Pipe(yaml.Clear("kubernetes_sd_configs")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root.MustString()
+}
