@@ -191,6 +191,9 @@ func Edit(doc string, o Options) (string, Report, error) {
 	if jobs.YNode().Kind != yaml.SequenceNode {
 		return "", rep, krmerr.Errorf("scrape_configs", "must be a list of jobs, got a %s", kindName(jobs.YNode()))
 	}
+	// Our jobs are block style; a flow list (scrape_configs: []) would force them
+	// into one unreadable flow line.
+	jobs.YNode().Style &^= yaml.FlowStyle
 	names := map[string]int{}
 	for i, el := range jobs.YNode().Content {
 		if el.Kind != yaml.MappingNode {
@@ -385,6 +388,7 @@ func excludePlainJobs(jobs *yaml.RNode, o Options) ([]string, error) {
 				return nil, err
 			}
 		}
+		rules.YNode().Style &^= yaml.FlowStyle
 		at := keepScrapeIndex(rules) + 1
 		c := rules.YNode().Content
 		rules.YNode().Content = append(c[:at:at], append([]*yaml.Node{yaml.CopyYNode(drop.YNode())}, c[at:]...)...)
