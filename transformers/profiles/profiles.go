@@ -98,19 +98,19 @@ var modernArgs = []string{
 	"--proxyLogLevel=warning", "--proxyComponentLogLevel=misc:error", "--log_output_level=default:info",
 }
 
-// Environment shared by the profiles after 1.5, in the injector's order.
-func modernEnv(jwt bool, middle []corev1.EnvVar, tail []corev1.EnvVar) []corev1.EnvVar {
+// Environment shared by the profiles after 1.5, in the injector's order:
+// identity, [ISTIO_CPU_LIMIT], PROXY_CONFIG, [Go runtime], cluster, then metadata.
+func modernEnv(jwt bool, cpu, goRuntime, tail []corev1.EnvVar) []corev1.EnvVar {
 	var head []corev1.EnvVar
 	if jwt {
 		head = append(head, env("JWT_POLICY", "third-party-jwt"))
 	}
 	head = append(head, env("PILOT_CERT_PROVIDER", "istiod"), env("CA_ADDR", phCAAddr))
-	return concat(head, podEnv, middle,
+	return concat(head, podEnv, cpu,
 		[]corev1.EnvVar{env("PROXY_CONFIG", phProxyConfig)},
+		goRuntime,
+		[]corev1.EnvVar{env("ISTIO_META_CLUSTER_ID", phClusterID)},
 		tail,
-		[]corev1.EnvVar{
-			env("ISTIO_META_CLUSTER_ID", phClusterID),
-		},
 	)
 }
 
@@ -180,7 +180,7 @@ var Table = []Profile{
 			"--serviceCluster", phWorkloadName + ".$(POD_NAMESPACE)",
 			"--proxyLogLevel=warning", "--proxyComponentLogLevel=misc:error", "--log_output_level=default:info",
 		},
-		Env:              modernEnv(true, nil, metaTail),
+		Env:              modernEnv(true, nil, nil, metaTail),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 30, 1, 2, 3),
@@ -191,7 +191,7 @@ var Table = []Profile{
 		Notes: "adds the workload-socket, credential-socket and workload-certs volumes, ISTIO_META_NODE_NAME and ISTIO_CPU_LIMIT",
 		Args:  modernArgs,
 		Env: modernEnv(true,
-			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")},
+			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, nil,
 			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
@@ -204,8 +204,8 @@ var Table = []Profile{
 		Notes: "drops JWT_POLICY (third-party tokens only), adds GOMEMLIMIT/GOMAXPROCS and a startup probe",
 		Args:  modernArgs,
 		Env: modernEnv(false,
-			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")},
-			concat(goRuntimeEnv("0"), []corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, goRuntimeEnv("0"),
+			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 4, 0, 15, 3),
@@ -218,8 +218,8 @@ var Table = []Profile{
 		Notes: "adds the istio-ca-crl volume (optional ConfigMap) mounted at /var/run/secrets/istio/crl",
 		Args:  modernArgs,
 		Env: modernEnv(false,
-			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "1")},
-			concat(goRuntimeEnv("1"), []corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "1")}, goRuntimeEnv("1"),
+			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 4, 0, 15, 3),

@@ -1,0 +1,229 @@
+package profiles
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	sigyaml "sigs.k8s.io/yaml"
+)
+
+// anchorsDir holds what Istio's injector renders per version (shared/anchors).
+const anchorsDir = "../../../shared/anchors"
+
+// Only for traffic capture or derived from the app's own pod: not ours to copy.
+var captureOnlyEnv = map[string]bool{
+	"ISTIO_META_INTERCEPTION_MODE": true, "ISTIO_META_POD_PORTS": true, "ISTIO_META_APP_CONTAINERS": true,
+	"ISTIO_KUBE_APP_PROBERS": true, "ISTIO_METAJSON_ANNOTATIONS": true,
+	// Read from labels the injector adds (service.istio.io/canonical-*), which a
+	// hand-added sidecar does not get.
+	"CANONICAL_SERVICE": true, "CANONICAL_REVISION": true,
+}
+
+func anchorProxy(t *testing.T, version string) (corev1.Container, []corev1.Volume) {
+	t.Helper()
+	f, err := os.Open(filepath.Join(anchorsDir, "kube-inject-"+version+".yaml"))
+	if err != nil {
+		t.Fatalf("anchor: %v (the tests expect ../shared beside the checkout)", err)
+	}
+	defer f.Close()
+	nodes, err := (&kio.ByteReader{Reader: f, OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		if n.GetKind() != "Deployment" {
+			continue
+		}
+		b, _ := n.MarshalJSON()
+		var d struct {
+			Spec struct {
+				Template corev1.PodTemplateSpec `json:"template"`
+			} `json:"spec"`
+		}
+		if err := sigyaml.Unmarshal(b, &d); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range d.Spec.Template.Spec.Containers {
+			if c.Name == ContainerName {
+				return c, d.Spec.Template.Spec.Volumes
+			}
+		}
+	}
+	t.Fatal("no istio-proxy in anchor")
+	return corev1.Container{}, nil
+}
+
+func build(t *testing.T, version string) Sidecar {
+	t.Helper()
+	var minor int
+	for _, c := range strings.Split(version, ".")[1] {
+		minor = minor*10 + int(c-'0')
+	}
+	p, ok := Lookup(minor)
+	if !ok {
+		t.Fatalf("no profile for %s", version)
+	}
+	s, err := p.Build(Params{
+		Image: "img", PullPolicy: corev1.PullIfNotPresent, Namespace: "istio-system",
+		TrustDomain: "cluster.local", MeshID: "cluster.local", ClusterID: "Kubernetes", Envoy: true,
+		CertVolume: "istio-certs", WorkloadAPIVersion: "apps/v1", WorkloadKind: "Deployment", WorkloadName: "prometheus",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestProfilesFollowAnchors compares each profile with what Istio's own injector
+// renders for a version it covers: args, environment (names, order and static
+// values), ports, probes, mounts and volumes, minus what exists for traffic
+// capture.
+func TestProfilesFollowAnchors(t *testing.T) {
+	for _, v := range []string{"1.10.0", "1.18.0", "1.22.0", "1.30.0"} {
+		t.Run(v, func(t *testing.T) {
+			want, wantVols := anchorProxy(t, v)
+			got := build(t, v).Container
+
+			wantArgs := append([]string{}, want.Args...)
+			if len(wantArgs) > 0 && v == "1.10.0" {
+				// --serviceCluster is app.namespace in the injector; ours names the workload.
+				for i, a := range wantArgs {
+					if a == "--serviceCluster" {
+						wantArgs[i+1] = "prometheus.$(POD_NAMESPACE)"
+					}
+				}
+			}
+			if !reflect.DeepEqual(got.Args, wantArgs) {
+				t.Errorf("args:\n got %q\nwant %q", got.Args, wantArgs)
+			}
+
+			var wantEnv []corev1.EnvVar
+			for _, e := range want.Env {
+				if !captureOnlyEnv[e.Name] {
+					wantEnv = append(wantEnv, e)
+				}
+			}
+			gotNames, wantNames := envNames(got.Env), envNames(wantEnv)
+			if !reflect.DeepEqual(gotNames, wantNames) {
+				t.Errorf("env names:\n got %v\nwant %v", gotNames, wantNames)
+			}
+			for _, e := range wantEnv {
+				g := findEnv(got.Env, e.Name)
+				if g == nil {
+					continue
+				}
+				switch e.Name {
+				case "ISTIO_META_OWNER":
+					// The injector knows the namespace; a manifest may not (kustomize sets
+					// it later), so ours reads it from the pod.
+					if want := strings.Replace(e.Value, "/istio-system/", "/$(POD_NAMESPACE)/", 1); g.Value != want {
+						t.Errorf("ISTIO_META_OWNER = %s, want %s", g.Value, want)
+					}
+				case "PROXY_CONFIG":
+					// The injector only writes non-default mesh settings; ours always
+					// names the discovery address (no injector fills it in).
+					if !strings.Contains(g.Value, `"proxyMetadata":{"OUTPUT_CERTS":"/etc/istio-output-certs"}`) || !strings.Contains(g.Value, `"discoveryAddress":"istiod.istio-system.svc:15012"`) {
+						t.Errorf("PROXY_CONFIG = %s", g.Value)
+					}
+				default:
+					if !reflect.DeepEqual(*g, e) {
+						t.Errorf("env %s:\n got %+v\nwant %+v", e.Name, *g, e)
+					}
+				}
+			}
+			if !reflect.DeepEqual(got.Ports, want.Ports) {
+				t.Errorf("ports: got %+v want %+v", got.Ports, want.Ports)
+			}
+			if !reflect.DeepEqual(got.ReadinessProbe, want.ReadinessProbe) {
+				t.Errorf("readiness:\n got %+v\nwant %+v", got.ReadinessProbe, want.ReadinessProbe)
+			}
+			if !reflect.DeepEqual(got.StartupProbe, want.StartupProbe) {
+				t.Errorf("startup:\n got %+v\nwant %+v", got.StartupProbe, want.StartupProbe)
+			}
+			if !reflect.DeepEqual(got.VolumeMounts, want.VolumeMounts) {
+				t.Errorf("mounts:\n got %+v\nwant %+v", got.VolumeMounts, want.VolumeMounts)
+			}
+			// Every volume istio-proxy mounts is defined as the injector defines it
+			// (the injector leaves socket emptyDirs without a source: we write emptyDir: {}).
+			vols := map[string]corev1.Volume{}
+			for _, vol := range wantVols {
+				vols[vol.Name] = vol
+			}
+			for _, vol := range build(t, v).Volumes {
+				w, ok := vols[vol.Name]
+				if !ok {
+					t.Errorf("volume %s not in the anchor", vol.Name)
+					continue
+				}
+				if w.VolumeSource == (corev1.VolumeSource{}) {
+					w.VolumeSource.EmptyDir = &corev1.EmptyDirVolumeSource{}
+				}
+				if vol.Name == "istio-podinfo" && v == "1.10.0" {
+					continue // 1.10 also projected cpu-limit/cpu-request of istio-proxy
+				}
+				if !reflect.DeepEqual(vol.VolumeSource, w.VolumeSource) {
+					t.Errorf("volume %s:\n got %+v\nwant %+v", vol.Name, vol.VolumeSource, w.VolumeSource)
+				}
+			}
+			sc := got.SecurityContext
+			if *sc.RunAsUser != 1337 || *sc.RunAsGroup != 1337 || !*sc.RunAsNonRoot || !*sc.ReadOnlyRootFilesystem || *sc.AllowPrivilegeEscalation || sc.SeccompProfile == nil {
+				t.Errorf("securityContext: %+v", sc)
+			}
+		})
+	}
+}
+
+func envNames(env []corev1.EnvVar) []string {
+	var out []string
+	for _, e := range env {
+		out = append(out, e.Name)
+	}
+	return out
+}
+
+func findEnv(env []corev1.EnvVar, name string) *corev1.EnvVar {
+	for i := range env {
+		if env[i].Name == name {
+			return &env[i]
+		}
+	}
+	return nil
+}
+
+func TestLookupCoversEveryMinorOnce(t *testing.T) {
+	for minor := 0; minor <= 40; minor++ {
+		n := 0
+		for _, p := range Table {
+			if minor >= p.MinMinor && minor <= p.MaxMinor {
+				n++
+			}
+		}
+		_, ok := Lookup(minor)
+		if n > 1 || (n == 1) != ok {
+			t.Errorf("1.%d is covered by %d profiles", minor, n)
+		}
+	}
+	if _, ok := Lookup(4); ok {
+		t.Error("1.4 must be unsupported")
+	}
+}
+
+func TestNoEnvoy(t *testing.T) {
+	p, _ := Lookup(28)
+	s, err := p.Build(Params{Envoy: false, CertVolume: "c", Namespace: "istio-system"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Container.ReadinessProbe.HTTPGet.Port.IntValue() != 15020 || len(s.Container.Ports) != 0 || findEnv(s.Container.Env, "DISABLE_ENVOY") == nil {
+		t.Errorf("envoy: false: %+v", s.Container)
+	}
+	old, _ := Lookup(6)
+	if _, err := old.Build(Params{Envoy: false}); err == nil || !strings.Contains(err.Error(), "DISABLE_ENVOY") {
+		t.Errorf("1.6 profile without Envoy: err = %v", err)
+	}
+}
