@@ -1,0 +1,43 @@
+# istio-prometheus-mtls — see README.md.
+BIN      := bin/istio-prometheus-mtls
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The same flags as the Dockerfile's build stage.
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
+GOBIN    ?= $(shell go env GOPATH)/bin
+IMAGE    ?= istio-prometheus-mtls:$(VERSION)
+
+KUSTOMIZE_VERSION := v5.8.2
+HELM_VERSION      := v3.19.5
+PROMTOOL_VERSION  := v0.316.0
+
+.PHONY: build test demo image fmt vet tools clean
+
+build:
+	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN) ./fn
+
+# The test command README and .ci/run use: unit, golden, relabel and promtool tests.
+test: build tools
+	go vet ./...
+	PATH="$(GOBIN):$$PATH" go test -count=1 ./...
+
+# Print the Istio addon's Prometheus transformed with the default config.
+demo: build
+	kpt fn eval examples/demo/package --exec ./$(BIN) --fn-config examples/demo/fn-config.yaml -o unwrap
+
+image:
+	docker build --build-arg VERSION=$(VERSION) -t $(IMAGE) .
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+vet:
+	go vet ./...
+
+# Test tools, installed once from the Go module proxy (promtool takes minutes).
+tools: $(GOBIN)/promtool
+
+$(GOBIN)/promtool:
+	go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+
+clean:
+	rm -rf bin
