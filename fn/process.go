@@ -44,6 +44,11 @@ func process(rl *fn.ResourceList) (bool, error) {
 		rl.Items[i] = fn.MoveToKubeObject(nodes[i])
 	}
 	if err != nil {
+		// Errors about a spec.* field without a resource are about the config.
+		var e *krmerr.Error
+		if errors.As(err, &e) && e.Ref == nil && strings.HasPrefix(e.Field, "spec.") && cfgNode != nil {
+			err = krmerr.At(cfgNode, err)
+		}
 		rl.Results = append(rl.Results, errorResult(err))
 		return false, nil
 	}
@@ -70,7 +75,15 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) (fn.Results, err
 	if err != nil {
 		return nil, krmerr.At(original, err)
 	}
-	at := func(err error) error { return krmerr.At(original, krmerr.Prefix(tplField, err)) }
+	// at names the workload and its pod template path, unless err is about
+	// another resource already.
+	at := func(err error) error {
+		var e *krmerr.Error
+		if errors.As(err, &e) && e.Ref != nil {
+			return err
+		}
+		return krmerr.At(original, krmerr.Prefix(tplField, err))
+	}
 
 	src, err := ix.ScrapeConfig(original, tpl, sel.ContainerSpec, cfg.Spec.ScrapeConfig)
 	if err != nil {

@@ -333,7 +333,7 @@ func fromObject(node *kyaml.RNode) (*PrometheusMTLS, error) {
 	}
 	c := &PrometheusMTLS{}
 	if err := yaml.UnmarshalStrict([]byte(s), c); err != nil {
-		return nil, decodeError(err)
+		return nil, decodeError(node, err)
 	}
 	return c, nil
 }
@@ -356,10 +356,14 @@ var (
 )
 
 // decodeError turns encoding/json's messages into ones that name the field.
-func decodeError(err error) error {
+func decodeError(node *kyaml.RNode, err error) error {
 	msg := err.Error()
 	if m := unknownFieldRE.FindStringSubmatch(msg); m != nil {
-		return fieldErr(m[1], "unknown field (see `istio-prometheus-mtls --help` for the API)")
+		field := m[1]
+		if p := keyPath(node.YNode(), m[1], ""); p != "" {
+			field = p
+		}
+		return fieldErr(field, "unknown field (see `istio-prometheus-mtls --help` for the API)")
 	}
 	if m := typeErrRE.FindStringSubmatch(msg); m != nil {
 		return fieldErr(m[2], "wrong type: got a %s, want a %s", m[1], strings.TrimPrefix(m[3], "*"))
@@ -507,3 +511,29 @@ func fromConfigMap(node *kyaml.RNode) (*PrometheusMTLS, error) {
 
 // IsWorkloadKind tells whether kind is one the function can select.
 func IsWorkloadKind(kind string) bool { return contains(WorkloadKinds, kind) }
+
+// keyPath finds the dotted path of the first mapping key named key.
+func keyPath(n *kyaml.Node, key, prefix string) string {
+	switch n.Kind {
+	case kyaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			p := n.Content[i].Value
+			if prefix != "" {
+				p = prefix + "." + p
+			}
+			if n.Content[i].Value == key {
+				return p
+			}
+			if r := keyPath(n.Content[i+1], key, p); r != "" {
+				return r
+			}
+		}
+	case kyaml.SequenceNode:
+		for i, c := range n.Content {
+			if r := keyPath(c, key, fmt.Sprintf("%s[%d]", prefix, i)); r != "" {
+				return r
+			}
+		}
+	}
+	return ""
+}

@@ -132,7 +132,7 @@ type Workload struct {
 
 // SelectWorkload picks the Prometheus workload named by t, or the single one.
 func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
-	explicit := t.Kind != "" || t.Name != "" || t.Namespace != "" || len(t.MatchLabels) > 0
+	explicit := t.Kind != "" || t.Name != "" || t.Namespace != "" || len(t.MatchLabels) > 0 || t.Container != ""
 	var considered, matched []string
 	var candidates []Workload
 	for _, i := range ix.workloads {

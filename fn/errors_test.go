@@ -1,0 +1,145 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+)
+
+const deploy = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: prom, namespace: mon}
+spec:
+  selector: {matchLabels: {app: prom}}
+  template:
+    metadata: {labels: {app: prom}}
+    spec:
+      containers:
+      - name: prometheus
+        image: prom/prometheus:v3.10.0
+        args: [--config.file=/etc/prometheus/prometheus.yml]
+        volumeMounts: [{name: config, mountPath: /etc/prometheus}]
+      volumes:
+      - {name: config, configMap: {name: prom-config}}
+`
+
+const configMap = `apiVersion: v1
+kind: ConfigMap
+metadata: {name: prom-config, namespace: mon}
+data:
+  prometheus.yml: |
+    scrape_configs: []
+`
+
+func cfg(spec string) string {
+	return "apiVersion: fn.istio-prometheus-mtls.dev/v1alpha1\nkind: PrometheusMTLS\nmetadata: {name: x}\nspec:\n" + spec
+}
+
+// TestBadInput: each case is an error result with the resource, field and message
+// expected, a failed run, and the items exactly as they came in.
+func TestBadInput(t *testing.T) {
+	cases := []struct {
+		name, items, config string
+		ref, field, msg     string
+	}{
+		{"wrong config kind", deploy + "---\n" + configMap, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n",
+			"Secret/x", "apiVersion", `must be "fn.istio-prometheus-mtls.dev/v1alpha1" (or a v1 ConfigMap), got "v1"`},
+		{"wrong config apiVersion", deploy + "---\n" + configMap, "apiVersion: fn.istio-prometheus-mtls.dev/v2\nkind: PrometheusMTLS\nmetadata: {name: x}\n",
+			"PrometheusMTLS/x", "apiVersion", `must be "fn.istio-prometheus-mtls.dev/v1alpha1" (or a v1 ConfigMap), got "fn.istio-prometheus-mtls.dev/v2"`},
+		{"unknown config field", deploy + "---\n" + configMap, cfg("  istio:\n    verison: \"1.28\"\n"),
+			"PrometheusMTLS/x", "spec.istio.verison", "unknown field (see `istio-prometheus-mtls --help` for the API)"},
+		{"wrong type", deploy + "---\n" + configMap, cfg("  istio:\n    nativeSidecar: yes please\n"),
+			"PrometheusMTLS/x", "spec.istio.nativeSidecar", "wrong type: got a string, want a bool"},
+		{"unquoted version", deploy + "---\n" + configMap, cfg("  istio:\n    version: 1.30\n"),
+			"PrometheusMTLS/x", "spec.istio.version", `must be a string: quote it ("1.30"), YAML reads an unquoted 1.30 as a number`},
+		{"unknown Istio version", deploy + "---\n" + configMap, cfg("  istio:\n    version: \"1.4\"\n"),
+			"PrometheusMTLS/x", "spec.istio.version", "Istio 1.4 is not supported (supported: 1.5, 1.6–1.13, 1.14–1.21, 1.22–1.27, 1.28–1.30)"},
+		{"invalid mode", deploy + "---\n" + configMap, cfg("  mode: magic\n"),
+			"PrometheusMTLS/x", "spec.mode", `must be "sidecar" or "injection", got "magic"`},
+		{"unknown ConfigMap key", deploy + "---\n" + configMap, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  istio_version: \"1.28\"\n",
+			"ConfigMap/c", "data.istio_version", "unknown key (known: "},
+		{"no Prometheus", configMap, "",
+			"", "spec.target", "no Prometheus workload found: the list holds no Deployment, StatefulSet, DaemonSet"},
+		{"two Prometheus", deploy + "---\n" + strings.Replace(deploy, "name: prom,", "name: prom2,", 1) + "---\n" + configMap, "",
+			"", "spec.target", "2 Prometheus workloads match (Deployment mon/prom, Deployment mon/prom2); select one with spec.target"},
+		{"selector matches nothing", deploy + "---\n" + configMap, cfg("  target:\n    name: nope\n"),
+			"PrometheusMTLS/x", "spec.target", "no workload matches spec.target (name=nope) among the workloads considered (Deployment mon/prom)"},
+		{"named container missing", deploy + "---\n" + configMap, cfg("  target:\n    container: server\n"),
+			"Deployment/mon/prom", "spec.template.spec.containers", `no container named "server" (spec.target.container); containers: prometheus`},
+		{"config.file outside mounts", strings.Replace(deploy, "/etc/prometheus/prometheus.yml", "/config/p.yml", 1) + "---\n" + configMap, "",
+			"Deployment/mon/prom", "spec.template.spec.containers", `container "prometheus" passes --config.file=/config/p.yml, but no volumeMount of that container contains /config/p.yml`},
+		{"scrape ConfigMap missing", deploy, "",
+			"Deployment/mon/prom", "spec.template.spec.volumes", `reads ConfigMap "prom-config"; it is not in the list of resources`},
+		{"key missing", deploy + "---\n" + strings.Replace(configMap, "prometheus.yml:", "other.yml:", 1), "",
+			"ConfigMap/mon/prom-config", "data", `which reads key "prometheus.yml" of this ConfigMap; the key is missing`},
+		{"prometheus.yml not YAML", deploy + "---\n" + strings.Replace(configMap, "scrape_configs: []", "scrape_configs: [", 1), "",
+			"ConfigMap/mon/prom-config", "data.prometheus.yml", "prometheus.yml is not valid YAML"},
+		{"scrape_configs not a list", deploy + "---\n" + strings.Replace(configMap, "scrape_configs: []", "scrape_configs: {}", 1), "",
+			"ConfigMap/mon/prom-config", "data.prometheus.yml", "scrape_configs: must be a list of jobs, got a mapping"},
+		{"user job with our name", deploy + "---\n" + strings.Replace(configMap, "scrape_configs: []", "scrape_configs: [{job_name: kubernetes-pods-istio-secure}]", 1), "",
+			"ConfigMap/mon/prom-config", "data.prometheus.yml", `a job named "kubernetes-pods-istio-secure" exists that this function did not write`},
+		{"invalid base64", strings.Replace(deploy, "configMap: {name: prom-config}", "secret: {secretName: prom-config}", 1) + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: prom-config, namespace: mon}\ndata:\n  prometheus.yml: '!!!'\n", "",
+			"Secret/mon/prom-config", "data.prometheus.yml", "is not valid base64"},
+		{"volume name collision", strings.Replace(deploy, "volumes:\n", "volumes:\n      - {name: istio-envoy, emptyDir: {}}\n", 1) + "---\n" + configMap, "",
+			"Deployment/mon/prom", "spec.template.spec.volumes[0]", `name "istio-envoy" is already used by something this function did not add, with different content`},
+		{"mount path collision", strings.Replace(deploy, "mountPath: /etc/prometheus}", "mountPath: /etc/prometheus}, {name: config, mountPath: /etc/istio-certs}", 1) + "---\n" + configMap, "",
+			"Deployment/mon/prom", "spec.template.spec.containers[0].volumeMounts[1]", `already mounts volume "config" at /etc/istio-certs, which collides with the certificate mount path`},
+		{"container name collision", strings.Replace(deploy, "      volumes:", "      - {name: istio-proxy, image: istio/proxyv2:1.20.0}\n      volumes:", 1) + "---\n" + configMap, "",
+			"Deployment/mon/prom", "spec.template.spec.containers[1]", `name "istio-proxy" is already used by something this function did not add`},
+		{"no pod template", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: prom, namespace: mon}\nspec: {replicas: 1}\n---\n" + configMap, cfg("  target:\n    name: prom\n"),
+			"Deployment/mon/prom", "spec.template", "missing: the workload has no pod template"},
+		{"envoy false on 1.6 profile", deploy + "---\n" + configMap, cfg("  istio:\n    version: \"1.10\"\n    envoy: false\n"),
+			"PrometheusMTLS/x", "spec.istio.envoy", "envoy: false needs an Istio version whose pilot-agent runs without Envoy"},
+		{"duplicate resources", deploy + "---\n" + configMap + "---\n" + configMap, "",
+			"", "", "the ResourceList is invalid: duplicate Resource(apiVersion=v1, kind=ConfigMap, Namespace=mon, Name=prom-config)"},
+		{"mount path not absolute", deploy + "---\n" + configMap, cfg("  certificates:\n    mountPath: certs\n"),
+			"PrometheusMTLS/x", "spec.certificates.mountPath", `must be an absolute path other than /, got "certs"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := resourceList(t, []byte(c.items), []byte(c.config))
+			out, err := runFn(in)
+			if err == nil {
+				t.Fatalf("no error; output:\n%s", out)
+			}
+			rl, perr := fn.ParseResourceList(out)
+			if perr != nil {
+				t.Fatal(perr)
+			}
+			if len(rl.Results) != 1 {
+				t.Fatalf("want one result, got %v", rl.Results)
+			}
+			r := rl.Results[0]
+			if r.Severity != fn.Error {
+				t.Errorf("severity %s", r.Severity)
+			}
+			if !strings.Contains(r.Message, c.msg) {
+				t.Errorf("message:\n got %q\nwant it to contain %q", r.Message, c.msg)
+			}
+			ref := ""
+			if r.ResourceRef != nil {
+				ref = r.ResourceRef.Kind + "/" + r.ResourceRef.Name
+				if r.ResourceRef.Namespace != "" {
+					ref = r.ResourceRef.Kind + "/" + r.ResourceRef.Namespace + "/" + r.ResourceRef.Name
+				}
+			}
+			if ref != c.ref {
+				t.Errorf("resourceRef %q, want %q", ref, c.ref)
+			}
+			field := ""
+			if r.Field != nil {
+				field = r.Field.Path
+			}
+			if field != c.field {
+				t.Errorf("field %q, want %q", field, c.field)
+			}
+			assertInputUntouched(t, in, out)
+		})
+	}
+}
+
+func TestMain(m *testing.M) {
+	os.Exit(m.Run())
+}
