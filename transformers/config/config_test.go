@@ -1,0 +1,92 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+func parse(t *testing.T, s string) (*PrometheusMTLS, error) {
+	t.Helper()
+	if s == "" {
+		return Parse(nil)
+	}
+	return Parse(yaml.MustParse(s))
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := parse(t, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Spec
+	if s.Mode != ModeSidecar || s.Istio.Version != DefaultIstioVersion || s.Istio.ProxyImage != "docker.io/istio/proxyv2:1.30.0" ||
+		s.Istio.MeshID != "cluster.local" || s.Istio.ClusterID != "Kubernetes" || s.Certificates.MountPath != "/etc/istio-certs" ||
+		s.Certificates.VolumeName != "istio-certs" || s.ScrapeJob.Name != "kubernetes-pods-istio-secure" || !s.Istio.EnvoyEnabled() ||
+		s.ScrapeJob.ExcludeFrom != nil {
+		t.Errorf("defaults: %+v", s)
+	}
+}
+
+func TestFullVersionKeepsImageTag(t *testing.T) {
+	c, err := parse(t, "apiVersion: fn.istio-prometheus-mtls.dev/v1alpha1\nkind: PrometheusMTLS\nspec:\n  istio:\n    version: \"1.28.3\"\n    trustDomain: example.org\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Spec.Istio.ProxyImage != "docker.io/istio/proxyv2:1.28.3" || c.Spec.Istio.MeshID != "example.org" {
+		t.Errorf("%+v", c.Spec.Istio)
+	}
+}
+
+func TestConfigMapFlatKeys(t *testing.T) {
+	c, err := parse(t, `apiVersion: v1
+kind: ConfigMap
+metadata: {name: c}
+data:
+  istio-version: "1.22"
+  target-match-labels: "app=prom, tier=obs"
+  native-sidecar: "TRUE"
+  envoy: "false"
+  scrape-job-exclude-from: ""
+  scrape-config-name: prom
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := c.Spec
+	if s.Istio.Version != "1.22" || s.Target.MatchLabels["tier"] != "obs" || !s.Istio.NativeSidecar || s.Istio.EnvoyEnabled() ||
+		s.ScrapeJob.ExcludeFrom == nil || len(*s.ScrapeJob.ExcludeFrom) != 0 || s.ScrapeConfig.Kind != "ConfigMap" || s.ScrapeConfig.Name != "prom" {
+		t.Errorf("%+v", s)
+	}
+	// Every flat key maps to a field; none is silently dropped.
+	for _, k := range FlatKeys() {
+		if _, err := parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  "+k+": \"x\"\n"); err != nil && strings.Contains(err.Error(), "unknown key") {
+			t.Errorf("%s: %v", k, err)
+		}
+	}
+}
+
+func TestErrors(t *testing.T) {
+	head := "apiVersion: fn.istio-prometheus-mtls.dev/v1alpha1\nkind: PrometheusMTLS\nspec:\n"
+	for spec, want := range map[string]string{
+		"  target: {kind: CronJob}":                                  "spec.target.kind: unsupported kind \"CronJob\"",
+		"  istio: {version: \"2.0\"}":                                "spec.istio.version: \"2.0\" is not an Istio version",
+		"  istio: {version: 1.5}":                                    "spec.istio.version: must be a string",
+		"  istio: {revision: Canary}":                                "spec.istio.revision: \"Canary\" is not a valid revision name",
+		"  istio: {imagePullPolicy: Sometimes}":                      "spec.istio.imagePullPolicy: must be Always, IfNotPresent or Never",
+		"  certificates: {volumeName: Istio_Certs}":                  "spec.certificates.volumeName: \"Istio_Certs\" is not a valid volume name",
+		"  certificates: {mountPath: /}":                             "spec.certificates.mountPath: must be an absolute path other than /",
+		"  scrapeJob: {excludeFrom: [\"\"]}":                         "spec.scrapeJob.excludeFrom[0]: must not be empty",
+		"  scrapeJob: {excludeFrom: [kubernetes-pods-istio-secure]}": "names the secure job",
+		"  scrapeConfig: {kind: Pod, name: x}":                       "spec.scrapeConfig.kind: must be ConfigMap or Secret",
+		"  scrapeConfig: {kind: Secret}":                             "spec.scrapeConfig.name: must not be empty",
+		"  target:\n    matchLabels: [a]":                            "spec.target.matchLabels: wrong type: got a array",
+		"  istio:\n    resources: {requests: {cpu: lots}}":           "cannot decode functionConfig",
+	} {
+		_, err := parse(t, head+spec+"\n")
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", spec, err, want)
+		}
+	}
+}

@@ -1,0 +1,143 @@
+package scrapeconfig
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+func opts() Options {
+	return Options{JobName: "secure", CertDir: "/etc/istio-certs"}
+}
+
+const plain = `# keep me
+scrape_configs:
+- job_name: pods
+  kubernetes_sd_configs: [{role: pod}]
+  relabel_configs:
+  - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep, regex: "true"}
+- job_name: endpoints
+  kubernetes_sd_configs: [{role: endpoints}]
+  relabel_configs:
+  - {source_labels: [__meta_kubernetes_service_annotation_prometheus_io_scrape], action: keep, regex: "true"}
+`
+
+func TestEditIsIdempotent(t *testing.T) {
+	once, rep, err := Edit(plain, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Jobs) != 1 || len(rep.Excluded) != 1 || rep.Excluded[0] != "pods" {
+		t.Errorf("report %+v", rep)
+	}
+	if !strings.HasPrefix(once, "# keep me\n") || strings.Count(once, "job_name: secure") != 1 {
+		t.Errorf("output:\n%s", once)
+	}
+	twice, _, err := Edit(once, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if once != twice {
+		t.Errorf("second edit changed the config:\n%s\n---\n%s", once, twice)
+	}
+	// A changed option replaces our job and our rule in place.
+	o := opts()
+	o.CertDir = "/certs"
+	o.JobName = "secure"
+	third, _, err := Edit(once, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(third, "istio-prometheus-mtls: sidecar pods") != 1 || !strings.Contains(third, "ca_file: /certs/root-cert.pem") || strings.Contains(third, "/etc/istio-certs") {
+		t.Errorf("after option change:\n%s", third)
+	}
+}
+
+func TestExcludeFrom(t *testing.T) {
+	o := opts()
+	none := []string{}
+	o.ExcludeFrom = &none
+	out, rep, err := Edit(plain, o)
+	if err != nil || len(rep.Excluded) != 0 || strings.Contains(out, "istio-prometheus-mtls: sidecar pods") {
+		t.Errorf("excludeFrom []: %v %+v", err, rep)
+	}
+	names := []string{"endpoints"}
+	o.ExcludeFrom = &names
+	if _, rep, err = Edit(plain, o); err != nil || len(rep.Excluded) != 1 || rep.Excluded[0] != "endpoints" {
+		t.Errorf("excludeFrom [endpoints]: %v %+v", err, rep)
+	}
+	names = []string{"nope"}
+	if _, _, err = Edit(plain, o); err == nil || !strings.Contains(err.Error(), `names job "nope"`) {
+		t.Errorf("unknown job: %v", err)
+	}
+}
+
+func TestTakeOverAndSecurePortJobs(t *testing.T) {
+	user := "scrape_configs:\n- job_name: secure\n  static_configs: [{targets: [a:1]}]\n"
+	if _, _, err := Edit(user, opts()); err == nil {
+		t.Error("a user job with our name must be refused")
+	}
+	o := opts()
+	o.TakeOver = true
+	o.SecurePortJob = true
+	out, rep, err := Edit(user, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Jobs) != 3 || strings.Contains(out, "a:1") || !strings.Contains(out, "job_name: "+SecureMergedJob) {
+		t.Errorf("%+v\n%s", rep, out)
+	}
+	o.SecurePortJob = false
+	out, _, err = Edit(out, o)
+	if err != nil || strings.Contains(out, SecureMergedJob) || strings.Contains(out, SecureEnvoyJob) {
+		t.Errorf("secure-port jobs not removed: %v\n%s", err, out)
+	}
+}
+
+func TestEmptyAndBad(t *testing.T) {
+	out, _, err := Edit("", opts())
+	if err != nil || !strings.Contains(out, "job_name: secure") {
+		t.Errorf("empty: %v\n%s", err, out)
+	}
+	for doc, want := range map[string]string{
+		"[1, 2]":              "must be a YAML mapping, got a list",
+		"scrape_configs: 3":   "must be a list of jobs, got a scalar",
+		"scrape_configs: [3]": "scrape_configs[0]: must be a mapping",
+		"scrape_configs: [{job_name: a}, {job_name: a}]": `job "a" is defined twice`,
+		"a: b: c": "is not valid YAML",
+	} {
+		if _, _, err := Edit(doc, opts()); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: %v, want %q", doc, err, want)
+		}
+	}
+}
+
+// TestNotMergedRegex checks the hand-written "port is not 15020" expression.
+func TestNotMergedRegex(t *testing.T) {
+	re := regexp.MustCompile("^(?:" + notMerged + ")$")
+	for port, want := range map[string]bool{"": true, "1": true, "8080": true, "15020": false, "15021": true, "15002": true, "25020": true, "150200": true, "1502": true, "9090": true, "15120": true} {
+		if re.MatchString(port) != want {
+			t.Errorf("port %q: match %v, want %v", port, !want, want)
+		}
+	}
+}
+
+func TestValueForms(t *testing.T) {
+	sec := yaml.MustParse("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n  p.yml: c2NyYXBlX2NvbmZpZ3M6IFtdCg==\n")
+	v, form, err := ReadValue(sec, "Secret", "p.yml")
+	if err != nil || v != "scrape_configs: []\n" || form != FormBase64 {
+		t.Fatalf("%q %v %v", v, form, err)
+	}
+	if err := WriteValue(sec, "Secret", "p.yml", "x: 1\n", form); err != nil {
+		t.Fatal(err)
+	}
+	if got := yaml.GetValue(sec.Field("data").Value.Field("p.yml").Value); got != "eDogMQo=" {
+		t.Errorf("base64 written as %q", got)
+	}
+	sd := yaml.MustParse("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  p.yml: |\n    a: 1\n")
+	if _, form, _ := ReadValue(sd, "Secret", "p.yml"); form != FormData {
+		t.Error("stringData not recognised")
+	}
+}
