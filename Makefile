@@ -34,10 +34,17 @@ vet:
 	go vet ./...
 
 # Test tools, installed once from the Go module proxy (promtool takes minutes).
-tools: $(GOBIN)/promtool
+tools: $(GOBIN)/promtool $(GOBIN)/kustomize $(GOBIN)/helm
+	@command -v kpt >/dev/null || { echo "kpt 1.0.0-beta.56 is needed on PATH"; exit 1; }
 
 $(GOBIN)/promtool:
 	go install github.com/prometheus/prometheus/cmd/promtool@$(PROMTOOL_VERSION)
+
+$(GOBIN)/kustomize:
+	go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
+
+$(GOBIN)/helm:
+	go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
 clean:
 	rm -rf bin

@@ -25,6 +25,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		case "-h", "--help", "help":
 			fmt.Fprint(stdout, usage())
 			return 0
+		case "post-render":
+			return postRender(args[1:], stdin, stdout, stderr)
 		case "--version", "version":
 			fmt.Fprintln(stdout, version)
 			return 0

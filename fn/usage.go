@@ -17,6 +17,12 @@ given a cert-only istio-proxy sidecar, the certificates mounted into Prometheus 
 an https scrape job (tls_config with the Istio workload certificates) in its
 prometheus.yml.
 
+Usage:
+  istio-prometheus-mtls < resourcelist.yaml      KRM function (kpt, kustomize, Argo CD)
+  istio-prometheus-mtls post-render [--config FILE | key=value ...] < stream.yaml
+                                                 Helm post-renderer: YAML stream in and out
+  istio-prometheus-mtls --help | --version
+
 Function config (all fields optional):
 
 apiVersion: %s

@@ -1,0 +1,340 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/internal/checks"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+	sigyaml "sigs.k8s.io/yaml"
+)
+
+const (
+	kustomizeInstall = "go install sigs.k8s.io/kustomize/kustomize/v5@v5.8.2"
+	helmInstall      = "go install helm.sh/helm/v3/cmd/helm@v3.19.5"
+)
+
+var readmeBlockRE = regexp.MustCompile("(?s)<!-- readme-test: ([a-z0-9-]+) -->\\s*```sh\\n(.*?)```")
+
+// readmeCommand returns the shell block of README.md marked `readme-test: name`,
+// so the tests execute exactly the text users read.
+func readmeCommand(t *testing.T, name string) string {
+	t.Helper()
+	b, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range readmeBlockRE.FindAllStringSubmatch(string(b), -1) {
+		if m[1] == name {
+			return m[2]
+		}
+	}
+	t.Fatalf("README.md has no block marked readme-test: %s", name)
+	return ""
+}
+
+// runReadme runs a README block with bash from the repository root, with the
+// built binary and the real clients on PATH.
+func runReadme(t *testing.T, name string) (string, string, error) {
+	t.Helper()
+	script := readmeCommand(t, name)
+	bin := binary(t)
+	// The README names ./bin/istio-prometheus-mtls (make build); use the test's build.
+	script = strings.ReplaceAll(script, "./bin/istio-prometheus-mtls", bin)
+	paths := []string{filepath.Dir(bin)}
+	for _, tl := range [][2]string{{"kustomize", kustomizeInstall}, {"helm", helmInstall}, {"kpt", "kpt ships at /usr/bin/kpt"}} {
+		paths = append(paths, filepath.Dir(tool(t, tl[0], tl[1])))
+	}
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
+	cmd.Dir = ".."
+	cmd.Env = append(os.Environ(), "PATH="+strings.Join(paths, ":")+":"+os.Getenv("PATH"))
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err := cmd.Run()
+	return o.String(), e.String(), err
+}
+
+type built struct {
+	items []*yaml.RNode
+}
+
+func parseBuilt(t *testing.T, out string) built {
+	t.Helper()
+	items, err := checks.Items([]byte(out))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if err := checks.Workloads(items); err != nil {
+		t.Error(err)
+	}
+	return built{items}
+}
+
+func (b built) find(kind, namePrefix string) *yaml.RNode {
+	for _, it := range b.items {
+		if it.GetKind() == kind && strings.HasPrefix(it.GetName(), namePrefix) {
+			return it
+		}
+	}
+	return nil
+}
+
+// assertTransformed: the sidecar is in the workload, the job in its ConfigMap,
+// and the workload mounts that very ConfigMap.
+func assertTransformed(t *testing.T, b built, cmPrefix string) (cmName string) {
+	t.Helper()
+	cm := b.find("ConfigMap", cmPrefix)
+	if cm == nil {
+		t.Fatalf("no ConfigMap %s*", cmPrefix)
+	}
+	data := cm.GetDataMap()
+	if !strings.Contains(data["prometheus.yml"], "job_name: kubernetes-pods-istio-secure") {
+		t.Errorf("ConfigMap %s lacks the secure job", cm.GetName())
+	}
+	var dep *yaml.RNode
+	for _, it := range b.items {
+		if it.GetKind() == "Deployment" {
+			dep = it
+		}
+	}
+	if dep == nil {
+		t.Fatal("no Deployment")
+	}
+	s := dep.MustString()
+	if !strings.Contains(s, "name: istio-proxy") {
+		t.Error("the Deployment lacks istio-proxy")
+	}
+	if !strings.Contains(s, "name: "+cm.GetName()+"\n") {
+		t.Errorf("the Deployment does not reference ConfigMap %s", cm.GetName())
+	}
+	return cm.GetName()
+}
+
+func TestKustomize(t *testing.T) {
+	plain, stderr, err := runReadme(t, "kustomize-base")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	baseCM := parseBuilt(t, plain).find("ConfigMap", "prometheus-config-")
+	if baseCM == nil {
+		t.Fatal("the base build has no hashed ConfigMap")
+	}
+
+	out, stderr, err := runReadme(t, "kustomize-exec")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	name := assertTransformed(t, parseBuilt(t, out), "prometheus-config-")
+	if name == baseCM.GetName() || !regexp.MustCompile(`^prometheus-config-[a-z0-9]{10}$`).MatchString(name) {
+		t.Errorf("the ConfigMap's hash suffix does not reflect the edited data: %s (without the function: %s)", name, baseCM.GetName())
+	}
+
+	out, stderr, err = runReadme(t, "kustomize-prefix")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	assertTransformed(t, parseBuilt(t, out), "prod-prometheus-config-")
+
+	// README's warning stays true: without --enable-exec kustomize skips the function.
+	out, stderr, err = runReadme(t, "kustomize-no-exec")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if strings.Contains(out, "istio-proxy") {
+		t.Error("kustomize ran the exec function without --enable-exec; fix the README note")
+	}
+}
+
+func TestKpt(t *testing.T) {
+	kpt := tool(t, "kpt", "kpt ships at /usr/bin/kpt")
+	pkg := filepath.Join(t.TempDir(), "prometheus")
+	copyDir(t, "../examples/kpt/prometheus", pkg)
+	// The example's Kptfile names the image (for users); tests use the exec form.
+	kptfile := filepath.Join(pkg, "Kptfile")
+	b, _ := os.ReadFile(kptfile)
+	exe := regexp.MustCompile(`- image: \S+`).ReplaceAllString(string(b), "- exec: "+binary(t))
+	if exe == string(b) {
+		t.Fatal("the example Kptfile has no image mutator")
+	}
+	os.WriteFile(kptfile, []byte(exe), 0o644)
+
+	render := func() {
+		t.Helper()
+		if out, err := exec.Command(kpt, "fn", "render", "--allow-exec", pkg).CombinedOutput(); err != nil {
+			t.Fatalf("kpt fn render: %v\n%s", err, out)
+		}
+	}
+	render()
+	first := snapshot(t, pkg)
+	if !strings.Contains(first["deployment.yaml"], "name: istio-proxy") || !strings.Contains(first["configmap.yaml"], "kubernetes-pods-istio-secure") {
+		t.Fatal("kpt fn render did not transform the package")
+	}
+	render()
+	if second := snapshot(t, pkg); !equalMaps(first, second) {
+		t.Error("a second kpt fn render changed the package")
+	}
+
+	out, stderr, err := runReadme(t, "kpt-eval")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	if !strings.Contains(out, "image: docker.io/istio/proxyv2:1.22.0") {
+		t.Error("kpt fn eval with istio-version=1.22 did not use the 1.22 proxy")
+	}
+	assertTransformed(t, parseBuilt(t, out), "prometheus-config")
+
+	_, stderr, err = runReadme(t, "kpt-eval-error")
+	if err == nil {
+		t.Fatal("the error case exited 0")
+	}
+	if !strings.Contains(stderr, "no workload matches spec.target (name=grafana)") {
+		t.Errorf("kpt's output lacks our result:\n%s", stderr)
+	}
+}
+
+func TestHelmPostRenderer(t *testing.T) {
+	out, stderr, err := runReadme(t, "helm")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	assertTransformed(t, parseBuilt(t, out), "demo-prometheus")
+
+	// A failing post-render fails helm.
+	helm := tool(t, "helm", helmInstall)
+	cmd := exec.Command(helm, "template", "demo", "testdata/helm-chart", "--post-renderer", binary(t),
+		"--post-renderer-args", "post-render", "--post-renderer-args", "istio-version=1.2")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "Istio 1.2 is not supported") {
+		t.Errorf("helm with a failing post-renderer: %v\n%s", err, out)
+	}
+}
+
+// TestArgoCDPlugin runs plugin.yaml's generate command exactly as written, as the
+// CMP server would: in a copy of the app, with Argo CD's environment and a PATH
+// that holds only kustomize and the function.
+func TestArgoCDPlugin(t *testing.T) {
+	var plugin struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Metadata   struct {
+			Name string `json:"name"`
+		} `json:"metadata"`
+		Spec struct {
+			Version  string `json:"version"`
+			Generate struct {
+				Command []string `json:"command"`
+				Args    []string `json:"args"`
+			} `json:"generate"`
+			Discover struct {
+				FileName string `json:"fileName"`
+			} `json:"discover"`
+		} `json:"spec"`
+	}
+	b, err := os.ReadFile("../examples/argocd/plugin.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sigyaml.UnmarshalStrict(b, &plugin); err != nil {
+		t.Fatal(err)
+	}
+	if plugin.Kind != "ConfigManagementPlugin" || plugin.Spec.Generate.Command[0] == "sh" || plugin.Spec.Generate.Command[0] == "bash" {
+		t.Fatalf("plugin.yaml: %+v (the sidecar image has no shell)", plugin)
+	}
+	app, _ := os.ReadFile("../examples/argocd/application.yaml")
+	if !strings.Contains(string(app), "name: "+plugin.Metadata.Name+"-"+plugin.Spec.Version) {
+		t.Error("application.yaml does not name the plugin as <name>-<version>")
+	}
+
+	pathDir := t.TempDir()
+	for name, target := range map[string]string{"kustomize": tool(t, "kustomize", kustomizeInstall), "istio-prometheus-mtls": binary(t)} {
+		if err := os.Symlink(target, filepath.Join(pathDir, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	generate := func(appDir string) (string, string, error) {
+		if _, err := os.Stat(filepath.Join(appDir, plugin.Spec.Discover.FileName)); err != nil {
+			t.Fatalf("discover.fileName %s does not match the app: %v", plugin.Spec.Discover.FileName, err)
+		}
+		argv := append(append([]string{}, plugin.Spec.Generate.Command...), plugin.Spec.Generate.Args...)
+		cmd := exec.Command(filepath.Join(pathDir, argv[0]), argv[1:]...)
+		cmd.Dir = appDir
+		cmd.Env = []string{"PATH=" + pathDir, "HOME=" + t.TempDir(),
+			"ARGOCD_APP_NAME=prometheus", "ARGOCD_APP_NAMESPACE=monitoring", "ARGOCD_APP_REVISION=abc123",
+			"ARGOCD_APP_SOURCE_PATH=examples/argocd/app", "ARGOCD_ENV_CLUSTER=prod"}
+		var o, e bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &o, &e
+		err := cmd.Run()
+		return o.String(), e.String(), err
+	}
+
+	appDir := filepath.Join(t.TempDir(), "app")
+	copyDir(t, "../examples/argocd/app", appDir)
+	out, stderr, err := generate(appDir)
+	if err != nil {
+		t.Fatalf("generate: %v\n%s", err, stderr)
+	}
+	assertTransformed(t, parseBuilt(t, out), "prometheus-config-")
+
+	// A failing build makes the command exit non-zero.
+	cfg := filepath.Join(appDir, "prometheus-mtls.yaml")
+	c, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, []byte(strings.Replace(string(c), `version: "1.28"`, `version: "1.2"`, 1)), 0o644)
+	if _, stderr, err := generate(appDir); err == nil || !strings.Contains(stderr, "Istio 1.2 is not supported") {
+		t.Errorf("a failing build: err %v\n%s", err, stderr)
+	}
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if info.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+			out[e.Name()] = string(b)
+		}
+	}
+	return out
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}

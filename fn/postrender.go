@@ -1,0 +1,115 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// postRender is the Helm post-renderer contract: a multi-document YAML stream on
+// stdin, the transformed stream on stdout, non-zero exit on error. The function
+// config comes from --config FILE and/or key=value flat keys (as with kpt).
+func postRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var configFile string
+	flat := map[string]string{}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "--config" || a == "-c":
+			if i+1 >= len(args) {
+				fmt.Fprintln(stderr, "istio-prometheus-mtls post-render: --config needs a file")
+				return 2
+			}
+			i++
+			configFile = args[i]
+		case strings.HasPrefix(a, "--config="):
+			configFile = strings.TrimPrefix(a, "--config=")
+		case strings.Contains(a, "=") && !strings.HasPrefix(a, "-"):
+			k, v, _ := strings.Cut(a, "=")
+			flat[k] = v
+		default:
+			fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: unknown argument %q (usage: post-render [--config FILE] [key=value ...])\n", a)
+			return 2
+		}
+	}
+	fc, err := postRenderConfig(configFile, flat)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
+		return 2
+	}
+	in, err := io.ReadAll(stdin)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: reading stdin: %v\n", err)
+		return 1
+	}
+	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(in), OmitReaderAnnotations: true}).Read()
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: the input is not a YAML stream of objects: %v\n", err)
+		return 1
+	}
+	var rl bytes.Buffer
+	w := kio.ByteWriter{Writer: &rl, WrappingKind: kio.ResourceListKind, WrappingAPIVersion: kio.ResourceListAPIVersion, FunctionConfig: fc}
+	if err := w.Write(nodes); err != nil {
+		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
+		return 1
+	}
+	out, err := fn.Run(fn.ResourceListProcessorFunc(process), rl.Bytes())
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %s\n", summary(out, err))
+		return 1
+	}
+	res, err := fn.ParseResourceList(out)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
+		return 1
+	}
+	s, err := fn.WriteKubeObjectsToString(res.Items)
+	if err != nil {
+		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
+		return 1
+	}
+	_, err = io.WriteString(stdout, s)
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+func postRenderConfig(file string, flat map[string]string) (*yaml.RNode, error) {
+	if file != "" && len(flat) > 0 {
+		return nil, fmt.Errorf("give either --config or key=value settings, not both")
+	}
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return nil, err
+		}
+		n, err := yaml.Parse(string(b))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", file, err)
+		}
+		return n, nil
+	}
+	if len(flat) == 0 {
+		return nil, nil
+	}
+	return yaml.FromMap(map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "istio-prometheus-mtls"},
+		"data":     toAny(flat),
+	})
+}
+
+func toAny(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
