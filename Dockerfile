@@ -1,6 +1,10 @@
 # syntax=docker/dockerfile:1
-# The function image: a static binary on distroless, non-root, no shell.
-# Build: docker build --build-arg VERSION=$(git describe --tags --always) -t istio-prometheus-mtls .
+# Two images:
+#   docker build -t istio-prometheus-mtls .                      the KRM function (default)
+#   docker build --target argocd-cmp -t istio-prometheus-mtls-argocd-cmp .
+#                                                                Argo CD plugin sidecar
+# hack/image-local.sh builds equivalents offline (FROM scratch); TestDockerfileDrift keeps
+# the two in step.
 FROM golang:1.26 AS build
 ARG VERSION=dev
 WORKDIR /src
@@ -9,9 +13,20 @@ RUN go mod download
 COPY fn ./fn
 COPY transformers ./transformers
 COPY internal ./internal
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" \
-    -o /out/istio-prometheus-mtls ./fn
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/istio-prometheus-mtls ./fn
 
+FROM golang:1.26 AS kustomize
+RUN CGO_ENABLED=0 GOBIN=/out go install -trimpath sigs.k8s.io/kustomize/kustomize/v5@v5.8.2
+
+# The Argo CD config management plugin sidecar: kustomize and the function on PATH,
+# plugin.yaml where argocd-cmp-server reads it; no shell.
+FROM gcr.io/distroless/static-debian12:nonroot AS argocd-cmp
+COPY --from=build /out/istio-prometheus-mtls /usr/local/bin/istio-prometheus-mtls
+COPY --from=kustomize /out/kustomize /usr/local/bin/kustomize
+COPY examples/argocd/plugin.yaml /home/argocd/cmp-server/config/plugin.yaml
+USER 999:999
+
+# The function image: a static binary on distroless, non-root, no shell.
 FROM gcr.io/distroless/static-debian12:nonroot
 LABEL org.opencontainers.image.title="istio-prometheus-mtls" \
       org.opencontainers.image.description="KRM function: Istio mTLS certificates and an https scrape job for Prometheus" \

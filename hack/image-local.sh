@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Builds the function image and the Argo CD plugin sidecar image with no pulls: the
+# static binaries are built on the host exactly as the Dockerfile's build stages do,
+# then copied into FROM scratch images with the Dockerfile's USER, ENTRYPOINT and
+# labels, plus the passwd entries distroless has (kustomize runs functions as nobody).
+# TestDockerfileDrift fails when this script and the Dockerfile disagree.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VERSION="${VERSION:-$(git describe --tags --always --dirty 2>/dev/null || echo dev)}"
+IMAGE="${IMAGE:-ghcr.io/istio-prometheus-mtls/istio-prometheus-mtls:v0.1.0}"
+CMP_IMAGE="${CMP_IMAGE:-ghcr.io/istio-prometheus-mtls/argocd-cmp:v0.1.0}"
+KUSTOMIZE_VERSION=v5.8.2
+
+# Keep in step with the Dockerfile (checked by TestDockerfileDrift).
+BUILD_FLAGS=(-trimpath -ldflags "-s -w -X main.version=${VERSION}")
+FN_USER="65532:65532"
+CMP_USER="999:999"
+ENTRYPOINT='["/usr/local/bin/istio-prometheus-mtls"]'
+
+ctx="$(mktemp -d)"
+trap 'rm -rf "$ctx"' EXIT
+mkdir -p "$ctx/etc"
+CGO_ENABLED=0 go build "${BUILD_FLAGS[@]}" -o "$ctx/istio-prometheus-mtls" ./fn
+CGO_ENABLED=0 GOBIN="$ctx" go install -trimpath "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
+cp examples/argocd/plugin.yaml "$ctx/plugin.yaml"
+cat > "$ctx/etc/passwd" <<'PASSWD'
+root:x:0:0:root:/root:/sbin/nologin
+nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin
+nonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin
+argocd:x:999:999:argocd:/home/argocd:/sbin/nologin
+PASSWD
+cat > "$ctx/etc/group" <<'GROUP'
+root:x:0:
+nobody:x:65534:
+nonroot:x:65532:
+argocd:x:999:
+GROUP
+
+cat > "$ctx/Dockerfile.fn" <<DOCKERFILE
+FROM scratch
+LABEL org.opencontainers.image.title="istio-prometheus-mtls" \\
+      org.opencontainers.image.description="KRM function: Istio mTLS certificates and an https scrape job for Prometheus" \\
+      org.opencontainers.image.licenses="Apache-2.0"
+COPY etc/passwd etc/group /etc/
+COPY istio-prometheus-mtls /usr/local/bin/istio-prometheus-mtls
+USER ${FN_USER}
+ENTRYPOINT ${ENTRYPOINT}
+DOCKERFILE
+
+cat > "$ctx/Dockerfile.cmp" <<DOCKERFILE
+FROM scratch
+COPY etc/passwd etc/group /etc/
+COPY istio-prometheus-mtls /usr/local/bin/istio-prometheus-mtls
+COPY kustomize /usr/local/bin/kustomize
+COPY plugin.yaml /home/argocd/cmp-server/config/plugin.yaml
+ENV PATH=/usr/local/bin
+USER ${CMP_USER}
+DOCKERFILE
+
+docker build -q -f "$ctx/Dockerfile.fn" -t "$IMAGE" "$ctx" >/dev/null
+docker build -q -f "$ctx/Dockerfile.cmp" -t "$CMP_IMAGE" "$ctx" >/dev/null
+for i in "$IMAGE" "$CMP_IMAGE"; do
+  printf '%s\t%s bytes\n' "$i" "$(docker image inspect -f '{{.Size}}' "$i")"
+done
