@@ -206,7 +206,7 @@ func TestHelmPostRenderer(t *testing.T) {
 
 	// A failing post-render fails helm.
 	helm := tool(t, "helm", helmInstall)
-	cmd := exec.Command(helm, "template", "demo", "testdata/helm-chart", "--post-renderer", binary(t),
+	cmd := exec.Command(helm, "template", "demo", "testdata/charts/prometheus-mini", "--post-renderer", binary(t),
 		"--post-renderer-args", "post-render", "--post-renderer-args", "istio-version=1.2")
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "Istio 1.2 is not supported") {
