@@ -92,6 +92,8 @@ func TestBadInput(t *testing.T) {
 			"Deployment/mon/prom", "spec.template", "missing: the workload has no pod template"},
 		{"envoy false on 1.6 profile", deploy + "---\n" + configMap, cfg("  istio:\n    version: \"1.10\"\n    envoy: false\n"),
 			"PrometheusMTLS/x", "spec.istio.envoy", "envoy: false needs an Istio version whose pilot-agent runs without Envoy"},
+		{"envoy false with injection", deploy + "---\n" + configMap, cfg("  mode: injection\n  istio:\n    envoy: false\n"),
+			"PrometheusMTLS/x", "spec.istio.envoy", "envoy: false cannot be used with mode injection: the injected istio-proxy's readiness and startup probes ask Envoy on port 15021"},
 		{"duplicate resources", deploy + "---\n" + configMap + "---\n" + configMap, "",
 			"", "", "the ResourceList is invalid: duplicate Resource(apiVersion=v1, kind=ConfigMap, Namespace=mon, Name=prom-config)"},
 		{"mount path not absolute", deploy + "---\n" + configMap, cfg("  certificates:\n    mountPath: certs\n"),

@@ -62,6 +62,15 @@ func (c goldenCase) input(t testing.TB) []byte {
 	return b
 }
 
+// inputFixture reads a shared fixture by name.
+func (c goldenCase) inputFixture(t testing.TB, name string) []byte {
+	b, err := os.ReadFile(filepath.Join(fixturesDir, name))
+	if err != nil {
+		t.Fatalf("shared fixture: %v (the tests expect ../shared beside the checkout)", err)
+	}
+	return b
+}
+
 func (c goldenCase) config(t testing.TB) []byte {
 	b, err := os.ReadFile(filepath.Join(c.dir, "config.yaml"))
 	if os.IsNotExist(err) {

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/injection"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
@@ -90,26 +91,14 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) (fn.Results, err
 		return nil, at(err)
 	}
 
-	sidecar, err := profile.Build(sidecarParams(cfg, original))
+	sidecar, err := profile.Build(sidecarParams(cfg, original, cfg.Spec.Mode == config.ModeSidecar))
 	if err != nil {
 		return nil, &krmerr.Error{Field: "spec.istio.envoy", Message: err.Error()}
 	}
 	if err := checkMountPath(sel.ContainerSpec, cfg.Spec.Certificates); err != nil {
 		return nil, at(krmerr.Prefix(fmt.Sprintf("spec.containers[%d]", sel.Container), err))
 	}
-	d := podtemplate.Desired{
-		Volumes: sidecar.Volumes,
-		Mounts: []podtemplate.Mount{{Container: sel.ContainerSpec.Name, VolumeMount: corev1.VolumeMount{
-			Name: cfg.Spec.Certificates.VolumeName, MountPath: cfg.Spec.Certificates.MountPath, ReadOnly: true}}},
-		Labels:      map[string]string{"sidecar.istio.io/inject": "false"},
-		Annotations: map[string]string{"sidecar.istio.io/inject": "false"},
-	}
-	if cfg.Spec.Istio.NativeSidecar {
-		d.InitContainers = []corev1.Container{sidecar.Container}
-	} else {
-		d.Containers = []corev1.Container{sidecar.Container}
-	}
-	if err := podtemplate.Apply(tpl, d); err != nil {
+	if err := applyMode(tpl, cfg, sel, sidecar); err != nil {
 		return nil, at(err)
 	}
 
@@ -143,13 +132,16 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) (fn.Results, err
 
 	var results fn.Results
 	if changed(original, workload) {
-		where := "spec.containers"
-		if cfg.Spec.Istio.NativeSidecar {
-			where = "spec.initContainers (native sidecar)"
+		what := "istio-proxy sidecar in spec.containers"
+		switch {
+		case cfg.Spec.Mode == config.ModeInjection:
+			what = "Istio injection annotations (the injector adds istio-proxy)"
+		case cfg.Spec.Istio.NativeSidecar:
+			what = "istio-proxy sidecar in spec.initContainers (native sidecar)"
 		}
 		results = append(results, infoResult(workload, tplField, fmt.Sprintf(
-			"istio-proxy sidecar (Istio %s, profile %s) in %s, certificate volume %q mounted into container %q at %s",
-			cfg.Spec.Istio.Version, profile.Name, where, cfg.Spec.Certificates.VolumeName, sel.ContainerSpec.Name, cfg.Spec.Certificates.MountPath)))
+			"%s (Istio %s, profile %s), certificate volume %q mounted into container %q at %s",
+			what, cfg.Spec.Istio.Version, profile.Name, cfg.Spec.Certificates.VolumeName, sel.ContainerSpec.Name, cfg.Spec.Certificates.MountPath)))
 	}
 	if text != edited {
 		msg := fmt.Sprintf("key %q: job %s", src.Key, strings.Join(quoteAll(rep.Jobs), ", "))
@@ -171,13 +163,55 @@ func quoteAll(s []string) []string {
 	return out
 }
 
-func sidecarParams(cfg *config.PrometheusMTLS, w *yaml.RNode) profiles.Params {
+// applyMode gives the pod template what the mode needs, first undoing what the
+// other mode did in an earlier run (so users can switch and re-run).
+func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, sel selection.Workload, sidecar profiles.Sidecar) error {
+	old, err := podtemplate.ReadStatus(tpl)
+	if err != nil {
+		return err
+	}
+	if err := injection.Disable(tpl, old.Injection); err != nil {
+		return err
+	}
+	certMount := podtemplate.Mount{Container: sel.ContainerSpec.Name, VolumeMount: corev1.VolumeMount{
+		Name: cfg.Spec.Certificates.VolumeName, MountPath: cfg.Spec.Certificates.MountPath, ReadOnly: true}}
+	if cfg.Spec.Mode == config.ModeInjection {
+		rec, err := injection.Enable(tpl, injection.Options{
+			Revision: cfg.Spec.Istio.Revision, OutputCertsDir: sidecar.OutputCertsDir,
+			CertVolume: cfg.Spec.Certificates.VolumeName, Native: cfg.Spec.Istio.NativeSidecar,
+		})
+		if err != nil {
+			return err
+		}
+		// The volume is declared in the pod itself: one only named in the
+		// annotation is rejected by the API server (istio/istio#29919).
+		return podtemplate.Apply(tpl, podtemplate.Desired{
+			Volumes:   sidecar.Volumes[len(sidecar.Volumes)-1:],
+			Mounts:    []podtemplate.Mount{certMount},
+			Injection: rec,
+		})
+	}
+	d := podtemplate.Desired{
+		Volumes:     sidecar.Volumes,
+		Mounts:      []podtemplate.Mount{certMount},
+		Labels:      map[string]string{injection.LabelInject: "false"},
+		Annotations: map[string]string{injection.LabelInject: "false"},
+	}
+	if cfg.Spec.Istio.NativeSidecar {
+		d.InitContainers = []corev1.Container{sidecar.Container}
+	} else {
+		d.Containers = []corev1.Container{sidecar.Container}
+	}
+	return podtemplate.Apply(tpl, d)
+}
+
+func sidecarParams(cfg *config.PrometheusMTLS, w *yaml.RNode, needEnvoyChoice bool) profiles.Params {
 	is := cfg.Spec.Istio
 	return profiles.Params{
 		Image: is.ProxyImage, PullPolicy: is.ImagePullPolicy,
 		Namespace: is.ControlPlaneNamespace, Revision: is.Revision, DiscoveryAddress: is.DiscoveryAddress,
 		TrustDomain: is.TrustDomain, MeshID: is.MeshID, ClusterID: is.ClusterID, Network: is.Network,
-		Envoy: is.EnvoyEnabled(), Native: is.NativeSidecar, Resources: *is.Resources,
+		Envoy: is.EnvoyEnabled() || !needEnvoyChoice, Native: is.NativeSidecar, Resources: *is.Resources,
 		CertVolume:         cfg.Spec.Certificates.VolumeName,
 		WorkloadAPIVersion: w.GetApiVersion(), WorkloadKind: w.GetKind(), WorkloadName: w.GetName(),
 	}

@@ -35,7 +35,7 @@ spec:
     namespace: istio-system
     matchLabels: {}        # workload or pod template labels
     container: ""          # default: the container running a prometheus image or passing --config.file
-  mode: sidecar            # sidecar (injection: not implemented yet)
+  mode: sidecar            # sidecar: our istio-proxy container; injection: steer Istio's injector
   istio:
     version: "%s"          # a string; profile chosen from the table below
     proxyImage: ""         # default %s:<version>.0 (or the full version given)

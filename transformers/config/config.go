@@ -230,7 +230,9 @@ func (c *PrometheusMTLS) Validate() error {
 	switch s.Mode {
 	case ModeSidecar:
 	case ModeInjection:
-		return fieldErr("spec.mode", "mode %q is not implemented yet; use %q", s.Mode, ModeSidecar)
+		if !s.Istio.EnvoyEnabled() {
+			return fieldErr("spec.istio.envoy", "envoy: false cannot be used with mode injection: the injected istio-proxy's readiness and startup probes ask Envoy on port 15021, so the pod would never become ready (use mode sidecar, which probes the agent on 15020)")
+		}
 	default:
 		return fieldErr("spec.mode", "must be %q or %q, got %q", ModeSidecar, ModeInjection, s.Mode)
 	}

@@ -127,6 +127,21 @@ type Status struct {
 	Volumes        []string `json:"volumes,omitempty"`
 	// VolumeMounts are "container:mountPath" pairs.
 	VolumeMounts []string `json:"volumeMounts,omitempty"`
+	// Injection records the metadata edits of injection mode, to undo them.
+	Injection *Injection `json:"injection,omitempty"`
+}
+
+// Injection is what injection mode changed in the pod template's metadata.
+type Injection struct {
+	// Created lists "labels/KEY" and "annotations/KEY" entries the function added.
+	Created []string `json:"created,omitempty"`
+	// Replaced holds the earlier values of entries it changed or removed.
+	Replaced map[string]string `json:"replaced,omitempty"`
+	// Merged lists annotations it merged an entry into (proxy config, user mounts).
+	Merged []string `json:"merged,omitempty"`
+	// Volume and Dir are the certificate volume and OUTPUT_CERTS directory merged in.
+	Volume string `json:"volume,omitempty"`
+	Dir    string `json:"dir,omitempty"`
 }
 
 func (s Status) lists() map[string][]string {
@@ -147,6 +162,8 @@ type Desired struct {
 	Volumes                    []corev1.Volume
 	Mounts                     []Mount
 	Labels, Annotations        map[string]string
+	// Injection is stored in the status as is.
+	Injection *Injection
 }
 
 // Apply makes template hold d, replacing what an earlier Apply added (per the
@@ -156,7 +173,7 @@ func Apply(template *yaml.RNode, d Desired) error {
 	if err != nil {
 		return err
 	}
-	next := Status{}
+	next := Status{Injection: d.Injection}
 	want := map[string][]corev1.Container{"containers": d.Containers, "initContainers": d.InitContainers}
 	// Drop our earlier containers that are no longer wanted in their list (for
 	// example when nativeSidecar is switched), before names are checked.
@@ -294,8 +311,8 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount) ([]string, er
 
 // upsert puts node into the list at path, keyed by key=value. An element with that
 // key is replaced when owned, kept when semantically equal (then it is not ours:
-// false is returned), and otherwise an error. A new element is appended, or put
-// first when first is set.
+// false is returned), and otherwise an error. Ours is appended, or put first when
+// first is set.
 func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNode, owned, first bool) (bool, error) {
 	list, err := parent.Pipe(yaml.LookupCreate(yaml.SequenceNode, path...))
 	if err != nil {
@@ -309,8 +326,10 @@ func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNo
 			continue
 		}
 		if owned {
-			list.YNode().Content[i] = node.YNode()
-			return true, nil
+			// Ours: drop it here and add it again below, so our elements always sit
+			// where a first run puts them (mode switches round-trip exactly).
+			list.YNode().Content = append(list.YNode().Content[:i:i], list.YNode().Content[i+1:]...)
+			break
 		}
 		if equal(yaml.NewRNode(el), node) {
 			return false, nil
@@ -365,6 +384,31 @@ func removeElement(parent *yaml.RNode, path []string, key, value string) error {
 	return nil
 }
 
+// SetString sets metadata key k (path: metadata.labels or .annotations) to v,
+// keeping the node's style when the value does not change.
+func SetString(template *yaml.RNode, path []string, k, v string) error {
+	return setString(template, path, k, v)
+}
+
+// Get returns metadata value k at path and whether it is there.
+func Get(template *yaml.RNode, path []string, k string) (string, bool) {
+	n, err := template.Pipe(yaml.Lookup(append(append([]string{}, path...), k)...))
+	if err != nil || n == nil {
+		return "", false
+	}
+	return yaml.GetValue(n), true
+}
+
+// Delete removes metadata key k at path.
+func Delete(template *yaml.RNode, path []string, k string) error {
+	m, err := template.Pipe(yaml.Lookup(path...))
+	if err != nil || m == nil {
+		return err
+	}
+	_, err = m.Pipe(yaml.Clear(k))
+	return err
+}
+
 func setString(template *yaml.RNode, path []string, k, v string) error {
 	m, err := template.Pipe(yaml.LookupCreate(yaml.MappingNode, path...))
 	if err != nil {
@@ -383,6 +427,9 @@ func setString(template *yaml.RNode, path []string, k, v string) error {
 	return m.PipeE(yaml.SetField(k, node))
 }
 
+// ReadStatus returns what an earlier run recorded on the pod template.
+func ReadStatus(template *yaml.RNode) (Status, error) { return readStatus(template) }
+
 func readStatus(template *yaml.RNode) (Status, error) {
 	var s Status
 	n, err := template.Pipe(yaml.Lookup("metadata", "annotations", StatusAnnotation))
@@ -399,12 +446,16 @@ func writeStatus(template *yaml.RNode, s Status) error {
 	for _, l := range [][]string{s.Containers, s.InitContainers, s.Volumes, s.VolumeMounts} {
 		sort.Strings(l)
 	}
-	if len(s.Containers)+len(s.InitContainers)+len(s.Volumes)+len(s.VolumeMounts) == 0 {
+	if len(s.Containers)+len(s.InitContainers)+len(s.Volumes)+len(s.VolumeMounts) == 0 && s.Injection == nil {
 		_, err := template.Pipe(yaml.Lookup("metadata", "annotations"), yaml.Clear(StatusAnnotation))
 		return err
 	}
 	b, err := json.Marshal(s)
 	if err != nil {
+		return err
+	}
+	// Always last, after everything the run added, so re-runs keep the order.
+	if err := Delete(template, []string{"metadata", "annotations"}, StatusAnnotation); err != nil {
 		return err
 	}
 	return setString(template, []string{"metadata", "annotations"}, StatusAnnotation, string(b))

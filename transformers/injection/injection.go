@@ -1,0 +1,291 @@
+// Package injection steers Istio's own sidecar injector with pod template labels and
+// annotations (the route istio.io documents for Prometheus with mTLS): injection on,
+// no traffic captured, certificates written to a volume the pod declares. Every edit
+// is recorded so Disable can undo it exactly when the mode changes back.
+package injection
+
+import (
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Keys Istio reads.
+const (
+	LabelInject         = "sidecar.istio.io/inject"
+	LabelRevision       = "istio.io/rev"
+	AnnInboundPorts     = "traffic.sidecar.istio.io/includeInboundPorts"
+	AnnOutboundIPRanges = "traffic.sidecar.istio.io/includeOutboundIPRanges"
+	AnnProxyConfig      = "proxy.istio.io/config"
+	AnnUserVolumeMount  = "sidecar.istio.io/userVolumeMount"
+	AnnNativeSidecar    = "sidecar.istio.io/nativeSidecar"
+)
+
+var (
+	labelsPath      = []string{"metadata", "labels"}
+	annotationsPath = []string{"metadata", "annotations"}
+)
+
+// Options say what to ask the injector for.
+type Options struct {
+	Revision string
+	// OutputCertsDir is where istio-proxy writes the certificates (OUTPUT_CERTS).
+	OutputCertsDir string
+	CertVolume     string
+	Native         bool
+}
+
+type change struct {
+	path []string
+	key  string
+	// value to set; remove deletes the key instead.
+	value  string
+	remove bool
+}
+
+func (c change) id() string { return c.path[1] + "/" + c.key }
+
+// Enable edits the pod template's metadata and returns the record that undoes it.
+// Call Disable with the previous record first.
+func Enable(tpl *yaml.RNode, o Options) (*podtemplate.Injection, error) {
+	rec := &podtemplate.Injection{Replaced: map[string]string{}, Volume: o.CertVolume, Dir: o.OutputCertsDir}
+	changes := []change{}
+	if o.Revision != "" {
+		// Istio expects the revision label and no inject label/annotation then.
+		changes = append(changes,
+			change{path: labelsPath, key: LabelRevision, value: o.Revision},
+			change{path: labelsPath, key: LabelInject, remove: true},
+			change{path: annotationsPath, key: LabelInject, remove: true})
+	} else {
+		changes = append(changes,
+			change{path: labelsPath, key: LabelInject, value: "true"},
+			change{path: annotationsPath, key: LabelInject, value: "true"})
+	}
+	// The proxy captures nothing: Prometheus's scrapes go out with its own TLS.
+	changes = append(changes,
+		change{path: annotationsPath, key: AnnInboundPorts, value: ""},
+		change{path: annotationsPath, key: AnnOutboundIPRanges, value: ""})
+	if o.Native {
+		changes = append(changes, change{path: annotationsPath, key: AnnNativeSidecar, value: "true"})
+	}
+	for _, c := range changes {
+		prev, had := podtemplate.Get(tpl, c.path, c.key)
+		switch {
+		case c.remove && had:
+			rec.Replaced[c.id()] = prev
+			if err := podtemplate.Delete(tpl, c.path, c.key); err != nil {
+				return nil, err
+			}
+		case c.remove:
+		case had && prev == c.value:
+			// Already so; nothing to undo.
+		default:
+			if had {
+				rec.Replaced[c.id()] = prev
+			} else {
+				rec.Created = append(rec.Created, c.id())
+			}
+			if err := podtemplate.SetString(tpl, c.path, c.key, c.value); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, m := range []struct {
+		key   string
+		merge func(string, Options) (string, error)
+	}{{AnnProxyConfig, MergeProxyConfig}, {AnnUserVolumeMount, MergeUserVolumeMount}} {
+		prev, had := podtemplate.Get(tpl, annotationsPath, m.key)
+		next, err := m.merge(prev, o)
+		if err != nil {
+			return nil, krmerr.Errorf("metadata.annotations."+m.key, "%v", err)
+		}
+		if had {
+			rec.Merged = append(rec.Merged, m.key)
+		} else {
+			rec.Created = append(rec.Created, "annotations/"+m.key)
+		}
+		if !had || next != prev {
+			if err := podtemplate.SetString(tpl, annotationsPath, m.key, next); err != nil {
+				return nil, err
+			}
+		}
+	}
+	sort.Strings(rec.Created)
+	if len(rec.Replaced) == 0 {
+		rec.Replaced = nil
+	}
+	return rec, nil
+}
+
+// Disable undoes what Enable recorded in rec.
+func Disable(tpl *yaml.RNode, rec *podtemplate.Injection) error {
+	if rec == nil {
+		return nil
+	}
+	o := Options{CertVolume: rec.Volume, OutputCertsDir: rec.Dir}
+	for _, id := range rec.Created {
+		where, key, _ := strings.Cut(id, "/")
+		if err := podtemplate.Delete(tpl, []string{"metadata", where}, key); err != nil {
+			return err
+		}
+	}
+	keys := make([]string, 0, len(rec.Replaced))
+	for id := range rec.Replaced {
+		keys = append(keys, id)
+	}
+	sort.Strings(keys)
+	for _, id := range keys {
+		where, key, _ := strings.Cut(id, "/")
+		if err := podtemplate.SetString(tpl, []string{"metadata", where}, key, rec.Replaced[id]); err != nil {
+			return err
+		}
+	}
+	for _, key := range rec.Merged {
+		prev, had := podtemplate.Get(tpl, annotationsPath, key)
+		if !had {
+			continue
+		}
+		undo := UnmergeProxyConfig
+		if key == AnnUserVolumeMount {
+			undo = UnmergeUserVolumeMount
+		}
+		next, err := undo(prev, o)
+		if err != nil {
+			return krmerr.Errorf("metadata.annotations."+key, "%v", err)
+		}
+		if next != prev {
+			if err := podtemplate.SetString(tpl, annotationsPath, key, next); err != nil {
+				return err
+			}
+		}
+	}
+	// Maps left empty were created by Enable: an empty map and none mean the same.
+	for _, p := range [][]string{labelsPath, annotationsPath} {
+		if m, _ := tpl.Pipe(yaml.Lookup(p...)); m != nil && m.YNode().Kind == yaml.MappingNode && len(m.YNode().Content) == 0 {
+			if _, err := tpl.Pipe(yaml.Lookup("metadata"), yaml.Clear(p[1])); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// MergeProxyConfig sets proxyMetadata.OUTPUT_CERTS in a proxy.istio.io/config value
+// (ProxyConfig YAML), keeping everything else in it.
+func MergeProxyConfig(value string, o Options) (string, error) {
+	root, err := proxyConfig(value)
+	if err != nil {
+		return "", err
+	}
+	md, err := root.Pipe(yaml.LookupCreate(yaml.MappingNode, "proxyMetadata"))
+	if err != nil || md.YNode().Kind != yaml.MappingNode {
+		return "", fmt.Errorf("proxyMetadata must be a mapping")
+	}
+	if err := md.PipeE(yaml.SetField("OUTPUT_CERTS", yaml.NewStringRNode(o.OutputCertsDir))); err != nil {
+		return "", err
+	}
+	return root.MustString(), nil
+}
+
+// UnmergeProxyConfig removes our OUTPUT_CERTS (and what becomes empty).
+func UnmergeProxyConfig(value string, o Options) (string, error) {
+	root, err := proxyConfig(value)
+	if err != nil {
+		return "", err
+	}
+	md, _ := root.Pipe(yaml.Lookup("proxyMetadata"))
+	if md == nil {
+		return value, nil
+	}
+	if v, _ := md.Pipe(yaml.Lookup("OUTPUT_CERTS")); v != nil && yaml.GetValue(v) == o.OutputCertsDir {
+		md.Pipe(yaml.Clear("OUTPUT_CERTS"))
+	}
+	if len(md.YNode().Content) == 0 {
+		root.Pipe(yaml.Clear("proxyMetadata"))
+	}
+	if len(root.YNode().Content) == 0 {
+		return "", nil
+	}
+	return root.MustString(), nil
+}
+
+func proxyConfig(value string) (*yaml.RNode, error) {
+	if strings.TrimSpace(value) == "" {
+		return yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode}), nil
+	}
+	root, err := yaml.Parse(value)
+	if err != nil {
+		return nil, fmt.Errorf("is not ProxyConfig YAML: %v", err)
+	}
+	if root.YNode().Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("is not ProxyConfig YAML: not a mapping")
+	}
+	return root, nil
+}
+
+// userMount is one entry of sidecar.istio.io/userVolumeMount.
+type userMount struct {
+	Name      string `json:"name"`
+	MountPath string `json:"mountPath"`
+	ReadOnly  bool   `json:"readOnly,omitempty"`
+}
+
+// MergeUserVolumeMount adds our mount to the JSON list (or Istio's older map form,
+// {"volume": {"mountPath": ...}}) of sidecar.istio.io/userVolumeMount.
+func MergeUserVolumeMount(value string, o Options) (string, error) {
+	return editUserMounts(value, o, true)
+}
+
+// UnmergeUserVolumeMount removes our mount.
+func UnmergeUserVolumeMount(value string, o Options) (string, error) {
+	return editUserMounts(value, o, false)
+}
+
+func editUserMounts(value string, o Options, add bool) (string, error) {
+	ours := userMount{Name: o.CertVolume, MountPath: o.OutputCertsDir}
+	v := strings.TrimSpace(value)
+	if strings.HasPrefix(v, "{") {
+		var m map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(v), &m); err != nil {
+			return "", fmt.Errorf("is not JSON: %v", err)
+		}
+		delete(m, o.CertVolume)
+		if add {
+			b, _ := json.Marshal(map[string]string{"mountPath": o.OutputCertsDir})
+			m[o.CertVolume] = b
+		}
+		if len(m) == 0 {
+			return "", nil
+		}
+		b, err := json.Marshal(m)
+		return string(b), err
+	}
+	var list []json.RawMessage
+	if v != "" {
+		if err := json.Unmarshal([]byte(v), &list); err != nil {
+			return "", fmt.Errorf("is not a JSON list of volume mounts: %v", err)
+		}
+	}
+	out := list[:0]
+	for _, raw := range list {
+		var um userMount
+		if json.Unmarshal(raw, &um) == nil && um.Name == o.CertVolume {
+			continue
+		}
+		out = append(out, raw)
+	}
+	if add {
+		b, _ := json.Marshal(ours)
+		out = append(out, b)
+	}
+	if len(out) == 0 {
+		return "", nil
+	}
+	b, err := json.Marshal(out)
+	return string(b), err
+}
