@@ -96,6 +96,14 @@ func TestBadInput(t *testing.T) {
 			"PrometheusMTLS/x", "spec.istio.envoy", "envoy: false cannot be used with mode injection: the injected istio-proxy's readiness and startup probes ask Envoy on port 15021"},
 		{"duplicate resources", deploy + "---\n" + configMap + "---\n" + configMap, "",
 			"", "", "the ResourceList is invalid: duplicate Resource(apiVersion=v1, kind=ConfigMap, Namespace=mon, Name=prom-config)"},
+		{"empty job name", deploy + "---\n" + configMap, cfg("  scrapeJob:\n    name: \" \"\n"),
+			"PrometheusMTLS/x", "spec.scrapeJob.name", "must be a non-empty single-line job name"},
+		{"native sidecar collides with an init container", strings.Replace(deploy, "      containers:", "      initContainers:\n      - {name: istio-proxy, image: istio/proxyv2:1.28.0}\n      containers:", 1) + "---\n" + configMap, cfg("  istio:\n    nativeSidecar: true\n"),
+			"Deployment/mon/prom", "spec.template.spec.initContainers[0]", `name "istio-proxy" is already used by something this function did not add`},
+		{"sidecar collides with an init container", strings.Replace(deploy, "      containers:", "      initContainers:\n      - {name: istio-proxy, image: istio/proxyv2:1.28.0}\n      containers:", 1) + "---\n" + configMap, "",
+			"Deployment/mon/prom", "spec.template.spec.initContainers[0]", `a container named "istio-proxy" already exists; it collides with the containers this function adds`},
+		{"status annotation tampered", strings.Replace(deploy, "metadata: {labels: {app: prom}}", "metadata: {labels: {app: prom}, annotations: {istio-prometheus-mtls.dev/status: 'nope'}}", 1) + "---\n" + configMap, "",
+			"Deployment/mon/prom", "spec.template.metadata.annotations.istio-prometheus-mtls.dev/status", "is not the JSON this function writes"},
 		{"mount path not absolute", deploy + "---\n" + configMap, cfg("  certificates:\n    mountPath: certs\n"),
 			"PrometheusMTLS/x", "spec.certificates.mountPath", `must be an absolute path other than /, got "certs"`},
 	}
@@ -138,6 +146,47 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("field %q, want %q", field, c.field)
 			}
 			assertInputUntouched(t, in, out)
+
+			// The binary: exit 1, the same ResourceList, a one-line summary on stderr.
+			stdout, stderr, code := runBinary(t, in)
+			if code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if stdout != string(out) {
+				t.Errorf("the binary wrote another ResourceList than the processor")
+			}
+			if strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 || !strings.Contains(stderr, "[error]") {
+				t.Errorf("stderr is not a one-line error summary: %q", stderr)
+			}
+		})
+	}
+}
+
+// TestUnreadableInput: input that is no ResourceList gets no output at all (no
+// partial list), exit 1 and the reason on stderr.
+func TestUnreadableInput(t *testing.T) {
+	for name, c := range map[string]struct{ in, msg string }{
+		"malformed YAML":         {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: [\n", "failed to parse input bytes"},
+		"not a ResourceList":     {deploy, `input was of unexpected kind "Deployment"; expected ResourceList`},
+		"empty input":            {"", "failed to parse input bytes"},
+		"items is not a list":    {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: {a: b}\n", "failed when tried to get items"},
+		"ResourceList, no items": {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n", "no Prometheus workload found"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			stdout, stderr, code := runBinary(t, []byte(c.in))
+			if code != 1 {
+				t.Errorf("exit code %d, want 1", code)
+			}
+			if !strings.Contains(stderr, c.msg) || strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 {
+				t.Errorf("stderr %q, want one line with %q", stderr, c.msg)
+			}
+			if strings.Contains(c.msg, "no Prometheus") {
+				if !strings.Contains(stdout, "severity: error") {
+					t.Errorf("a readable ResourceList gets its results back:\n%s", stdout)
+				}
+			} else if stdout != "" {
+				t.Errorf("wrote output for unreadable input:\n%s", stdout)
+			}
 		})
 	}
 }

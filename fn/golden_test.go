@@ -112,9 +112,10 @@ func TestGolden(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			in := resourceList(t, c.input(t), c.config(t))
 			out, err := runFn(in)
-			_, wantErr := os.Stat(filepath.Join(c.dir, "error"))
-			if (err != nil) != (wantErr == nil) {
-				t.Fatalf("error = %v, want error: %v\n%s", err, wantErr == nil, out)
+			_, statErr := os.Stat(filepath.Join(c.dir, "error"))
+			errorCase := statErr == nil
+			if (err != nil) != errorCase {
+				t.Fatalf("error = %v, want error: %v\n%s", err, errorCase, out)
 			}
 			expectedPath := filepath.Join(c.dir, "expected.yaml")
 			if *update {
@@ -136,8 +137,11 @@ func TestGolden(t *testing.T) {
 			if err := checks.Workloads(items); err != nil {
 				t.Error(err)
 			}
-			if wantErr == nil {
+			if errorCase {
 				assertInputUntouched(t, in, out)
+			} else {
+				assertPodSecurity(t, in, items)
+				assertOthersUntouched(t, in, out)
 			}
 		})
 	}
@@ -222,4 +226,71 @@ func lineDiff(a, b string) string {
 		}
 	}
 	return sb.String()
+}
+
+// assertPodSecurity: the function never adds a Pod Security "restricted" violation.
+func assertPodSecurity(t *testing.T, in []byte, outItems []*yaml.RNode) {
+	t.Helper()
+	inItems, err := checks.Items(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range outItems {
+		after, err := checks.PodSpec(o)
+		if err != nil || after == nil {
+			continue
+		}
+		for _, i := range inItems {
+			if i.GetKind() != o.GetKind() || i.GetName() != o.GetName() || i.GetNamespace() != o.GetNamespace() {
+				continue
+			}
+			before, err := checks.PodSpec(i)
+			if err != nil || before == nil {
+				continue
+			}
+			if err := checks.NoNewPodSecurityViolations(before, after, "istio-proxy"); err != nil {
+				t.Errorf("%s %s: %v", o.GetKind(), o.GetName(), err)
+			}
+		}
+	}
+}
+
+// assertOthersUntouched: items the function does not edit come out byte-identical,
+// and no item loses or changes a config.kubernetes.io annotation.
+func assertOthersUntouched(t *testing.T, in, out []byte) {
+	t.Helper()
+	inRL, err := fn.ParseResourceList(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	outRL, err := fn.ParseResourceList(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited := map[string]bool{}
+	for _, r := range outRL.Results {
+		if r.ResourceRef != nil {
+			edited[r.ResourceRef.Kind+"/"+r.ResourceRef.Namespace+"/"+r.ResourceRef.Name] = true
+		}
+	}
+	byID := map[string]*fn.KubeObject{}
+	for _, o := range outRL.Items {
+		byID[o.GetKind()+"/"+o.GetNamespace()+"/"+o.GetName()] = o
+	}
+	for _, i := range inRL.Items {
+		id := i.GetKind() + "/" + i.GetNamespace() + "/" + i.GetName()
+		o := byID[id]
+		if o == nil {
+			t.Errorf("%s is missing from the output", id)
+			continue
+		}
+		for k, v := range i.GetAnnotations() {
+			if (strings.Contains(k, "config.kubernetes.io/")) && o.GetAnnotation(k) != v {
+				t.Errorf("%s: annotation %s changed from %q to %q", id, k, v, o.GetAnnotation(k))
+			}
+		}
+		if !edited[id] && i.String() != o.String() {
+			t.Errorf("%s was not to be edited, but changed:\n%s", id, lineDiff(i.String(), o.String()))
+		}
+	}
 }

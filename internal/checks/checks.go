@@ -10,6 +10,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	psapi "k8s.io/pod-security-admission/api"
+	"k8s.io/pod-security-admission/policy"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigyaml "sigs.k8s.io/yaml"
@@ -107,6 +109,45 @@ func PodTemplate(tpl *corev1.PodTemplateSpec) error {
 				return fmt.Errorf("container %q mounts two volumes at %s", c.Name, m.MountPath)
 			}
 			paths[m.MountPath] = true
+		}
+	}
+	return nil
+}
+
+// PodSecurity evaluates a pod template against Pod Security Standards "restricted"
+// (latest) with k8s.io/pod-security-admission and returns reason -> detail of every
+// check that fails.
+func PodSecurity(tpl *corev1.PodTemplateSpec) (map[string]string, error) {
+	ev, err := policy.NewEvaluator(policy.DefaultChecks(), nil)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, r := range ev.EvaluatePod(psapi.LevelVersion{Level: psapi.LevelRestricted, Version: psapi.LatestVersion()}, &tpl.ObjectMeta, &tpl.Spec) {
+		if !r.Allowed {
+			out[r.ForbiddenReason] = r.ForbiddenDetail
+		}
+	}
+	return out, nil
+}
+
+// NoNewPodSecurityViolations: every restricted check that fails on after failed on
+// before already, and never because of a container named added.
+func NoNewPodSecurityViolations(before, after *corev1.PodTemplateSpec, added string) error {
+	b, err := PodSecurity(before)
+	if err != nil {
+		return err
+	}
+	a, err := PodSecurity(after)
+	if err != nil {
+		return err
+	}
+	for reason, detail := range a {
+		if _, ok := b[reason]; !ok {
+			return fmt.Errorf("new Pod Security (restricted) violation: %s: %s", reason, detail)
+		}
+		if strings.Contains(detail, fmt.Sprintf("%q", added)) {
+			return fmt.Errorf("container %q violates Pod Security (restricted): %s: %s", added, reason, detail)
 		}
 	}
 	return nil
