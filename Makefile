@@ -10,7 +10,7 @@ KUSTOMIZE_VERSION := v5.8.2
 HELM_VERSION      := v3.19.5
 PROMTOOL_VERSION  := v0.316.0
 
-.PHONY: build test demo image image-local fmt vet tools clean
+.PHONY: build test demo image image-local bench fmt vet tools clean
 
 build:
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN) ./fn
@@ -30,6 +30,11 @@ image:
 # Equivalent images built with no registry (FROM scratch + the static binaries).
 image-local:
 	VERSION=$(VERSION) hack/image-local.sh
+
+# Wall time and peak RSS against a no-op function and a bare YAML round trip.
+bench:
+	bench/run.sh
+	go test -run '^$$' -bench . -benchmem ./transformers/...
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -40,11 +40,7 @@ func NewIndex(items []*yaml.RNode) *Index {
 		kind := it.GetKind()
 		switch kind {
 		case "ConfigMap", "Secret":
-			meta, err := it.GetMeta()
-			if err != nil {
-				continue
-			}
-			for _, k := range keysOf(kind, meta) {
+			for _, k := range keysOf(kind, it) {
 				ix.byKey[k] = append(ix.byKey[k], i)
 			}
 		default:
@@ -56,17 +52,33 @@ func NewIndex(items []*yaml.RNode) *Index {
 	return ix
 }
 
-// keysOf lists the current and previous names of a resource.
-func keysOf(kind string, meta yaml.ResourceMeta) []key {
-	keys := []key{{kind, meta.Namespace, meta.Name}}
-	names := firstAnnotation(meta.Annotations, previousNamesAnnotations)
-	namespaces := firstAnnotation(meta.Annotations, previousNamespacesAnnotations)
+// keysOf lists the current and previous names of a resource (reading only the
+// fields it needs: this runs on every ConfigMap and Secret of the list).
+func keysOf(kind string, n *yaml.RNode) []key {
+	name, namespace := n.GetName(), n.GetNamespace()
+	keys := []key{{kind, namespace, name}}
+	ann, _ := n.Pipe(yaml.Lookup("metadata", "annotations"))
+	if ann == nil {
+		return keys
+	}
+	annotation := func(keys []string) []string {
+		for _, k := range keys {
+			if f := ann.Field(k); f != nil {
+				if v := yaml.GetValue(f.Value); v != "" {
+					return strings.Split(v, ",")
+				}
+			}
+		}
+		return nil
+	}
+	names := annotation(previousNamesAnnotations)
+	namespaces := annotation(previousNamespacesAnnotations)
 	for i, n := range names {
-		ns := meta.Namespace
+		ns := namespace
 		if i < len(namespaces) {
 			ns = namespaces[i]
 		}
-		keys = append(keys, key{kind, ns, n}, key{kind, meta.Namespace, n})
+		keys = append(keys, key{kind, ns, n}, key{kind, namespace, n})
 	}
 	return keys
 }
@@ -148,6 +160,9 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 			continue
 		}
 		if len(t.MatchLabels) > 0 && !labelsMatch(n, t.MatchLabels) {
+			continue
+		}
+		if !explicit && !mayRunPrometheus(n) {
 			continue
 		}
 		tpl, _, err := podtemplate.Template(n)
@@ -271,6 +286,40 @@ func PrometheusContainer(tpl *yaml.RNode, name string) (int, corev1.Container, e
 		return -1, corev1.Container{}, krmerr.Errorf("spec.containers", "no Prometheus container among %s (none runs a prometheus image or passes --config.file); set spec.target.container", strings.Join(names, ", "))
 	}
 	return found, cs[found], nil
+}
+
+// mayRunPrometheus is a cheap look at a workload's container images and
+// arguments, so only likely candidates are decoded.
+func mayRunPrometheus(n *yaml.RNode) bool {
+	p, ok := podtemplate.Path(n.GetKind())
+	if !ok {
+		return false
+	}
+	cs, err := n.Pipe(yaml.Lookup(append(append([]string{}, p...), "spec", "containers")...))
+	if err != nil || cs == nil || cs.YNode().Kind != yaml.SequenceNode {
+		return false
+	}
+	for _, c := range cs.YNode().Content {
+		if c.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(c.Content); i += 2 {
+			k, v := c.Content[i].Value, c.Content[i+1]
+			switch k {
+			case "image":
+				if strings.Contains(v.Value, "prometheus") {
+					return true
+				}
+			case "args", "command":
+				for _, a := range v.Content {
+					if strings.Contains(a.Value, "config.file") {
+						return true
+					}
+				}
+			}
+		}
+	}
+	return false
 }
 
 // imageName is the last path element of an image reference, without tag or digest.

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-func items(t *testing.T, s string) []*yaml.RNode {
+func items(t testing.TB, s string) []*yaml.RNode {
 	t.Helper()
 	n, err := (&kio.ByteReader{Reader: strings.NewReader(s), OmitReaderAnnotations: true}).Read()
 	if err != nil {
