@@ -42,6 +42,7 @@ func FuzzProcess(f *testing.F) {
 			if ierr != nil {
 				return
 			}
+			inRL.Sort() // the SDK writes items sorted
 			a, aerr := fn.WriteKubeObjectsToString(inRL.Items)
 			b, berr := fn.WriteKubeObjectsToString(rl.Items)
 			if aerr == nil && berr == nil && a != b {
