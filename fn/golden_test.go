@@ -137,6 +137,9 @@ func TestGolden(t *testing.T) {
 			if err := checks.Workloads(items); err != nil {
 				t.Error(err)
 			}
+			if err := checks.OperatorResources(items); err != nil {
+				t.Error(err)
+			}
 			if errorCase {
 				assertInputUntouched(t, in, out)
 			} else {

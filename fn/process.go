@@ -8,6 +8,7 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/injection"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/operator"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapeconfig"
@@ -40,9 +41,13 @@ func process(rl *fn.ResourceList) (bool, error) {
 	for i, it := range rl.Items {
 		nodes[i] = it.MoveToResourceNode()
 	}
-	results, err := transform(nodes, cfg)
-	for i := range nodes {
-		rl.Items[i] = fn.MoveToKubeObject(nodes[i])
+	out, results, err := transform(nodes, cfg)
+	if err != nil {
+		out = nodes
+	}
+	rl.Items = rl.Items[:0]
+	for _, n := range out {
+		rl.Items = append(rl.Items, fn.MoveToKubeObject(n))
 	}
 	if err != nil {
 		// Errors about a spec.* field without a resource are about the config.
@@ -57,24 +62,74 @@ func process(rl *fn.ResourceList) (bool, error) {
 	return true, nil
 }
 
-// transform runs the transformers on nodes. On success it replaces the edited
-// items in nodes; on error nodes are untouched.
-func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) (fn.Results, error) {
+// transform runs the transformers on nodes. On success it returns nodes with the
+// edited items replaced (and any item it creates appended); on error nodes are
+// untouched.
+func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) ([]*yaml.RNode, fn.Results, error) {
 	minor, _ := config.ParseVersion(cfg.Spec.Istio.Version)
 	profile, ok := profiles.Lookup(minor)
 	if !ok {
-		return nil, &krmerr.Error{Field: "spec.istio.version", Message: fmt.Sprintf("Istio %s is not supported (supported: %s)", cfg.Spec.Istio.Version, profiles.Supported())}
+		return nil, nil, &krmerr.Error{Field: "spec.istio.version", Message: fmt.Sprintf("Istio %s is not supported (supported: %s)", cfg.Spec.Istio.Version, profiles.Supported())}
 	}
 	ix := selection.NewIndex(nodes)
 	sel, err := ix.SelectWorkload(cfg.Spec.Target)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	original := nodes[sel.Item]
-	workload := original.Copy()
-	tpl, tplField, err := podtemplate.Template(workload)
+	j := &job{cfg: cfg, profile: profile, ix: ix, original: nodes[sel.Item], nodes: nodes}
+	j.workload = j.original.Copy()
+	if sel.Operator {
+		err = j.operatorResource()
+	} else {
+		err = j.podController(sel)
+	}
 	if err != nil {
-		return nil, krmerr.At(original, err)
+		return nil, nil, err
+	}
+	out := append([]*yaml.RNode{}, nodes...)
+	out[sel.Item] = j.workload
+	for _, e := range j.edits {
+		if e.index >= 0 {
+			out[e.index] = e.node
+		} else {
+			out = append(out, e.node)
+		}
+	}
+	return out, j.results, nil
+}
+
+// job is one run of the function on one selected workload.
+type job struct {
+	cfg      *config.PrometheusMTLS
+	profile  profiles.Profile
+	ix       *selection.Index
+	nodes    []*yaml.RNode
+	original *yaml.RNode // as it came in
+	workload *yaml.RNode // the copy being edited
+	edits    []edit      // other items edited (index >= 0) or created (index -1)
+	results  fn.Results
+}
+
+type edit struct {
+	index int
+	node  *yaml.RNode
+}
+
+func (j *job) scrapeOptions() scrapeconfig.Options {
+	return scrapeconfig.Options{
+		JobName:       j.cfg.Spec.ScrapeJob.Name,
+		CertDir:       j.cfg.Spec.Certificates.MountPath,
+		ExcludeFrom:   j.cfg.Spec.ScrapeJob.ExcludeFrom,
+		TakeOver:      j.cfg.Spec.ScrapeJob.TakeOver,
+		SecurePortJob: j.cfg.Spec.ScrapeJob.SecurePortJob,
+	}
+}
+
+// podController handles a Deployment, StatefulSet or DaemonSet and its prometheus.yml.
+func (j *job) podController(sel selection.Workload) error {
+	tpl, tplField, err := podtemplate.Template(j.workload)
+	if err != nil {
+		return krmerr.At(j.original, err)
 	}
 	// at names the workload and its pod template path, unless err is about
 	// another resource already.
@@ -83,76 +138,164 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) (fn.Results, err
 		if errors.As(err, &e) && e.Ref != nil {
 			return err
 		}
-		return krmerr.At(original, krmerr.Prefix(tplField, err))
+		return krmerr.At(j.original, krmerr.Prefix(tplField, err))
 	}
-
-	src, err := ix.ScrapeConfig(original, tpl, sel.ContainerSpec, cfg.Spec.ScrapeConfig)
+	src, err := j.ix.ScrapeConfig(j.original, tpl, sel.ContainerSpec, j.cfg.Spec.ScrapeConfig)
 	if err != nil {
-		return nil, at(err)
+		return at(err)
 	}
-
-	sidecar, err := profile.Build(sidecarParams(cfg, original, cfg.Spec.Mode == config.ModeSidecar))
+	w := j.original
+	sidecar, err := j.profile.Build(sidecarParams(j.cfg, w.GetApiVersion(), w.GetKind(), w.GetName()))
 	if err != nil {
-		return nil, &krmerr.Error{Field: "spec.istio.envoy", Message: err.Error()}
+		return &krmerr.Error{Field: "spec.istio.envoy", Message: err.Error()}
 	}
-	if err := checkMountPath(sel.ContainerSpec, cfg.Spec.Certificates); err != nil {
-		return nil, at(krmerr.Prefix(fmt.Sprintf("spec.containers[%d]", sel.Container), err))
+	if err := checkMountPath(sel.ContainerSpec, j.cfg.Spec.Certificates); err != nil {
+		return at(krmerr.Prefix(fmt.Sprintf("spec.containers[%d]", sel.Container), err))
 	}
-	if err := applyMode(tpl, cfg, sel, sidecar); err != nil {
-		return nil, at(err)
+	if err := applyMode(tpl, j.cfg, certMount(j.cfg, sel.ContainerSpec.Name), sidecar, ""); err != nil {
+		return at(err)
 	}
+	j.reportWorkload(tplField, fmt.Sprintf("container %q", sel.ContainerSpec.Name), "")
 
-	cm := nodes[src.Item].Copy()
+	cm := j.nodes[src.Item].Copy()
 	text, form, err := scrapeconfig.ReadValue(cm, src.Kind, src.Key)
 	if err != nil {
-		return nil, krmerr.At(cm, err)
+		return krmerr.At(cm, err)
 	}
-	edited, rep, err := scrapeconfig.Edit(text, scrapeconfig.Options{
-		JobName:       cfg.Spec.ScrapeJob.Name,
-		CertDir:       cfg.Spec.Certificates.MountPath,
-		ExcludeFrom:   cfg.Spec.ScrapeJob.ExcludeFrom,
-		TakeOver:      cfg.Spec.ScrapeJob.TakeOver,
-		SecurePortJob: cfg.Spec.ScrapeJob.SecurePortJob,
-	})
+	edited, rep, err := scrapeconfig.Edit(text, j.scrapeOptions())
 	if err != nil {
-		var e *krmerr.Error
-		msg := err.Error()
-		if errors.As(err, &e) {
-			msg = e.Error()
-		}
-		field := "data." + src.Key
-		if src.Kind == "Secret" && form == scrapeconfig.FormData {
-			field = "stringData." + src.Key
-		}
-		return nil, &krmerr.Error{Ref: krmerr.RefOf(cm), Field: field, Message: fmt.Sprintf("%s (the Prometheus config; %s)", msg, src.Via)}
+		return valueError(cm, src.Kind, src.Key, form, err, "the Prometheus config; "+src.Via)
 	}
 	if err := scrapeconfig.WriteValue(cm, src.Kind, src.Key, edited, form); err != nil {
-		return nil, krmerr.At(cm, err)
-	}
-
-	var results fn.Results
-	if changed(original, workload) {
-		what := "istio-proxy sidecar in spec.containers"
-		switch {
-		case cfg.Spec.Mode == config.ModeInjection:
-			what = "Istio injection annotations (the injector adds istio-proxy)"
-		case cfg.Spec.Istio.NativeSidecar:
-			what = "istio-proxy sidecar in spec.initContainers (native sidecar)"
-		}
-		results = append(results, infoResult(workload, tplField, fmt.Sprintf(
-			"%s (Istio %s, profile %s), certificate volume %q mounted into container %q at %s",
-			what, cfg.Spec.Istio.Version, profile.Name, cfg.Spec.Certificates.VolumeName, sel.ContainerSpec.Name, cfg.Spec.Certificates.MountPath)))
+		return krmerr.At(cm, err)
 	}
 	if text != edited {
-		msg := fmt.Sprintf("key %q: job %s", src.Key, strings.Join(quoteAll(rep.Jobs), ", "))
-		if len(rep.Excluded) > 0 {
-			msg += fmt.Sprintf("; drop rule for sidecar pods in %s", strings.Join(quoteAll(rep.Excluded), ", "))
-		}
-		results = append(results, infoResult(cm, "data."+src.Key, msg))
+		j.reportJobs(cm, src.Key, rep, "")
 	}
-	nodes[sel.Item] = workload
-	nodes[src.Item] = cm
-	return results, nil
+	j.edits = append(j.edits, edit{src.Item, cm})
+	return nil
+}
+
+// operatorResource handles a prometheus-operator Prometheus or PrometheusAgent.
+func (j *job) operatorResource() error {
+	cr := j.workload
+	tpl, err := operator.Template(cr)
+	if err != nil {
+		return krmerr.At(j.original, err)
+	}
+	at := func(err error) error {
+		var e *krmerr.Error
+		if errors.As(err, &e) && e.Ref != nil {
+			return err
+		}
+		if errors.As(err, &e) && strings.HasPrefix(e.Field, "metadata.") {
+			err = krmerr.Prefix("spec.podMetadata", &krmerr.Error{Field: strings.TrimPrefix(e.Field, "metadata."), Message: e.Message})
+		}
+		return krmerr.At(j.original, err)
+	}
+	old, err := podtemplate.ReadStatus(tpl)
+	if err != nil {
+		return at(err)
+	}
+	// The pods are the operator's StatefulSet's.
+	sidecar, err := j.profile.Build(sidecarParams(j.cfg, "apps/v1", "StatefulSet", operator.StatefulSetName(cr)))
+	if err != nil {
+		return &krmerr.Error{Field: "spec.istio.envoy", Message: err.Error()}
+	}
+	if err := applyMode(tpl, j.cfg, certMount(j.cfg, ""), sidecar, operator.ScrapeClassName); err != nil {
+		return at(err)
+	}
+	sj := j.cfg.Spec.ScrapeJob
+	if err := operator.EnsureScrapeClass(cr, j.cfg.Spec.Certificates.MountPath, sj.DefaultScrapeClass, old.ScrapeClass != "", sj.TakeOver); err != nil {
+		return at(err)
+	}
+	j.reportWorkload("spec", "the operator's prometheus container (spec.volumeMounts)", fmt.Sprintf("; scrape class %q in spec.scrapeClasses", operator.ScrapeClassName))
+
+	name, key, err := operator.AdditionalScrapeConfigs(cr)
+	if err != nil {
+		return at(err)
+	}
+	var secret *yaml.RNode
+	index, text, form := -1, "", scrapeconfig.FormBase64
+	if name == "" {
+		if secret, err = operator.NewScrapeSecret(cr); err != nil {
+			return at(err)
+		}
+		key = operator.AdditionalKey
+	} else {
+		i, err := j.ix.Lookup("Secret", cr.GetNamespace(), name)
+		if err != nil {
+			return at(krmerr.Errorf("spec.additionalScrapeConfigs", "%v", err))
+		}
+		if i < 0 {
+			return at(krmerr.Errorf("spec.additionalScrapeConfigs", "references Secret %q (key %q), which is not in the list of resources: the function cannot edit what it cannot see; include the Secret, or remove the reference and the function creates one", name, key))
+		}
+		index, secret = i, j.nodes[i].Copy()
+		if text, form, err = scrapeconfig.ReadValue(secret, "Secret", key); err != nil {
+			return krmerr.At(secret, err)
+		}
+	}
+	edited, rep, err := scrapeconfig.EditJobList(text, j.scrapeOptions())
+	if err != nil {
+		return valueError(secret, "Secret", key, form, err, fmt.Sprintf("the additional scrape configs of %s %s", cr.GetKind(), cr.GetName()))
+	}
+	if err := scrapeconfig.WriteValue(secret, "Secret", key, edited, form); err != nil {
+		return krmerr.At(secret, err)
+	}
+	created := ""
+	if index < 0 {
+		created = "created, referenced by spec.additionalScrapeConfigs; "
+	}
+	if text != edited {
+		j.reportJobs(secret, key, rep, created)
+	}
+	j.edits = append(j.edits, edit{index, secret})
+
+	if mons := operator.SelectedMonitors(cr, j.nodes); len(mons) > 0 {
+		j.results = append(j.results, infoResult(cr, "spec.scrapeClasses", fmt.Sprintf(
+			"%s select(s) %s: their own tlsConfig cannot reference certificate files; to scrape sidecar pods over mTLS set scrapeClass: %s on them",
+			cr.GetName(), strings.Join(mons, ", "), operator.ScrapeClassName)))
+	}
+	return nil
+}
+
+func valueError(obj *yaml.RNode, kind, key string, form scrapeconfig.Form, err error, what string) error {
+	msg := err.Error()
+	field := "data." + key
+	if kind == "Secret" && form == scrapeconfig.FormData {
+		field = "stringData." + key
+	}
+	return &krmerr.Error{Ref: krmerr.RefOf(obj), Field: field, Message: fmt.Sprintf("%s (%s)", msg, what)}
+}
+
+func certMount(cfg *config.PrometheusMTLS, container string) podtemplate.Mount {
+	return podtemplate.Mount{Container: container, VolumeMount: corev1.VolumeMount{
+		Name: cfg.Spec.Certificates.VolumeName, MountPath: cfg.Spec.Certificates.MountPath, ReadOnly: true}}
+}
+
+func (j *job) reportWorkload(field, into, suffix string) {
+	if !changed(j.original, j.workload) {
+		return
+	}
+	cfg := j.cfg
+	what := "istio-proxy sidecar in spec.containers"
+	switch {
+	case cfg.Spec.Mode == config.ModeInjection:
+		what = "Istio injection annotations (the injector adds istio-proxy)"
+	case cfg.Spec.Istio.NativeSidecar:
+		what = "istio-proxy sidecar in spec.initContainers (native sidecar)"
+	}
+	j.results = append(j.results, infoResult(j.workload, field, fmt.Sprintf(
+		"%s (Istio %s, profile %s), certificate volume %q mounted into %s at %s%s",
+		what, cfg.Spec.Istio.Version, j.profile.Name, cfg.Spec.Certificates.VolumeName, into, cfg.Spec.Certificates.MountPath, suffix)))
+}
+
+func (j *job) reportJobs(obj *yaml.RNode, key string, rep scrapeconfig.Report, prefix string) {
+	msg := fmt.Sprintf("%skey %q: job %s", prefix, key, strings.Join(quoteAll(rep.Jobs), ", "))
+	if len(rep.Excluded) > 0 {
+		msg += fmt.Sprintf("; drop rule for sidecar pods in %s", strings.Join(quoteAll(rep.Excluded), ", "))
+	}
+	j.results = append(j.results, infoResult(obj, "data."+key, msg))
 }
 
 func quoteAll(s []string) []string {
@@ -165,7 +308,7 @@ func quoteAll(s []string) []string {
 
 // applyMode gives the pod template what the mode needs, first undoing what the
 // other mode did in an earlier run (so users can switch and re-run).
-func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, sel selection.Workload, sidecar profiles.Sidecar) error {
+func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, mount podtemplate.Mount, sidecar profiles.Sidecar, scrapeClass string) error {
 	old, err := podtemplate.ReadStatus(tpl)
 	if err != nil {
 		return err
@@ -173,8 +316,6 @@ func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, sel selection.Worklo
 	if err := injection.Disable(tpl, old.Injection); err != nil {
 		return err
 	}
-	certMount := podtemplate.Mount{Container: sel.ContainerSpec.Name, VolumeMount: corev1.VolumeMount{
-		Name: cfg.Spec.Certificates.VolumeName, MountPath: cfg.Spec.Certificates.MountPath, ReadOnly: true}}
 	if cfg.Spec.Mode == config.ModeInjection {
 		rec, err := injection.Enable(tpl, injection.Options{
 			Revision: cfg.Spec.Istio.Revision, OutputCertsDir: sidecar.OutputCertsDir,
@@ -186,14 +327,16 @@ func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, sel selection.Worklo
 		// The volume is declared in the pod itself: one only named in the
 		// annotation is rejected by the API server (istio/istio#29919).
 		return podtemplate.Apply(tpl, podtemplate.Desired{
-			Volumes:   sidecar.Volumes[len(sidecar.Volumes)-1:],
-			Mounts:    []podtemplate.Mount{certMount},
-			Injection: rec,
+			Volumes:     sidecar.Volumes[len(sidecar.Volumes)-1:],
+			Mounts:      []podtemplate.Mount{mount},
+			Injection:   rec,
+			ScrapeClass: scrapeClass,
 		})
 	}
 	d := podtemplate.Desired{
 		Volumes:     sidecar.Volumes,
-		Mounts:      []podtemplate.Mount{certMount},
+		Mounts:      []podtemplate.Mount{mount},
+		ScrapeClass: scrapeClass,
 		Labels:      map[string]string{injection.LabelInject: "false"},
 		Annotations: map[string]string{injection.LabelInject: "false"},
 	}
@@ -205,15 +348,17 @@ func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, sel selection.Worklo
 	return podtemplate.Apply(tpl, d)
 }
 
-func sidecarParams(cfg *config.PrometheusMTLS, w *yaml.RNode, needEnvoyChoice bool) profiles.Params {
+func sidecarParams(cfg *config.PrometheusMTLS, apiVersion, kind, name string) profiles.Params {
 	is := cfg.Spec.Istio
+	// Injection mode builds the sidecar only for its volume and directory.
+	needEnvoyChoice := cfg.Spec.Mode == config.ModeSidecar
 	return profiles.Params{
 		Image: is.ProxyImage, PullPolicy: is.ImagePullPolicy,
 		Namespace: is.ControlPlaneNamespace, Revision: is.Revision, DiscoveryAddress: is.DiscoveryAddress,
 		TrustDomain: is.TrustDomain, MeshID: is.MeshID, ClusterID: is.ClusterID, Network: is.Network,
 		Envoy: is.EnvoyEnabled() || !needEnvoyChoice, Native: is.NativeSidecar, Resources: *is.Resources,
 		CertVolume:         cfg.Spec.Certificates.VolumeName,
-		WorkloadAPIVersion: w.GetApiVersion(), WorkloadKind: w.GetKind(), WorkloadName: w.GetName(),
+		WorkloadAPIVersion: apiVersion, WorkloadKind: kind, WorkloadName: name,
 	}
 }
 

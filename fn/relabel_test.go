@@ -28,7 +28,7 @@ func prometheusYAML(t *testing.T, caseName string) string {
 	}
 	for _, it := range items {
 		for _, field := range []string{"data", "stringData"} {
-			for _, key := range []string{"prometheus.yml", "prometheus.yaml", "main.yml"} {
+			for _, key := range []string{"prometheus.yml", "prometheus.yaml", "main.yml", "additional-scrape-configs.yaml"} {
 				n, _ := it.Pipe(yaml.Lookup(field, key))
 				if n == nil {
 					continue
@@ -43,6 +43,11 @@ func prometheusYAML(t *testing.T, caseName string) string {
 				}
 				if strings.Contains(v, "scrape_configs") {
 					return v
+				}
+				if key == "additional-scrape-configs.yaml" {
+					// prometheus-operator's list form, wrapped in a config as the
+					// operator does.
+					return "scrape_configs:\n" + v
 				}
 			}
 		}

@@ -58,6 +58,7 @@ spec:
     excludeFrom: null      # null: every role-pod job keeping prometheus_io_scrape*; []: none
     takeOver: false        # replace a job of that name that this function did not write
     securePortJob: false   # add Istio's secure metrics port jobs (Istio >= 1.31)
+    defaultScrapeClass: false  # prometheus-operator: istio-mtls scrape class as the default
   scrapeConfig: null       # {kind: ConfigMap|Secret, name, namespace, key}; default: follow --config.file
 
 A v1 ConfigMap works too, with flat keys (kpt fn eval ... -- istio-version=1.28):

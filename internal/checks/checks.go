@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -79,6 +81,58 @@ func Workloads(items []*yaml.RNode) error {
 		}
 		if err := PodTemplate(tpl); err != nil {
 			return fmt.Errorf("%s %s: %w", n.GetKind(), n.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// OperatorResources decodes every monitoring.coreos.com Prometheus and
+// PrometheusAgent strictly into prometheus-operator's own types, and checks that
+// the mounts of spec.volumeMounts and of the containers the resource adds name a
+// volume of spec.volumes (or one the operator generates).
+func OperatorResources(items []*yaml.RNode) error {
+	for _, n := range items {
+		if !strings.HasPrefix(n.GetApiVersion(), "monitoring.coreos.com/") {
+			continue
+		}
+		s, err := n.MarshalJSON()
+		if err != nil {
+			return err
+		}
+		var common *monitoringv1.CommonPrometheusFields
+		switch n.GetKind() {
+		case "Prometheus":
+			var p monitoringv1.Prometheus
+			if err := sigyaml.UnmarshalStrict(s, &p); err != nil {
+				return fmt.Errorf("Prometheus %s does not decode strictly into prometheus-operator's types: %w", n.GetName(), err)
+			}
+			common = &p.Spec.CommonPrometheusFields
+		case "PrometheusAgent":
+			var p monitoringv1alpha1.PrometheusAgent
+			if err := sigyaml.UnmarshalStrict(s, &p); err != nil {
+				return fmt.Errorf("PrometheusAgent %s does not decode strictly into prometheus-operator's types: %w", n.GetName(), err)
+			}
+			common = &p.Spec.CommonPrometheusFields
+		default:
+			continue
+		}
+		vols := map[string]bool{}
+		for _, v := range common.Volumes {
+			if vols[v.Name] {
+				return fmt.Errorf("%s %s: volume %q is defined twice", n.GetKind(), n.GetName(), v.Name)
+			}
+			vols[v.Name] = true
+		}
+		mounts := append([]corev1.VolumeMount{}, common.VolumeMounts...)
+		for _, c := range append(append([]corev1.Container{}, common.InitContainers...), common.Containers...) {
+			if c.Image != "" { // a container the resource adds, not a patch of the operator's
+				mounts = append(mounts, c.VolumeMounts...)
+			}
+		}
+		for _, m := range mounts {
+			if !vols[m.Name] {
+				return fmt.Errorf("%s %s: mount of volume %q, which spec.volumes does not define", n.GetKind(), n.GetName(), m.Name)
+			}
 		}
 	}
 	return nil

@@ -30,8 +30,12 @@ const (
 	ModeInjection = "injection"
 )
 
-// Workload kinds the function can select.
-var WorkloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet"}
+// Workload kinds the function can select: pod controllers, and prometheus-operator's
+// custom resources (monitoring.coreos.com).
+var WorkloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet", "Prometheus", "PrometheusAgent"}
+
+// IsOperatorKind tells the prometheus-operator kinds.
+func IsOperatorKind(kind string) bool { return kind == "Prometheus" || kind == "PrometheusAgent" }
 
 // PrometheusMTLS is the function config.
 type PrometheusMTLS struct {
@@ -102,7 +106,8 @@ type ScrapeJob struct {
 	// SecurePortJob adds a job for pods annotated prometheus.istio.io/secure-port
 	// (Istio >= 1.31 secure metrics ports).
 	SecurePortJob bool `json:"securePortJob,omitempty"`
-	// DefaultScrapeClass is reserved for the prometheus-operator support.
+	// DefaultScrapeClass makes the istio-mtls scrape class the default of a
+	// prometheus-operator Prometheus (off: plaintext monitors would break).
 	DefaultScrapeClass bool `json:"defaultScrapeClass,omitempty"`
 }
 
@@ -414,6 +419,7 @@ var flatKeys = map[string]func(c *PrometheusMTLS, v string) error{
 	"scrape-job-exclude-from": setExcludeFrom,
 	"scrape-job-take-over":    boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.ScrapeJob.TakeOver = b }),
 	"secure-port-job":         boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.ScrapeJob.SecurePortJob = b }),
+	"default-scrape-class":    boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.ScrapeJob.DefaultScrapeClass = b }),
 	"scrape-config-kind":      func(c *PrometheusMTLS, v string) error { scrapeRef(c).Kind = v; return nil },
 	"scrape-config-name":      func(c *PrometheusMTLS, v string) error { scrapeRef(c).Name = v; return nil },
 	"scrape-config-namespace": func(c *PrometheusMTLS, v string) error { scrapeRef(c).Namespace = v; return nil },

@@ -129,6 +129,8 @@ type Status struct {
 	VolumeMounts []string `json:"volumeMounts,omitempty"`
 	// Injection records the metadata edits of injection mode, to undo them.
 	Injection *Injection `json:"injection,omitempty"`
+	// ScrapeClass names the prometheus-operator scrape class the function wrote.
+	ScrapeClass string `json:"scrapeClass,omitempty"`
 }
 
 // Injection is what injection mode changed in the pod template's metadata.
@@ -148,7 +150,9 @@ func (s Status) lists() map[string][]string {
 	return map[string][]string{"containers": s.Containers, "initContainers": s.InitContainers}
 }
 
-// Mount asks for a volume mount in one of the pod's own containers.
+// Mount asks for a volume mount in one of the pod's own containers (Container
+// empty: in spec.volumeMounts, which prometheus-operator gives its prometheus
+// container).
 type Mount struct {
 	Container string
 	corev1.VolumeMount
@@ -162,8 +166,9 @@ type Desired struct {
 	Volumes                    []corev1.Volume
 	Mounts                     []Mount
 	Labels, Annotations        map[string]string
-	// Injection is stored in the status as is.
-	Injection *Injection
+	// Injection and ScrapeClass are stored in the status as they are.
+	Injection   *Injection
+	ScrapeClass string
 }
 
 // Apply makes template hold d, replacing what an earlier Apply added (per the
@@ -173,7 +178,7 @@ func Apply(template *yaml.RNode, d Desired) error {
 	if err != nil {
 		return err
 	}
-	next := Status{Injection: d.Injection}
+	next := Status{Injection: d.Injection, ScrapeClass: d.ScrapeClass}
 	want := map[string][]corev1.Container{"containers": d.Containers, "initContainers": d.InitContainers}
 	// Drop our earlier containers that are no longer wanted in their list (for
 	// example when nativeSidecar is switched), before names are checked.
@@ -273,7 +278,11 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount) ([]string, er
 			continue
 		}
 		container, mountPath, _ := strings.Cut(key, ":")
-		if i, c := findElement(template, []string{"spec", "containers"}, "name", container); i >= 0 {
+		if container == "" {
+			if err := removeElement(template, []string{"spec", "volumeMounts"}, "mountPath", mountPath); err != nil {
+				return nil, err
+			}
+		} else if i, c := findElement(template, []string{"spec", "containers"}, "name", container); i >= 0 {
 			if err := removeElement(c, []string{"volumeMounts"}, "mountPath", mountPath); err != nil {
 				return nil, err
 			}
@@ -282,6 +291,11 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount) ([]string, er
 	var taken []string
 	for _, m := range want {
 		i, c := findElement(template, []string{"spec", "containers"}, "name", m.Container)
+		field := fmt.Sprintf("spec.containers[%d]", i)
+		if m.Container == "" {
+			// prometheus-operator: spec.volumeMounts go to its prometheus container.
+			i, c, field = 0, yaml.NewRNode(template.Field("spec").Value.YNode()), "spec"
+		}
 		if i < 0 {
 			return nil, krmerr.Errorf("spec.containers", "no container named %q to mount %s into", m.Container, m.Name)
 		}
@@ -290,7 +304,6 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount) ([]string, er
 			return nil, err
 		}
 		key := m.Container + ":" + m.MountPath
-		field := fmt.Sprintf("spec.containers[%d]", i)
 		// A mount of our volume elsewhere in this container is a leftover of a
 		// different mountPath (or the user's own): refuse unless it is ours.
 		if j, other := findElement(c, []string{"volumeMounts"}, "name", m.Name); j >= 0 {

@@ -179,17 +179,58 @@ func job(name, certDir string, rules []*yaml.RNode) *yaml.RNode {
 
 // Edit adds the jobs of o to the prometheus.yml in doc and returns the new text.
 func Edit(doc string, o Options) (string, Report, error) {
-	var rep Report
 	root, err := parse(doc)
 	if err != nil {
-		return "", rep, err
+		return "", Report{}, err
 	}
 	jobs, err := root.Pipe(yaml.LookupCreate(yaml.SequenceNode, "scrape_configs"))
 	if err != nil {
-		return "", rep, krmerr.Errorf("scrape_configs", "%v", err)
+		return "", Report{}, krmerr.Errorf("scrape_configs", "%v", err)
 	}
 	if jobs.YNode().Kind != yaml.SequenceNode {
-		return "", rep, krmerr.Errorf("scrape_configs", "must be a list of jobs, got a %s", kindName(jobs.YNode()))
+		return "", Report{}, krmerr.Errorf("scrape_configs", "must be a list of jobs, got a %s", kindName(jobs.YNode()))
+	}
+	rep, err := editJobs(jobs, o, "scrape_configs")
+	if err != nil {
+		return "", rep, err
+	}
+	out, err := render(root, doc)
+	return out, rep, err
+}
+
+// EditJobList does the same on a bare list of jobs, the form of prometheus-operator's
+// additionalScrapeConfigs.
+func EditJobList(doc string, o Options) (string, Report, error) {
+	var root *yaml.RNode
+	if strings.TrimSpace(doc) == "" {
+		root = yaml.NewRNode(&yaml.Node{Kind: yaml.SequenceNode})
+	} else {
+		var err error
+		if root, err = yaml.Parse(doc); err != nil {
+			return "", Report{}, krmerr.Errorf("", "the additional scrape configs are not valid YAML: %v", err)
+		}
+		if root.YNode().Kind == yaml.ScalarNode && root.YNode().Tag == yaml.NodeTagNull {
+			root = yaml.NewRNode(&yaml.Node{Kind: yaml.SequenceNode})
+		}
+		if root.YNode().Kind != yaml.SequenceNode {
+			return "", Report{}, krmerr.Errorf("", "the additional scrape configs must be a YAML list of jobs, got a %s", kindName(root.YNode()))
+		}
+	}
+	rep, err := editJobs(root, o, "")
+	if err != nil {
+		return "", rep, err
+	}
+	out, err := render(root, doc)
+	return out, rep, err
+}
+
+func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
+	var rep Report
+	at := func(i int) string {
+		if field == "" {
+			return fmt.Sprintf("[%d]", i)
+		}
+		return fmt.Sprintf("%s[%d]", field, i)
 	}
 	// Our jobs are block style; a flow list (scrape_configs: []) would force them
 	// into one unreadable flow line.
@@ -197,11 +238,11 @@ func Edit(doc string, o Options) (string, Report, error) {
 	names := map[string]int{}
 	for i, el := range jobs.YNode().Content {
 		if el.Kind != yaml.MappingNode {
-			return "", rep, krmerr.Errorf(fmt.Sprintf("scrape_configs[%d]", i), "must be a mapping (a job), got a %s", kindName(el))
+			return rep, krmerr.Errorf(at(i), "must be a mapping (a job), got a %s", kindName(el))
 		}
 		n := fieldValue(el, "job_name")
 		if _, dup := names[n]; dup && n != "" {
-			return "", rep, krmerr.Errorf(fmt.Sprintf("scrape_configs[%d].job_name", i), "job %q is defined twice", n)
+			return rep, krmerr.Errorf(at(i)+".job_name", "job %q is defined twice", n)
 		}
 		names[n] = i
 	}
@@ -233,7 +274,7 @@ func Edit(doc string, o Options) (string, Report, error) {
 			continue
 		}
 		if !isOurs(jobs.YNode().Content[i]) && !o.TakeOver {
-			return "", rep, krmerr.Errorf(fmt.Sprintf("scrape_configs[%d]", i), "a job named %q exists that this function did not write; rename it, set spec.scrapeJob.name to another name, or set spec.scrapeJob.takeOver: true to replace it", w.name)
+			return rep, krmerr.Errorf(at(i), "a job named %q exists that this function did not write; rename it, set spec.scrapeJob.name to another name, or set spec.scrapeJob.takeOver: true to replace it", w.name)
 		}
 		jobs.YNode().Content[i] = w.node.YNode()
 		rep.Jobs = append(rep.Jobs, w.name)
@@ -246,13 +287,12 @@ func Edit(doc string, o Options) (string, Report, error) {
 	}
 	jobs.YNode().Content = content
 
-	excluded, err := excludePlainJobs(jobs, o)
+	excluded, err := excludePlainJobs(jobs, o, at)
 	if err != nil {
-		return "", rep, err
+		return rep, err
 	}
 	rep.Excluded = excluded
-	out, err := render(root, doc)
-	return out, rep, err
+	return rep, nil
 }
 
 func parse(doc string) (*yaml.RNode, error) {
@@ -344,7 +384,7 @@ func keepScrapeIndex(rules *yaml.RNode) int {
 	return -1
 }
 
-func excludePlainJobs(jobs *yaml.RNode, o Options) ([]string, error) {
+func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) ([]string, error) {
 	drop := DropRule(o)
 	targets := map[string]bool{}
 	if o.ExcludeFrom != nil {
@@ -367,7 +407,7 @@ func excludePlainJobs(jobs *yaml.RNode, o Options) ([]string, error) {
 		found[name] = true
 		rules, _ := j.Pipe(yaml.Lookup("relabel_configs"))
 		if rules != nil && rules.YNode().Kind != yaml.SequenceNode {
-			return nil, krmerr.Errorf(fmt.Sprintf("scrape_configs[%d].relabel_configs", i), "must be a list")
+			return nil, krmerr.Errorf(at(i)+".relabel_configs", "must be a list")
 		}
 		// Remove our earlier drop rules (any version of them), then insert one.
 		if rules != nil {
@@ -397,7 +437,7 @@ func excludePlainJobs(jobs *yaml.RNode, o Options) ([]string, error) {
 	if o.ExcludeFrom != nil {
 		for _, n := range *o.ExcludeFrom {
 			if !found[n] {
-				return nil, krmerr.Errorf("scrape_configs", "spec.scrapeJob.excludeFrom names job %q, which prometheus.yml does not define", n)
+				return nil, krmerr.Errorf("", "spec.scrapeJob.excludeFrom names job %q, which the scrape configuration does not define", n)
 			}
 		}
 	}
@@ -482,6 +522,7 @@ func WriteValue(obj *yaml.RNode, kind, key, value string, form Form) error {
 	y := n.YNode()
 	if form == FormBase64 {
 		y.Value = encodeBase64([]byte(value))
+		y.Style, y.Tag = 0, yaml.NodeTagString
 		return nil
 	}
 	y.Value = value

@@ -140,6 +140,14 @@ type Workload struct {
 	// Container is the index of the Prometheus container in spec.containers.
 	Container     int
 	ContainerSpec corev1.Container
+	// Operator is set for a prometheus-operator Prometheus or PrometheusAgent: the
+	// operator generates the pod, so there is no container to find.
+	Operator bool
+}
+
+// IsOperatorResource tells a monitoring.coreos.com Prometheus or PrometheusAgent.
+func IsOperatorResource(n *yaml.RNode) bool {
+	return config.IsOperatorKind(n.GetKind()) && strings.HasPrefix(n.GetApiVersion(), "monitoring.coreos.com/")
 }
 
 // SelectWorkload picks the Prometheus workload named by t, or the single one.
@@ -160,6 +168,13 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 			continue
 		}
 		if len(t.MatchLabels) > 0 && !labelsMatch(n, t.MatchLabels) {
+			continue
+		}
+		if config.IsOperatorKind(n.GetKind()) {
+			if IsOperatorResource(n) {
+				matched = append(matched, describe(n))
+				candidates = append(candidates, Workload{Item: i, Container: -1, Operator: true})
+			}
 			continue
 		}
 		if !explicit && !mayRunPrometheus(n) {
@@ -194,10 +209,10 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 		if len(considered) == 0 {
 			return Workload{}, krmerr.Errorf("spec.target", "%s: the list holds no %s", what, strings.Join(config.WorkloadKinds, ", "))
 		}
-		return Workload{}, krmerr.Errorf("spec.target", "%s among the workloads considered (%s); a Prometheus workload runs a prometheus image or passes --config.file; %s", what, strings.Join(considered, ", "), how)
+		return Workload{}, krmerr.Errorf("spec.target", "%s among the workloads considered (%s); a Prometheus workload runs a prometheus image or passes --config.file, or is a monitoring.coreos.com Prometheus or PrometheusAgent; %s", what, strings.Join(considered, ", "), how)
 	case 1:
 		w := candidates[0]
-		if w.Container < 0 {
+		if w.Container < 0 && !w.Operator {
 			n := ix.Items[w.Item]
 			tpl, field, err := podtemplate.Template(n)
 			if err != nil {
@@ -238,6 +253,8 @@ func labelsMatch(n *yaml.RNode, want map[string]string) bool {
 	sets := []map[string]string{n.GetLabels()}
 	if tpl, _, err := podtemplate.Template(n); err == nil {
 		sets = append(sets, tpl.GetLabels())
+	} else if pm, _ := n.Pipe(yaml.Lookup("spec", "podMetadata")); pm != nil {
+		sets = append(sets, pm.GetLabels())
 	}
 	for _, have := range sets {
 		ok := true

@@ -1,0 +1,272 @@
+// Package operator edits prometheus-operator's Prometheus and PrometheusAgent
+// resources (monitoring.coreos.com): the operator turns them into a StatefulSet, so
+// the sidecar, volumes and mount go into the resource's spec, and scraping is set
+// up with a scrape class and the additionalScrapeConfigs Secret.
+package operator
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// ScrapeClassName is the scrape class monitors opt into with scrapeClass: istio-mtls.
+const ScrapeClassName = "istio-mtls"
+
+// AdditionalKey is the Secret key of the scrape configs the function creates.
+const AdditionalKey = "additional-scrape-configs.yaml"
+
+// Template returns a pod-template view of the resource: metadata is its
+// spec.podMetadata (created when missing), spec is its spec. The view shares the
+// resource's nodes, so edits through it land in the resource, and the pod template
+// editor serves Deployments and Prometheus resources alike.
+func Template(cr *yaml.RNode) (*yaml.RNode, error) {
+	spec, err := cr.Pipe(yaml.Lookup("spec"))
+	if err != nil || spec == nil || spec.YNode().Kind != yaml.MappingNode {
+		return nil, krmerr.Errorf("spec", "missing: the %s has no spec", cr.GetKind())
+	}
+	pm, err := spec.Pipe(yaml.LookupCreate(yaml.MappingNode, "podMetadata"))
+	if err != nil || pm.YNode().Kind != yaml.MappingNode {
+		return nil, krmerr.Errorf("spec.podMetadata", "must be a mapping")
+	}
+	view := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+		{Kind: yaml.ScalarNode, Value: "metadata"}, pm.YNode(),
+		{Kind: yaml.ScalarNode, Value: "spec"}, spec.YNode(),
+	}}
+	return yaml.NewRNode(view), nil
+}
+
+// RemoveEmptyPodMetadata drops a spec.podMetadata that Template created and that
+// stayed empty.
+func RemoveEmptyPodMetadata(cr *yaml.RNode) {
+	if pm, _ := cr.Pipe(yaml.Lookup("spec", "podMetadata")); pm != nil && len(pm.YNode().Content) == 0 {
+		cr.Pipe(yaml.Lookup("spec"), yaml.Clear("podMetadata"))
+	}
+}
+
+// StatefulSetName is the name the operator gives the StatefulSet of cr.
+func StatefulSetName(cr *yaml.RNode) string {
+	if cr.GetKind() == "PrometheusAgent" {
+		return "prom-agent-" + cr.GetName()
+	}
+	return "prometheus-" + cr.GetName()
+}
+
+// ScrapeClass returns the scrape class node for certDir.
+func ScrapeClass(certDir string, makeDefault bool) *yaml.RNode {
+	n := yaml.MustParse(fmt.Sprintf(`name: %s
+tlsConfig:
+  caFile: %s/root-cert.pem
+  certFile: %s/cert-chain.pem
+  keyFile: %s/key.pem
+  insecureSkipVerify: true
+`, ScrapeClassName, certDir, certDir, certDir))
+	n.YNode().HeadComment = "# Istio mTLS certificates (istio-prometheus-mtls): monitors opt in with scrapeClass: " + ScrapeClassName + ".\n# insecureSkipVerify: Prometheus cannot verify Istio's SPIFFE identities."
+	if makeDefault {
+		n.YNode().Content = append(n.YNode().Content[:2], append([]*yaml.Node{
+			{Kind: yaml.ScalarNode, Value: "default"}, {Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"},
+		}, n.YNode().Content[2:]...)...)
+	}
+	return n
+}
+
+// EnsureScrapeClass adds or replaces the istio-mtls scrape class. owned says an
+// earlier run wrote it; a class of that name we did not write is an error unless
+// takeOver. Only one class may be the default.
+func EnsureScrapeClass(cr *yaml.RNode, certDir string, makeDefault, owned, takeOver bool) error {
+	list, err := cr.Pipe(yaml.LookupCreate(yaml.SequenceNode, "spec", "scrapeClasses"))
+	if err != nil || list.YNode().Kind != yaml.SequenceNode {
+		return krmerr.Errorf("spec.scrapeClasses", "must be a list")
+	}
+	list.YNode().Style &^= yaml.FlowStyle
+	want := ScrapeClass(certDir, makeDefault)
+	at := -1
+	for i, el := range list.YNode().Content {
+		rn := yaml.NewRNode(el)
+		name := ""
+		if f := rn.Field("name"); f != nil {
+			name = yaml.GetValue(f.Value)
+		}
+		if name == ScrapeClassName {
+			at = i
+			continue
+		}
+		if d := rn.Field("default"); makeDefault && d != nil && yaml.GetValue(d.Value) == "true" {
+			return krmerr.Errorf(fmt.Sprintf("spec.scrapeClasses[%d]", i), "scrape class %q is already the default; only one may be (unset it, or leave spec.scrapeJob.defaultScrapeClass false)", name)
+		}
+	}
+	if at < 0 {
+		list.YNode().Content = append(list.YNode().Content, want.YNode())
+		return nil
+	}
+	if !owned && !takeOver && !sameClass(list.YNode().Content[at], want.YNode()) {
+		return krmerr.Errorf(fmt.Sprintf("spec.scrapeClasses[%d]", at), "a scrape class named %q exists that this function did not write; remove it, or set spec.scrapeJob.takeOver: true to replace it", ScrapeClassName)
+	}
+	list.YNode().Content[at] = want.YNode()
+	return nil
+}
+
+func sameClass(a, b *yaml.Node) bool {
+	x, _ := yaml.NewRNode(a).MarshalJSON()
+	y, _ := yaml.NewRNode(b).MarshalJSON()
+	return string(x) == string(y)
+}
+
+// AdditionalScrapeConfigs returns the Secret name and key cr references, if any.
+func AdditionalScrapeConfigs(cr *yaml.RNode) (name, key string, err error) {
+	ref, _ := cr.Pipe(yaml.Lookup("spec", "additionalScrapeConfigs"))
+	if ref == nil {
+		return "", "", nil
+	}
+	if ref.YNode().Kind != yaml.MappingNode {
+		return "", "", krmerr.Errorf("spec.additionalScrapeConfigs", "must be a Secret key selector {name, key}")
+	}
+	get := func(f string) string {
+		if v := ref.Field(f); v != nil {
+			return yaml.GetValue(v.Value)
+		}
+		return ""
+	}
+	name, key = get("name"), get("key")
+	if name == "" || key == "" {
+		return "", "", krmerr.Errorf("spec.additionalScrapeConfigs", "needs both name and key")
+	}
+	return name, key, nil
+}
+
+// NewScrapeSecret is the Secret the function creates when cr has no
+// additionalScrapeConfigs, and points cr at.
+func NewScrapeSecret(cr *yaml.RNode) (*yaml.RNode, error) {
+	name := cr.GetName() + "-istio-mtls-scrape"
+	s := yaml.MustParse(fmt.Sprintf(`apiVersion: v1
+kind: Secret
+metadata:
+  name: %s
+  labels:
+    app.kubernetes.io/managed-by: istio-prometheus-mtls
+type: Opaque
+data:
+  %s: ""
+`, name, AdditionalKey))
+	if ns := cr.GetNamespace(); ns != "" {
+		if err := s.SetNamespace(ns); err != nil {
+			return nil, err
+		}
+	}
+	ref := yaml.MustParse(fmt.Sprintf("name: %s\nkey: %s\n", name, AdditionalKey))
+	if err := cr.PipeE(yaml.Lookup("spec"), yaml.SetField("additionalScrapeConfigs", ref)); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// SelectedMonitors lists the PodMonitors and ScrapeConfigs among items that cr
+// selects (label selector; namespace selector evaluated against the Namespaces in
+// the list, otherwise assumed to match), for the info result that tells how to opt
+// them in.
+func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode) []string {
+	var out []string
+	for _, it := range items {
+		kind := it.GetKind()
+		var sel, nsSel string
+		switch kind {
+		case "PodMonitor":
+			sel, nsSel = "podMonitorSelector", "podMonitorNamespaceSelector"
+		case "ScrapeConfig":
+			sel, nsSel = "scrapeConfigSelector", "scrapeConfigNamespaceSelector"
+		default:
+			continue
+		}
+		if !strings.HasPrefix(it.GetApiVersion(), "monitoring.coreos.com/") {
+			continue
+		}
+		if !selects(cr, sel, it.GetLabels()) || !selectsNamespace(cr, nsSel, it.GetNamespace(), items) {
+			continue
+		}
+		if n, _ := it.Pipe(yaml.Lookup("spec", "scrapeClass")); n != nil && yaml.GetValue(n) == ScrapeClassName {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%s %s/%s", kind, it.GetNamespace(), it.GetName()))
+	}
+	return out
+}
+
+// selects evaluates spec.<field> (a LabelSelector; nil selects nothing).
+func selects(cr *yaml.RNode, field string, labels map[string]string) bool {
+	s, _ := cr.Pipe(yaml.Lookup("spec", field))
+	if s == nil {
+		return false
+	}
+	return matches(s, labels)
+}
+
+func selectsNamespace(cr *yaml.RNode, field, ns string, items []*yaml.RNode) bool {
+	s, _ := cr.Pipe(yaml.Lookup("spec", field))
+	if s == nil {
+		return ns == cr.GetNamespace() || ns == ""
+	}
+	for _, it := range items {
+		if it.GetKind() == "Namespace" && it.GetName() == ns {
+			return matches(s, it.GetLabels())
+		}
+	}
+	return true // the Namespace is not in the list: it may match
+}
+
+func matches(sel *yaml.RNode, labels map[string]string) bool {
+	if ml, _ := sel.Pipe(yaml.Lookup("matchLabels")); ml != nil {
+		for i := 0; i+1 < len(ml.YNode().Content); i += 2 {
+			if labels[ml.YNode().Content[i].Value] != ml.YNode().Content[i+1].Value {
+				return false
+			}
+		}
+	}
+	exprs, _ := sel.Pipe(yaml.Lookup("matchExpressions"))
+	if exprs == nil {
+		return true
+	}
+	for _, e := range exprs.YNode().Content {
+		rn := yaml.NewRNode(e)
+		key, op := "", ""
+		if f := rn.Field("key"); f != nil {
+			key = yaml.GetValue(f.Value)
+		}
+		if f := rn.Field("operator"); f != nil {
+			op = yaml.GetValue(f.Value)
+		}
+		var values []string
+		if f := rn.Field("values"); f != nil {
+			for _, v := range f.Value.YNode().Content {
+				values = append(values, v.Value)
+			}
+		}
+		v, has := labels[key]
+		in := false
+		for _, x := range values {
+			if x == v {
+				in = true
+			}
+		}
+		switch op {
+		case "In":
+			if !has || !in {
+				return false
+			}
+		case "NotIn":
+			if has && in {
+				return false
+			}
+		case "Exists":
+			if !has {
+				return false
+			}
+		case "DoesNotExist":
+			if has {
+				return false
+			}
+		}
+	}
+	return true
+}
