@@ -195,7 +195,10 @@ func Edit(doc string, o Options) (string, Report, error) {
 		return "", rep, err
 	}
 	out, err := render(root, doc)
-	return out, rep, err
+	if err != nil {
+		return "", rep, err
+	}
+	return preserve(doc, out), rep, nil
 }
 
 // EditJobList does the same on a bare list of jobs, the form of prometheus-operator's
@@ -221,7 +224,10 @@ func EditJobList(doc string, o Options) (string, Report, error) {
 		return "", rep, err
 	}
 	out, err := render(root, doc)
-	return out, rep, err
+	if err != nil {
+		return "", rep, err
+	}
+	return preserve(doc, out), rep, nil
 }
 
 func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
