@@ -19,11 +19,15 @@ var (
 	binErr  error
 )
 
-// binary builds the function exactly as the Dockerfile's build stage does.
+// binary builds the function exactly as the Dockerfile's build stage does, at
+// bin/istio-prometheus-mtls, where the examples' exec configs point.
 func binary(t *testing.T) string {
 	t.Helper()
 	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "ipm-bin")
+		dir, err := filepath.Abs("../bin")
+		if err == nil {
+			err = os.MkdirAll(dir, 0o755)
+		}
 		if err != nil {
 			binErr = err
 			return

@@ -3,7 +3,6 @@ package main
 import (
 	"strings"
 	"testing"
-
 )
 
 // TestOnlyOurLinesChange: in prometheus.yml, the output minus our job and our drop

@@ -16,6 +16,10 @@ func preserve(original, edited string) string {
 	if original == "" {
 		return edited
 	}
+	// Nothing to change (a re-run): the user's text stays exactly as it is.
+	if sameTree(original, edited) {
+		return original
+	}
 	root, err := yaml.Parse(original)
 	if err != nil {
 		return edited
