@@ -2,6 +2,7 @@ package main
 
 import (
 	"os"
+	"sort"
 	"strings"
 	"testing"
 
@@ -45,7 +46,7 @@ func TestBadInput(t *testing.T) {
 		ref, field, msg     string
 	}{
 		{"wrong config kind", deploy + "---\n" + configMap, "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\n",
-			"Secret/x", "apiVersion", `must be "fn.istio-prometheus-mtls.dev/v1alpha1" (or a v1 ConfigMap), got "v1"`},
+			"Secret/x", "kind", `must be "PrometheusMTLS" (or a v1 ConfigMap), got "Secret"`},
 		{"wrong config apiVersion", deploy + "---\n" + configMap, "apiVersion: fn.istio-prometheus-mtls.dev/v2\nkind: PrometheusMTLS\nmetadata: {name: x}\n",
 			"PrometheusMTLS/x", "apiVersion", `must be "fn.istio-prometheus-mtls.dev/v1alpha1" (or a v1 ConfigMap), got "fn.istio-prometheus-mtls.dev/v2"`},
 		{"unknown config field", deploy + "---\n" + configMap, cfg("  istio:\n    verison: \"1.28\"\n"),
@@ -115,6 +116,9 @@ func TestBadInput(t *testing.T) {
 		{"mount path not absolute", deploy + "---\n" + configMap, cfg("  certificates:\n    mountPath: certs\n"),
 			"PrometheusMTLS/x", "spec.certificates.mountPath", `must be an absolute path other than /, got "certs"`},
 	}
+	exact := readExactMessages(t)
+	got := map[string]string{}
+	defer func() { writeExactMessages(t, got) }()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			in := resourceList(t, []byte(c.items), []byte(c.config))
@@ -132,6 +136,10 @@ func TestBadInput(t *testing.T) {
 			r := rl.Results[0]
 			if r.Severity != fn.Error {
 				t.Errorf("severity %s", r.Severity)
+			}
+			got[c.name] = r.String()
+			if want, ok := exact[c.name]; !*update && (!ok || want != r.String()) {
+				t.Errorf("result:\n got %s\nwant %s\n(testdata/bad-input-results.txt; go test ./fn -run TestBadInput -update to rewrite, then review)", r.String(), want)
 			}
 			if !strings.Contains(r.Message, c.msg) {
 				t.Errorf("message:\n got %q\nwant it to contain %q", r.Message, c.msg)
@@ -201,4 +209,45 @@ func TestUnreadableInput(t *testing.T) {
 
 func TestMain(m *testing.M) {
 	os.Exit(m.Run())
+}
+
+const exactMessagesFile = "../testdata/bad-input-results.txt"
+
+// readExactMessages reads the exact result of every bad-input case: one line per
+// case, "name<TAB>result".
+func readExactMessages(t *testing.T) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	b, err := os.ReadFile(exactMessagesFile)
+	if err != nil {
+		if *update {
+			return out
+		}
+		t.Fatalf("%v (go test ./fn -run TestBadInput -update)", err)
+	}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		name, result, ok := strings.Cut(l, "\t")
+		if ok {
+			out[name] = strings.ReplaceAll(result, `\n`, "\n")
+		}
+	}
+	return out
+}
+
+func writeExactMessages(t *testing.T, got map[string]string) {
+	if !*update {
+		return
+	}
+	names := make([]string, 0, len(got))
+	for n := range got {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var sb strings.Builder
+	for _, n := range names {
+		sb.WriteString(n + "\t" + strings.ReplaceAll(got[n], "\n", `\n`) + "\n")
+	}
+	if err := os.WriteFile(exactMessagesFile, []byte(sb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }

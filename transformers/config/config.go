@@ -325,11 +325,11 @@ func fromObject(node *kyaml.RNode) (*PrometheusMTLS, error) {
 	if node.YNode().Kind != kyaml.MappingNode {
 		return nil, fieldErr("", "functionConfig must be a mapping, got a %s", kindName(node.YNode().Kind))
 	}
-	if av := node.GetApiVersion(); av != APIVersion {
-		return nil, fieldErr("apiVersion", "must be %q (or a v1 ConfigMap), got %q", APIVersion, av)
-	}
 	if k := node.GetKind(); k != Kind {
 		return nil, fieldErr("kind", "must be %q (or a v1 ConfigMap), got %q", Kind, k)
+	}
+	if av := node.GetApiVersion(); av != APIVersion {
+		return nil, fieldErr("apiVersion", "must be %q (or a v1 ConfigMap), got %q", APIVersion, av)
 	}
 	if err := rejectNumericVersion(node); err != nil {
 		return nil, err
