@@ -131,15 +131,7 @@ func (j *job) podController(sel selection.Workload) error {
 	if err != nil {
 		return krmerr.At(j.original, err)
 	}
-	// at names the workload and its pod template path, unless err is about
-	// another resource already.
-	at := func(err error) error {
-		var e *krmerr.Error
-		if errors.As(err, &e) && e.Ref != nil {
-			return err
-		}
-		return krmerr.At(j.original, krmerr.Prefix(tplField, err))
-	}
+	at := func(err error) error { return j.at(tplField, "metadata", err) }
 	src, err := j.ix.ScrapeConfig(j.original, tpl, sel.ContainerSpec, j.cfg.Spec.ScrapeConfig)
 	if err != nil {
 		return at(err)
@@ -183,16 +175,8 @@ func (j *job) operatorResource() error {
 	if err != nil {
 		return krmerr.At(j.original, err)
 	}
-	at := func(err error) error {
-		var e *krmerr.Error
-		if errors.As(err, &e) && e.Ref != nil {
-			return err
-		}
-		if errors.As(err, &e) && strings.HasPrefix(e.Field, "metadata.") {
-			err = krmerr.Prefix("spec.podMetadata", &krmerr.Error{Field: strings.TrimPrefix(e.Field, "metadata."), Message: e.Message})
-		}
-		return krmerr.At(j.original, err)
-	}
+	// The pod-template view's metadata is the resource's spec.podMetadata.
+	at := func(err error) error { return j.at("", "spec.podMetadata", err) }
 	old, err := podtemplate.ReadStatus(tpl)
 	if err != nil {
 		return at(err)
@@ -257,6 +241,25 @@ func (j *job) operatorResource() error {
 			cr.GetName(), strings.Join(mons, ", "), operator.ScrapeClassName)))
 	}
 	return nil
+}
+
+// at names the workload in err, unless err is about another resource already:
+// field paths get prefix, and the view's "metadata" becomes metadata.
+func (j *job) at(prefix, metadata string, err error) error {
+	var e *krmerr.Error
+	if !errors.As(err, &e) {
+		return krmerr.At(j.original, err)
+	}
+	if e.Ref != nil {
+		return err
+	}
+	c := *e
+	if rest, ok := strings.CutPrefix(c.Field, "metadata"); ok && metadata != "metadata" {
+		c.Field = metadata + rest
+	} else if prefix != "" {
+		return krmerr.At(j.original, krmerr.Prefix(prefix, &c))
+	}
+	return krmerr.At(j.original, &c)
 }
 
 func valueError(obj *yaml.RNode, kind, key string, form scrapeconfig.Form, err error, what string) error {

@@ -190,15 +190,7 @@ func Edit(doc string, o Options) (string, Report, error) {
 	if jobs.YNode().Kind != yaml.SequenceNode {
 		return "", Report{}, krmerr.Errorf("scrape_configs", "must be a list of jobs, got a %s", kindName(jobs.YNode()))
 	}
-	rep, err := editJobs(jobs, o, "scrape_configs")
-	if err != nil {
-		return "", rep, err
-	}
-	out, err := render(root, doc)
-	if err != nil {
-		return "", rep, err
-	}
-	return preserve(doc, out), rep, nil
+	return editAndRender(doc, root, jobs, o, "scrape_configs")
 }
 
 // EditJobList does the same on a bare list of jobs, the form of prometheus-operator's
@@ -219,7 +211,13 @@ func EditJobList(doc string, o Options) (string, Report, error) {
 			return "", Report{}, krmerr.Errorf("", "the additional scrape configs must be a YAML list of jobs, got a %s", kindName(root.YNode()))
 		}
 	}
-	rep, err := editJobs(root, o, "")
+	return editAndRender(doc, root, root, o, "")
+}
+
+// editAndRender edits the job list of root and writes root back, keeping the
+// user's text where it can.
+func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) (string, Report, error) {
+	rep, err := editJobs(jobs, o, field)
 	if err != nil {
 		return "", rep, err
 	}
