@@ -8,23 +8,16 @@ import (
 
 // preserve keeps the user's own text byte for byte: the YAML encoder normalises
 // some formatting (the spacing before a line comment, for one), so the edit is
-// taken as a line diff between the re-encoded original and the re-encoded result,
-// and applied to the original text. It returns edited unchanged unless that is
-// provably safe: the original and its re-encoding line up one to one with the same
-// indentation, and the spliced text parses to the same tree as edited.
-func preserve(original, edited string) string {
-	if original == "" {
+// taken as a line diff between the re-encoded original (pristine, a fresh parse of
+// original) and the re-encoded result, and applied to the original text. It
+// returns edited unless that is provably safe: the original and its re-encoding
+// line up one to one with the same indentation, and the spliced text parses to the
+// same tree as editedRoot.
+func preserve(original string, pristine, editedRoot *yaml.RNode, edited string) string {
+	if original == "" || pristine == nil {
 		return edited
 	}
-	// Nothing to change (a re-run): the user's text stays exactly as it is.
-	if sameTree(original, edited) {
-		return original
-	}
-	root, err := yaml.Parse(original)
-	if err != nil {
-		return edited
-	}
-	baseline, err := render(root, original)
+	baseline, err := render(pristine, original)
 	if err != nil {
 		return edited
 	}
@@ -57,46 +50,60 @@ func preserve(original, edited string) string {
 		}
 	}
 	result := strings.Join(out, "")
-	if !sameTree(result, edited) {
+	check, err := yaml.Parse(result)
+	if err != nil || !sameNodes(check.YNode(), editedRoot.YNode()) {
 		return edited
 	}
 	return result
+}
+
+// sameNodes compares two YAML trees by content (kinds, resolved tags, values,
+// order), ignoring style, comments and positions.
+func sameNodes(a, b *yaml.Node) bool {
+	for a.Kind == yaml.DocumentNode && len(a.Content) == 1 {
+		a = a.Content[0]
+	}
+	for b.Kind == yaml.DocumentNode && len(b.Content) == 1 {
+		b = b.Content[0]
+	}
+	if a.Kind == yaml.AliasNode && a.Alias != nil {
+		a = a.Alias
+	}
+	if b.Kind == yaml.AliasNode && b.Alias != nil {
+		b = b.Alias
+	}
+	if a.Kind != b.Kind || len(a.Content) != len(b.Content) {
+		return false
+	}
+	if a.Kind == yaml.ScalarNode && (a.Value != b.Value || a.ShortTag() != b.ShortTag()) {
+		return false
+	}
+	for i := range a.Content {
+		if !sameNodes(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func lines(s string) []string { return strings.SplitAfter(s, "\n") }
 
 func indent(l string) string { return l[:len(l)-len(strings.TrimLeft(l, " \t"))] }
 
-func sameTree(a, b string) bool {
-	x, err := yaml.Parse(a)
-	if err != nil {
-		return false
-	}
-	y, err := yaml.Parse(b)
-	if err != nil {
-		return false
-	}
-	j1, err1 := x.MarshalJSON()
-	j2, err2 := y.MarshalJSON()
-	return err1 == nil && err2 == nil && string(j1) == string(j2)
-}
-
 // diff is Myers' O((N+M)D) line diff: '=' keeps a line of a (and b), '-' drops one
-// of a, '+' takes one of b. It gives up (nil) past maxD edits.
+// of a, '+' takes one of b. It gives up (nil) past maxD edits. The trace keeps
+// only the 2d+1 diagonals of each round.
 func diff(a, b []string) []byte {
 	n, m := len(a), len(b)
-	const maxD = 4000
+	const maxD = 20000
 	max := n + m
-	if max > maxD*2 {
-		max = maxD * 2
+	if max > maxD {
+		max = maxD
 	}
 	off := max + 1
 	v := make([]int, 2*max+3)
 	var trace [][]int
 	for d := 0; d <= max; d++ {
-		snapshot := make([]int, len(v))
-		copy(snapshot, v)
-		trace = append(trace, snapshot)
 		for k := -d; k <= d; k += 2 {
 			var x int
 			if k == -d || (k != d && v[off+k-1] < v[off+k+1]) {
@@ -110,28 +117,32 @@ func diff(a, b []string) []byte {
 				y++
 			}
 			v[off+k] = x
-			if x >= n && y >= m {
-				return backtrack(trace, v, off, n, m, d, a, b)
+		}
+		// Round d's diagonals -d..d, for the backtrack.
+		trace = append(trace, append([]int(nil), v[off-d:off+d+1]...))
+		for k := -d; k <= d; k += 2 {
+			if v[off+k] >= n && v[off+k]-k >= m {
+				return backtrack(trace, n, m, d)
 			}
 		}
 	}
 	return nil
 }
 
-func backtrack(trace [][]int, last []int, off, n, m, d int, a, b []string) []byte {
+// backtrack walks the trace from (n, m) back to (0, 0).
+func backtrack(trace [][]int, n, m, d int) []byte {
+	at := func(round, k int) int { return trace[round][k+round] }
 	var ops []byte
 	x, y := n, m
-	v := last
 	for ; d > 0; d-- {
 		k := x - y
-		prev := trace[d]
 		var pk int
-		if k == -d || (k != d && prev[off+k-1] < prev[off+k+1]) {
+		if k == -d || (k != d && at(d-1, k-1) < at(d-1, k+1)) {
 			pk = k + 1
 		} else {
 			pk = k - 1
 		}
-		px := prev[off+pk]
+		px := at(d-1, pk)
 		py := px - pk
 		for x > px && y > py {
 			ops = append(ops, '=')
@@ -144,9 +155,7 @@ func backtrack(trace [][]int, last []int, off, n, m, d int, a, b []string) []byt
 			ops = append(ops, '-')
 		}
 		x, y = px, py
-		v = prev
 	}
-	_ = v
 	for x > 0 && y > 0 {
 		ops = append(ops, '=')
 		x--

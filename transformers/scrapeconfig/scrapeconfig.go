@@ -221,11 +221,20 @@ func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) 
 	if err != nil {
 		return "", rep, err
 	}
+	var pristine *yaml.RNode
+	if strings.TrimSpace(doc) != "" {
+		pristine, _ = yaml.Parse(doc)
+	}
+	// Nothing changed (a re-run): the user's text stays exactly as it is. Comments
+	// do not count, but our jobs must still carry their marker.
+	if pristine != nil && sameNodes(pristine.YNode(), root.YNode()) && strings.Count(doc, Marker) >= len(rep.Jobs) {
+		return doc, rep, nil
+	}
 	out, err := render(root, doc)
 	if err != nil {
 		return "", rep, err
 	}
-	return preserve(doc, out), rep, nil
+	return preserve(doc, pristine, root, out), rep, nil
 }
 
 func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
