@@ -34,7 +34,8 @@ image-local:
 # Wall time and peak RSS against a no-op function and a bare YAML round trip.
 bench:
 	bench/run.sh
-	go test -run '^$$' -bench . -benchmem ./transformers/...
+	go test -run '^$$' -bench . -benchmem ./transformers/... ./fn
+	go test -run '^$$' -bench . -benchtime 3x ./bench/floor
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')
