@@ -38,14 +38,6 @@ func Template(cr *yaml.RNode) (*yaml.RNode, error) {
 	return yaml.NewRNode(view), nil
 }
 
-// RemoveEmptyPodMetadata drops a spec.podMetadata that Template created and that
-// stayed empty.
-func RemoveEmptyPodMetadata(cr *yaml.RNode) {
-	if pm, _ := cr.Pipe(yaml.Lookup("spec", "podMetadata")); pm != nil && len(pm.YNode().Content) == 0 {
-		cr.Pipe(yaml.Lookup("spec"), yaml.Clear("podMetadata"))
-	}
-}
-
 // StatefulSetName is the name the operator gives the StatefulSet of cr.
 func StatefulSetName(cr *yaml.RNode) string {
 	if cr.GetKind() == "PrometheusAgent" {
