@@ -113,6 +113,8 @@ func TestBadInput(t *testing.T) {
 			"Prometheus/monitoring/k8s", "spec.scrapeClasses[0]", `scrape class "mine" is already the default; only one may be`},
 		{"operator: additional scrape configs not a list", "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: k8s, namespace: monitoring}\nspec:\n  additionalScrapeConfigs: {name: extra, key: jobs.yaml}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: extra, namespace: monitoring}\nstringData:\n  jobs.yaml: 'global: {}'\n", "",
 			"Secret/monitoring/extra", "stringData.jobs.yaml", "the additional scrape configs must be a YAML list of jobs, got a mapping"},
+		{"injection with a hand-written istio-proxy", strings.Replace(deploy, "      volumes:", "      - {name: istio-proxy, image: istio/proxyv2:1.20.0}\n      volumes:", 1) + "---\n" + configMap, cfg("  mode: injection\n"),
+			"Deployment/mon/prom", "spec.template.spec.containers[1]", `the pod already has a container named "istio-proxy", and Istio's injector adds one of that name`},
 		{"mount path not absolute", deploy + "---\n" + configMap, cfg("  certificates:\n    mountPath: certs\n"),
 			"PrometheusMTLS/x", "spec.certificates.mountPath", `must be an absolute path other than /, got "certs"`},
 	}

@@ -334,12 +334,15 @@ func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, mount podtemplate.Mo
 			Mounts:      []podtemplate.Mount{mount},
 			Injection:   rec,
 			ScrapeClass: scrapeClass,
+			TakeOver:    cfg.Spec.TakeOver,
+			Forbid:      []string{profiles.ContainerName},
 		})
 	}
 	d := podtemplate.Desired{
 		Volumes:     sidecar.Volumes,
 		Mounts:      []podtemplate.Mount{mount},
 		ScrapeClass: scrapeClass,
+		TakeOver:    cfg.Spec.TakeOver,
 		Labels:      map[string]string{injection.LabelInject: "false"},
 		Annotations: map[string]string{injection.LabelInject: "false"},
 	}

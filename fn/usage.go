@@ -60,6 +60,7 @@ spec:
     securePortJob: false   # add Istio's secure metrics port jobs (Istio >= 1.31)
     defaultScrapeClass: false  # prometheus-operator: istio-mtls scrape class as the default
   scrapeConfig: null       # {kind: ConfigMap|Secret, name, namespace, key}; default: follow --config.file
+  takeOver: false          # adopt a hand-written setup: replace what carries our names
 
 A v1 ConfigMap works too, with flat keys (kpt fn eval ... -- istio-version=1.28):
   %s

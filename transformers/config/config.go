@@ -61,6 +61,10 @@ type Spec struct {
 	Certificates Certificates     `json:"certificates,omitempty"`
 	ScrapeJob    ScrapeJob        `json:"scrapeJob,omitempty"`
 	ScrapeConfig *ScrapeConfigRef `json:"scrapeConfig,omitempty"`
+	// TakeOver adopts what a hand-written setup (such as the blog post's) left with
+	// our names: the istio-proxy container, volumes, mounts, the scrape job and the
+	// scrape class are replaced instead of refused.
+	TakeOver bool `json:"takeOver,omitempty"`
 }
 
 // Target selects the Prometheus workload. Everything is optional.
@@ -191,6 +195,9 @@ func (c *PrometheusMTLS) Default() {
 	s.Certificates.MountPath = path.Clean(s.Certificates.MountPath)
 	if s.ScrapeJob.Name == "" {
 		s.ScrapeJob.Name = DefaultScrapeJobName
+	}
+	if s.TakeOver {
+		s.ScrapeJob.TakeOver = true
 	}
 }
 
@@ -418,6 +425,7 @@ var flatKeys = map[string]func(c *PrometheusMTLS, v string) error{
 	"scrape-job-name":         func(c *PrometheusMTLS, v string) error { c.Spec.ScrapeJob.Name = v; return nil },
 	"scrape-job-exclude-from": setExcludeFrom,
 	"scrape-job-take-over":    boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.ScrapeJob.TakeOver = b }),
+	"take-over":               boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.TakeOver = b }),
 	"secure-port-job":         boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.ScrapeJob.SecurePortJob = b }),
 	"default-scrape-class":    boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.ScrapeJob.DefaultScrapeClass = b }),
 	"scrape-config-kind":      func(c *PrometheusMTLS, v string) error { scrapeRef(c).Kind = v; return nil },

@@ -169,6 +169,14 @@ type Desired struct {
 	// Injection and ScrapeClass are stored in the status as they are.
 	Injection   *Injection
 	ScrapeClass string
+	// TakeOver adopts containers, volumes and mounts of our names that this
+	// function did not add (a hand-written setup being migrated) instead of
+	// refusing them.
+	TakeOver bool
+	// Forbid names containers that must not be in the pod (injection mode: the
+	// injector adds istio-proxy itself). One that is there is an error, or is
+	// removed with TakeOver.
+	Forbid []string
 }
 
 // Apply makes template hold d, replacing what an earlier Apply added (per the
@@ -195,6 +203,20 @@ func Apply(template *yaml.RNode, d Desired) error {
 			}
 		}
 	}
+	for _, name := range d.Forbid {
+		for _, list := range []string{"containers", "initContainers"} {
+			i, _ := findElement(template, []string{"spec", list}, "name", name)
+			if i < 0 {
+				continue
+			}
+			if !d.TakeOver && !containsStr(old.lists()[list], name) {
+				return krmerr.Errorf(fmt.Sprintf("spec.%s[%d]", list, i), "the pod already has a container named %q, and Istio's injector adds one of that name: the pod would be rejected (remove it, or set spec.takeOver: true to let the function remove it)", name)
+			}
+			if err := removeElement(template, []string{"spec", list}, "name", name); err != nil {
+				return err
+			}
+		}
+	}
 	for _, list := range []string{"containers", "initContainers"} {
 		other := "initContainers"
 		if list == "initContainers" {
@@ -202,9 +224,14 @@ func Apply(template *yaml.RNode, d Desired) error {
 		}
 		for _, c := range want[list] {
 			if i, _ := findElement(template, []string{"spec", other}, "name", c.Name); i >= 0 {
-				return krmerr.Errorf(fmt.Sprintf("spec.%s[%d]", other, i), "a container named %q already exists; it collides with the %s this function adds (rename it, or remove it)", c.Name, list)
+				if !d.TakeOver {
+					return krmerr.Errorf(fmt.Sprintf("spec.%s[%d]", other, i), "a container named %q already exists; it collides with the %s this function adds (rename it, remove it, or set spec.takeOver: true to replace it)", c.Name, list)
+				}
+				if err := removeElement(template, []string{"spec", other}, "name", c.Name); err != nil {
+					return err
+				}
 			}
-			owned := containsStr(old.lists()[list], c.Name)
+			owned := containsStr(old.lists()[list], c.Name) || d.TakeOver
 			node, err := ToNode(c)
 			if err != nil {
 				return err
@@ -239,7 +266,7 @@ func Apply(template *yaml.RNode, d Desired) error {
 		if err != nil {
 			return err
 		}
-		taken, err := upsert(template, []string{"spec", "volumes"}, "name", v.Name, node, containsStr(old.Volumes, v.Name), false)
+		taken, err := upsert(template, []string{"spec", "volumes"}, "name", v.Name, node, containsStr(old.Volumes, v.Name) || d.TakeOver, false)
 		if err != nil {
 			return err
 		}
@@ -248,7 +275,7 @@ func Apply(template *yaml.RNode, d Desired) error {
 		}
 	}
 
-	mounts, err := applyMounts(template, old.VolumeMounts, d.Mounts)
+	mounts, err := applyMounts(template, old.VolumeMounts, d.Mounts, d.TakeOver)
 	if err != nil {
 		return err
 	}
@@ -267,7 +294,7 @@ func Apply(template *yaml.RNode, d Desired) error {
 	return writeStatus(template, next)
 }
 
-func applyMounts(template *yaml.RNode, old []string, want []Mount) ([]string, error) {
+func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool) ([]string, error) {
 	wantKey := map[string]bool{}
 	for _, m := range want {
 		wantKey[m.Container+":"+m.MountPath] = true
@@ -308,10 +335,15 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount) ([]string, er
 		// different mountPath (or the user's own): refuse unless it is ours.
 		if j, other := findElement(c, []string{"volumeMounts"}, "name", m.Name); j >= 0 {
 			if p := yaml.GetValue(other.Field("mountPath").Value); p != m.MountPath && !containsStr(old, m.Container+":"+p) {
-				return nil, krmerr.Errorf(fmt.Sprintf("%s.volumeMounts[%d]", field, j), "container %q already mounts volume %q at %s; the certificates are to be mounted at %s (set spec.certificates.mountPath to %s, or remove that mount)", m.Container, m.Name, p, m.MountPath, p)
+				if !takeOver {
+					return nil, krmerr.Errorf(fmt.Sprintf("%s.volumeMounts[%d]", field, j), "container %q already mounts volume %q at %s; the certificates are to be mounted at %s (set spec.certificates.mountPath to %s, remove that mount, or set spec.takeOver: true)", m.Container, m.Name, p, m.MountPath, p)
+				}
+				if err := removeElement(c, []string{"volumeMounts"}, "mountPath", p); err != nil {
+					return nil, err
+				}
 			}
 		}
-		ok, err := upsert(c, []string{"volumeMounts"}, "mountPath", m.MountPath, node, containsStr(old, key), false)
+		ok, err := upsert(c, []string{"volumeMounts"}, "mountPath", m.MountPath, node, containsStr(old, key) || takeOver, false)
 		if err != nil {
 			return nil, krmerr.Prefix(field, err)
 		}
@@ -349,7 +381,7 @@ func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNo
 		}
 		existing, _ := yaml.NewRNode(el).String()
 		return false, krmerr.Errorf(fmt.Sprintf("%s[%d]", strings.Join(path, "."), i),
-			"%s %q is already used by something this function did not add, with different content; rename it or configure another name. Existing:\n%s", key, value, strings.TrimSpace(existing))
+			"%s %q is already used by something this function did not add, with different content; rename it, configure another name, or set spec.takeOver: true to replace it. Existing:\n%s", key, value, strings.TrimSpace(existing))
 	}
 	if first {
 		list.YNode().Content = append([]*yaml.Node{node.YNode()}, list.YNode().Content...)

@@ -93,9 +93,14 @@ func firstAnnotation(a map[string]string, names []string) []string {
 }
 
 // Lookup returns the index of the one item of kind named name (current or previous
-// name) in namespace, or -1.
+// name) in namespace, or -1. Manifests meant for `kubectl apply -n` may name the
+// namespace on one object and not the other: an object without a namespace
+// matches when none has it.
 func (ix *Index) Lookup(kind, namespace, name string) (int, error) {
 	found := ix.byKey[key{kind, namespace, name}]
+	if len(found) == 0 && namespace != "" {
+		found = ix.byKey[key{kind, "", name}]
+	}
 	uniq := map[int]bool{}
 	for _, i := range found {
 		uniq[i] = true

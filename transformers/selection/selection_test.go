@@ -162,3 +162,13 @@ spec:
 		t.Errorf("err = %v", err)
 	}
 }
+
+func TestLookupNamespaceFallback(t *testing.T) {
+	ix := NewIndex(items(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, namespace: other}\ndata: {}\n"))
+	if i, err := ix.Lookup("ConfigMap", "mon", "c"); err != nil || i != 0 {
+		t.Errorf("a ConfigMap without namespace: %d %v", i, err)
+	}
+	if i, _ := ix.Lookup("ConfigMap", "mon", "d"); i != -1 {
+		t.Error("a ConfigMap of another namespace matched")
+	}
+}
