@@ -4,6 +4,7 @@ package checks
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
@@ -196,13 +197,22 @@ func NoNewPodSecurityViolations(before, after *corev1.PodTemplateSpec, added str
 	if err != nil {
 		return err
 	}
-	for reason, detail := range a {
+	reasons := make([]string, 0, len(a))
+	for r := range a {
+		reasons = append(reasons, r)
+	}
+	sort.Strings(reasons)
+	var problems []string
+	for _, reason := range reasons {
+		detail := a[reason]
 		if _, ok := b[reason]; !ok {
-			return fmt.Errorf("new Pod Security (restricted) violation: %s: %s", reason, detail)
+			problems = append(problems, fmt.Sprintf("new Pod Security (restricted) violation: %s: %s", reason, detail))
+		} else if strings.Contains(detail, fmt.Sprintf("%q", added)) {
+			problems = append(problems, fmt.Sprintf("container %q violates Pod Security (restricted): %s: %s", added, reason, detail))
 		}
-		if strings.Contains(detail, fmt.Sprintf("%q", added)) {
-			return fmt.Errorf("container %q violates Pod Security (restricted): %s: %s", added, reason, detail)
-		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("%s", strings.Join(problems, "; "))
 	}
 	return nil
 }
