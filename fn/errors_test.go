@@ -115,6 +115,10 @@ func TestBadInput(t *testing.T) {
 			"Secret/monitoring/extra", "stringData.jobs.yaml", "the additional scrape configs must be a YAML list of jobs, got a mapping"},
 		{"injection with a hand-written istio-proxy", strings.Replace(deploy, "      volumes:", "      - {name: istio-proxy, image: istio/proxyv2:1.20.0}\n      volumes:", 1) + "---\n" + configMap, cfg("  mode: injection\n"),
 			"Deployment/mon/prom", "spec.template.spec.containers[1]", `the pod already has a container named "istio-proxy", and Istio's injector adds one of that name`},
+		{"metadata is a list", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n- name: prom\n---\n" + configMap, "",
+			"", "metadata", "items[0] (Deployment): metadata must be a mapping, got a list"},
+		{"pod template labels are a list", strings.Replace(deploy, "metadata: {labels: {app: prom}}", "metadata: {labels: [app]}", 1) + "---\n" + configMap, "",
+			"", "spec.template.metadata.labels", "items[0] (Deployment prom): spec.template.metadata.labels must be a mapping, got a list"},
 		{"mount path not absolute", deploy + "---\n" + configMap, cfg("  certificates:\n    mountPath: certs\n"),
 			"PrometheusMTLS/x", "spec.certificates.mountPath", `must be an absolute path other than /, got "certs"`},
 	}

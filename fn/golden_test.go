@@ -95,12 +95,11 @@ func resourceList(t testing.TB, stream, config []byte) []byte {
 			t.Fatal(err)
 		}
 	}
-	var buf bytes.Buffer
-	w := kio.ByteWriter{Writer: &buf, WrappingKind: kio.ResourceListKind, WrappingAPIVersion: kio.ResourceListAPIVersion, FunctionConfig: fc}
-	if err := w.Write(nodes); err != nil {
+	out, err := wrap(nodes, fc)
+	if err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return out
 }
 
 func runFn(in []byte) ([]byte, error) {
@@ -200,11 +199,13 @@ func itemsOnly(t testing.TB, rlBytes []byte) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := fn.WriteKubeObjectsToString(rl.Items)
+	// The SDK's own writer: it copes with any item shape (kio's does not).
+	rl.Results, rl.FunctionConfig = nil, fn.NewEmptyKubeObject()
+	s, err := rl.ToYAML()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return string(s)
 }
 
 // lineDiff shows the first differing lines with some context.

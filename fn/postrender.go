@@ -53,13 +53,12 @@ func postRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: the input is not a YAML stream of objects: %v\n", err)
 		return 1
 	}
-	var rl bytes.Buffer
-	w := kio.ByteWriter{Writer: &rl, WrappingKind: kio.ResourceListKind, WrappingAPIVersion: kio.ResourceListAPIVersion, FunctionConfig: fc}
-	if err := w.Write(nodes); err != nil {
+	rl, err := wrap(nodes, fc)
+	if err != nil {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
 		return 1
 	}
-	out, err := fn.Run(fn.ResourceListProcessorFunc(process), rl.Bytes())
+	out, err := fn.Run(fn.ResourceListProcessorFunc(process), rl)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %s\n", summary(out, err))
 		return 1
@@ -112,4 +111,29 @@ func toAny(m map[string]string) map[string]any {
 		out[k] = v
 	}
 	return out
+}
+
+// wrap builds a ResourceList of nodes. It writes the nodes as they are (kio's
+// writer reads their annotations, and its accessors panic on malformed metadata,
+// which the function must report instead).
+func wrap(nodes []*yaml.RNode, fc *yaml.RNode) ([]byte, error) {
+	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
+	items := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, n := range nodes {
+		items.Content = append(items.Content, n.YNode())
+	}
+	root := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+		str("apiVersion"), str(kio.ResourceListAPIVersion),
+		str("kind"), str(kio.ResourceListKind),
+		str("items"), items,
+	}}
+	if fc != nil {
+		root.Content = append(root.Content, str("functionConfig"), fc.YNode())
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
 }

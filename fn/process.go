@@ -71,7 +71,10 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) ([]*yaml.RNode, 
 	if !ok {
 		return nil, nil, &krmerr.Error{Field: "spec.istio.version", Message: fmt.Sprintf("Istio %s is not supported (supported: %s)", cfg.Spec.Istio.Version, profiles.Supported())}
 	}
-	ix := selection.NewIndex(nodes)
+	ix, err := selection.NewIndex(nodes)
+	if err != nil {
+		return nil, nil, err
+	}
 	sel, err := ix.SelectWorkload(cfg.Spec.Target)
 	if err != nil {
 		return nil, nil, err

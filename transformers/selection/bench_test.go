@@ -27,7 +27,7 @@ func BenchmarkSelect(b *testing.B) {
 	nodes := items(b, sb.String())
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		ix := NewIndex(nodes)
+		ix, _ := NewIndex(nodes)
 		w, err := ix.SelectWorkload(config.Target{})
 		if err != nil {
 			b.Fatal(err)

@@ -34,9 +34,12 @@ type Index struct {
 }
 
 // NewIndex indexes items.
-func NewIndex(items []*yaml.RNode) *Index {
+func NewIndex(items []*yaml.RNode) (*Index, error) {
 	ix := &Index{Items: items, byKey: make(map[key][]int)}
 	for i, it := range items {
+		if err := checkShape(it, i); err != nil {
+			return nil, err
+		}
 		kind := it.GetKind()
 		switch kind {
 		case "ConfigMap", "Secret":
@@ -49,7 +52,81 @@ func NewIndex(items []*yaml.RNode) *Index {
 			}
 		}
 	}
-	return ix
+	return ix, nil
+}
+
+// checkShape refuses items whose metadata (or pod template metadata) is not a
+// mapping: the YAML library's accessors assume one.
+func checkShape(n *yaml.RNode, i int) error {
+	root := n.YNode()
+	if root.Kind != yaml.MappingNode {
+		return krmerr.Errorf(fmt.Sprintf("items[%d]", i), "must be a mapping (a Kubernetes object)")
+	}
+	what := fmt.Sprintf("items[%d]", i)
+	if k := field(root, "kind"); k != nil && k.Kind == yaml.ScalarNode {
+		what += " (" + k.Value
+		if md := field(root, "metadata"); md != nil && md.Kind == yaml.MappingNode {
+			if nm := field(md, "name"); nm != nil && nm.Kind == yaml.ScalarNode {
+				what += " " + nm.Value
+			}
+		}
+		what += ")"
+	}
+	paths := [][]string{{"metadata"}, {"metadata", "labels"}, {"metadata", "annotations"}}
+	if p, ok := podtemplate.Path(scalar(root, "kind")); ok {
+		for _, sub := range [][]string{{"metadata"}, {"metadata", "labels"}, {"metadata", "annotations"}} {
+			paths = append(paths, append(append([]string{}, p...), sub...))
+		}
+	}
+	if config.IsOperatorKind(scalar(root, "kind")) {
+		paths = append(paths, []string{"spec", "podMetadata"}, []string{"spec", "podMetadata", "labels"}, []string{"spec", "podMetadata", "annotations"})
+	}
+	for _, p := range paths {
+		cur := root
+		for j, k := range p {
+			next := field(cur, k)
+			if next == nil || (next.Kind == yaml.ScalarNode && next.Tag == yaml.NodeTagNull) {
+				break
+			}
+			if next.Kind != yaml.MappingNode {
+				field := strings.Join(p[:j+1], ".")
+				return krmerr.Errorf(field, "%s: %s must be a mapping, got a %s", what, field, kindOf(next))
+			}
+			cur = next
+		}
+	}
+	return nil
+}
+
+func field(m *yaml.Node, key string) *yaml.Node {
+	if m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func scalar(m *yaml.Node, key string) string {
+	if v := field(m, key); v != nil && v.Kind == yaml.ScalarNode {
+		return v.Value
+	}
+	return ""
+}
+
+func kindOf(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.SequenceNode:
+		return "list"
+	case yaml.ScalarNode:
+		return "scalar"
+	case yaml.AliasNode:
+		return "alias"
+	}
+	return "node"
 }
 
 // keysOf lists the current and previous names of a resource (reading only the

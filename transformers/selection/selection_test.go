@@ -77,7 +77,7 @@ data:
 `
 
 func TestSelectAndFind(t *testing.T) {
-	ix := NewIndex(items(t, stack))
+	ix := mustIndex(t, items(t, stack))
 	w, err := ix.SelectWorkload(config.Target{})
 	if err != nil {
 		t.Fatal(err)
@@ -110,7 +110,7 @@ func TestSelectAndFind(t *testing.T) {
 }
 
 func TestFallbackWithoutFlag(t *testing.T) {
-	ix := NewIndex(items(t, `apiVersion: apps/v1
+	ix := mustIndex(t, items(t, `apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: p}
 spec:
@@ -141,7 +141,7 @@ data: {prometheus.yaml: "{}"}
 }
 
 func TestEmptyDirConfigIsAnError(t *testing.T) {
-	ix := NewIndex(items(t, `apiVersion: apps/v1
+	ix := mustIndex(t, items(t, `apiVersion: apps/v1
 kind: Deployment
 metadata: {name: p}
 spec:
@@ -164,11 +164,20 @@ spec:
 }
 
 func TestLookupNamespaceFallback(t *testing.T) {
-	ix := NewIndex(items(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, namespace: other}\ndata: {}\n"))
+	ix := mustIndex(t, items(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: d, namespace: other}\ndata: {}\n"))
 	if i, err := ix.Lookup("ConfigMap", "mon", "c"); err != nil || i != 0 {
 		t.Errorf("a ConfigMap without namespace: %d %v", i, err)
 	}
 	if i, _ := ix.Lookup("ConfigMap", "mon", "d"); i != -1 {
 		t.Error("a ConfigMap of another namespace matched")
 	}
+}
+
+func mustIndex(t testing.TB, items []*yaml.RNode) *Index {
+	t.Helper()
+	ix, err := NewIndex(items)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ix
 }
