@@ -48,7 +48,7 @@ func postRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: reading stdin: %v\n", err)
 		return 1
 	}
-	nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(in), OmitReaderAnnotations: true}).Read()
+	nodes, err := readStream(in)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: the input is not a YAML stream of objects: %v\n", err)
 		return 1
@@ -68,13 +68,16 @@ func postRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
 		return 1
 	}
-	s, err := fn.WriteKubeObjectsToString(res.Items)
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
-		return 1
+	// Each object as the SDK writes it, "---" between them (kio's writer would also
+	// clear annotations, and fails on an empty-string annotations field).
+	var b strings.Builder
+	for i, o := range res.Items {
+		if i > 0 {
+			b.WriteString("---\n")
+		}
+		b.Write(o.Bytes())
 	}
-	_, err = io.WriteString(stdout, s)
-	if err != nil {
+	if _, err := io.WriteString(stdout, b.String()); err != nil {
 		return 1
 	}
 	return 0
@@ -136,4 +139,28 @@ func wrap(nodes []*yaml.RNode, fc *yaml.RNode) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), enc.Close()
+}
+
+// readStream decodes a multi-document YAML stream into its objects as they are
+// (kio's reader would turn a null field such as `labels:` into an empty string).
+func readStream(in []byte) ([]*yaml.RNode, error) {
+	dec := yaml.NewDecoder(bytes.NewReader(in))
+	var nodes []*yaml.RNode
+	for {
+		var doc yaml.Node
+		err := dec.Decode(&doc)
+		if err == io.EOF {
+			return nodes, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(doc.Content) == 0 || (doc.Content[0].Kind == yaml.ScalarNode && doc.Content[0].ShortTag() == yaml.NodeTagNull) {
+			continue // an empty document between two ---
+		}
+		if doc.Content[0].Kind != yaml.MappingNode {
+			return nil, fmt.Errorf("document %d is not an object", len(nodes)+1)
+		}
+		nodes = append(nodes, yaml.NewRNode(doc.Content[0]))
+	}
 }

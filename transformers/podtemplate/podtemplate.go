@@ -455,6 +455,11 @@ func Delete(template *yaml.RNode, path []string, k string) error {
 }
 
 func setString(template *yaml.RNode, path []string, k, v string) error {
+	// `labels:` with nothing after it (as templates often render) is an empty map.
+	if n, _ := template.Pipe(yaml.Lookup(path...)); n != nil && n.YNode().Kind == yaml.ScalarNode &&
+		(n.YNode().ShortTag() == yaml.NodeTagNull || n.YNode().Value == "") {
+		*n.YNode() = yaml.Node{Kind: yaml.MappingNode}
+	}
 	m, err := template.Pipe(yaml.LookupCreate(yaml.MappingNode, path...))
 	if err != nil {
 		return krmerr.Errorf(strings.Join(path, "."), "%v", err)

@@ -183,6 +183,10 @@ func Edit(doc string, o Options) (string, Report, error) {
 	if err != nil {
 		return "", Report{}, err
 	}
+	// `scrape_configs:` with nothing after it is an empty list to Prometheus.
+	if n, _ := root.Pipe(yaml.Lookup("scrape_configs")); n != nil && n.YNode().Kind == yaml.ScalarNode && n.YNode().ShortTag() == yaml.NodeTagNull {
+		*n.YNode() = yaml.Node{Kind: yaml.SequenceNode}
+	}
 	jobs, err := root.Pipe(yaml.LookupCreate(yaml.SequenceNode, "scrape_configs"))
 	if err != nil {
 		return "", Report{}, krmerr.Errorf("scrape_configs", "%v", err)

@@ -85,8 +85,8 @@ func checkShape(n *yaml.RNode, i int) error {
 		cur := root
 		for j, k := range p {
 			next := field(cur, k)
-			if next == nil || (next.Kind == yaml.ScalarNode && next.Tag == yaml.NodeTagNull) {
-				break
+			if next == nil || isEmptyScalar(next) {
+				break // none, null or "": read as empty
 			}
 			if next.Kind != yaml.MappingNode {
 				field := strings.Join(p[:j+1], ".")
@@ -96,6 +96,11 @@ func checkShape(n *yaml.RNode, i int) error {
 		}
 	}
 	return nil
+}
+
+// isEmptyScalar: null, or the empty string some tools turn a null into.
+func isEmptyScalar(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && (n.ShortTag() == yaml.NodeTagNull || n.Value == "")
 }
 
 func field(m *yaml.Node, key string) *yaml.Node {
