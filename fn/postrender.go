@@ -14,7 +14,7 @@ import (
 
 // postRender is the Helm post-renderer contract: a multi-document YAML stream on
 // stdin, the transformed stream on stdout, non-zero exit on error. The function
-// config comes from --config FILE and/or key=value flat keys (as with kpt).
+// config comes from --config FILE or key=value flat keys (as with kpt).
 func postRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var configFile string
 	flat := map[string]string{}
