@@ -139,22 +139,8 @@ func kindOf(n *yaml.Node) string {
 func keysOf(kind string, n *yaml.RNode) []key {
 	name, namespace := n.GetName(), n.GetNamespace()
 	keys := []key{{kind, namespace, name}}
-	ann, _ := n.Pipe(yaml.Lookup("metadata", "annotations"))
-	if ann == nil {
-		return keys
-	}
-	annotation := func(keys []string) []string {
-		for _, k := range keys {
-			if f := ann.Field(k); f != nil {
-				if v := yaml.GetValue(f.Value); v != "" {
-					return strings.Split(v, ",")
-				}
-			}
-		}
-		return nil
-	}
-	names := annotation(previousNamesAnnotations)
-	namespaces := annotation(previousNamespacesAnnotations)
+	names := previous(n, previousNamesAnnotations)
+	namespaces := previous(n, previousNamespacesAnnotations)
 	for i, n := range names {
 		ns := namespace
 		if i < len(namespaces) {
@@ -165,10 +151,18 @@ func keysOf(kind string, n *yaml.RNode) []key {
 	return keys
 }
 
-func firstAnnotation(a map[string]string, names []string) []string {
-	for _, n := range names {
-		if v, ok := a[n]; ok && v != "" {
-			return strings.Split(v, ",")
+// previous reads the first of the kustomize annotations in keys that n carries,
+// as a list (kustomize joins earlier names with commas).
+func previous(n *yaml.RNode, keys []string) []string {
+	ann, _ := n.Pipe(yaml.Lookup("metadata", "annotations"))
+	if ann == nil {
+		return nil
+	}
+	for _, k := range keys {
+		if f := ann.Field(k); f != nil {
+			if v := yaml.GetValue(f.Value); v != "" {
+				return strings.Split(v, ",")
+			}
 		}
 	}
 	return nil
@@ -213,7 +207,7 @@ func hasName(n *yaml.RNode, name string) bool {
 	if n.GetName() == name {
 		return true
 	}
-	for _, p := range firstAnnotation(n.GetAnnotations(), previousNamesAnnotations) {
+	for _, p := range previous(n, previousNamesAnnotations) {
 		if p == name {
 			return true
 		}
