@@ -12,7 +12,6 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY fn ./fn
 COPY transformers ./transformers
-COPY internal ./internal
 RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/istio-prometheus-mtls ./fn
 
 FROM golang:1.26 AS kustomize

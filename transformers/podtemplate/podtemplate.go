@@ -182,7 +182,7 @@ type Desired struct {
 // Apply makes template hold d, replacing what an earlier Apply added (per the
 // status annotation) and refusing to overwrite anything else that differs.
 func Apply(template *yaml.RNode, d Desired) error {
-	old, err := readStatus(template)
+	old, err := ReadStatus(template)
 	if err != nil {
 		return err
 	}
@@ -478,9 +478,7 @@ func setString(template *yaml.RNode, path []string, k, v string) error {
 }
 
 // ReadStatus returns what an earlier run recorded on the pod template.
-func ReadStatus(template *yaml.RNode) (Status, error) { return readStatus(template) }
-
-func readStatus(template *yaml.RNode) (Status, error) {
+func ReadStatus(template *yaml.RNode) (Status, error) {
 	var s Status
 	n, err := template.Pipe(yaml.Lookup("metadata", "annotations", StatusAnnotation))
 	if err != nil || n == nil {
