@@ -8,13 +8,13 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/injection"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/operator"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapeconfig"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/selection"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
-	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -275,7 +275,7 @@ func valueError(obj *yaml.RNode, kind, key string, form scrapeconfig.Form, err e
 }
 
 func certMount(cfg *config.PrometheusMTLS, container string) podtemplate.Mount {
-	return podtemplate.Mount{Container: container, VolumeMount: corev1.VolumeMount{
+	return podtemplate.Mount{Container: container, VolumeMount: kube.VolumeMount{
 		Name: cfg.Spec.Certificates.VolumeName, MountPath: cfg.Spec.Certificates.MountPath, ReadOnly: true}}
 }
 
@@ -350,9 +350,9 @@ func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, mount podtemplate.Mo
 		Annotations: map[string]string{injection.LabelInject: "false"},
 	}
 	if cfg.Spec.Istio.NativeSidecar {
-		d.InitContainers = []corev1.Container{sidecar.Container}
+		d.InitContainers = []kube.Container{sidecar.Container}
 	} else {
-		d.Containers = []corev1.Container{sidecar.Container}
+		d.Containers = []kube.Container{sidecar.Container}
 	}
 	return podtemplate.Apply(tpl, d)
 }
@@ -373,7 +373,7 @@ func sidecarParams(cfg *config.PrometheusMTLS, apiVersion, kind, name string) pr
 
 // checkMountPath refuses a mount path the Prometheus container already uses for
 // another volume (or one nested with it).
-func checkMountPath(c corev1.Container, certs config.Certificates) error {
+func checkMountPath(c kube.Container, certs config.Certificates) error {
 	for i, m := range c.VolumeMounts {
 		if m.Name == certs.VolumeName {
 			continue
@@ -386,10 +386,27 @@ func checkMountPath(c corev1.Container, certs config.Certificates) error {
 	return nil
 }
 
+// changed tells whether b differs from a anywhere a reader of the YAML would see:
+// content, tags, styles or comments.
 func changed(a, b *yaml.RNode) bool {
-	x, _ := a.String()
-	y, _ := b.String()
-	return x != y
+	return !identical(a.YNode(), b.YNode())
+}
+
+func identical(a, b *yaml.Node) bool {
+	if a == b {
+		return true
+	}
+	if a == nil || b == nil || a.Kind != b.Kind || a.Style != b.Style || a.Tag != b.Tag || a.Value != b.Value ||
+		a.Anchor != b.Anchor || a.HeadComment != b.HeadComment || a.LineComment != b.LineComment ||
+		a.FootComment != b.FootComment || len(a.Content) != len(b.Content) || !identical(a.Alias, b.Alias) {
+		return false
+	}
+	for i := range a.Content {
+		if !identical(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func refOf(n *yaml.RNode) *fn.ResourceRef {

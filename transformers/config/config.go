@@ -11,8 +11,7 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 	"sigs.k8s.io/yaml"
 )
@@ -78,19 +77,19 @@ type Target struct {
 
 // Istio describes the control plane the sidecar talks to.
 type Istio struct {
-	Version               string                       `json:"version,omitempty"`
-	ProxyImage            string                       `json:"proxyImage,omitempty"`
-	ImagePullPolicy       corev1.PullPolicy            `json:"imagePullPolicy,omitempty"`
-	ControlPlaneNamespace string                       `json:"controlPlaneNamespace,omitempty"`
-	Revision              string                       `json:"revision,omitempty"`
-	DiscoveryAddress      string                       `json:"discoveryAddress,omitempty"`
-	TrustDomain           string                       `json:"trustDomain,omitempty"`
-	MeshID                string                       `json:"meshID,omitempty"`
-	ClusterID             string                       `json:"clusterID,omitempty"`
-	Network               string                       `json:"network,omitempty"`
-	NativeSidecar         bool                         `json:"nativeSidecar,omitempty"`
-	Envoy                 *bool                        `json:"envoy,omitempty"`
-	Resources             *corev1.ResourceRequirements `json:"resources,omitempty"`
+	Version               string                     `json:"version,omitempty"`
+	ProxyImage            string                     `json:"proxyImage,omitempty"`
+	ImagePullPolicy       kube.PullPolicy            `json:"imagePullPolicy,omitempty"`
+	ControlPlaneNamespace string                     `json:"controlPlaneNamespace,omitempty"`
+	Revision              string                     `json:"revision,omitempty"`
+	DiscoveryAddress      string                     `json:"discoveryAddress,omitempty"`
+	TrustDomain           string                     `json:"trustDomain,omitempty"`
+	MeshID                string                     `json:"meshID,omitempty"`
+	ClusterID             string                     `json:"clusterID,omitempty"`
+	Network               string                     `json:"network,omitempty"`
+	NativeSidecar         bool                       `json:"nativeSidecar,omitempty"`
+	Envoy                 *bool                      `json:"envoy,omitempty"`
+	Resources             *kube.ResourceRequirements `json:"resources,omitempty"`
 }
 
 // Certificates says where the workload certificates live.
@@ -136,15 +135,15 @@ const (
 )
 
 // DefaultResources are the sidecar's modest defaults: it only fetches certificates.
-func DefaultResources() *corev1.ResourceRequirements {
-	return &corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse("10m"),
-			corev1.ResourceMemory: resource.MustParse("64Mi"),
+func DefaultResources() *kube.ResourceRequirements {
+	return &kube.ResourceRequirements{
+		Requests: kube.ResourceList{
+			kube.ResourceCPU:    kube.MustParseQuantity("10m"),
+			kube.ResourceMemory: kube.MustParseQuantity("64Mi"),
 		},
-		Limits: corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse("500m"),
-			corev1.ResourceMemory: resource.MustParse("256Mi"),
+		Limits: kube.ResourceList{
+			kube.ResourceCPU:    kube.MustParseQuantity("500m"),
+			kube.ResourceMemory: kube.MustParseQuantity("256Mi"),
 		},
 	}
 }
@@ -181,7 +180,7 @@ func (c *PrometheusMTLS) Default() {
 		s.Istio.ProxyImage = DefaultProxyImageRepo + ":" + ImageTag(s.Istio.Version)
 	}
 	if s.Istio.ImagePullPolicy == "" {
-		s.Istio.ImagePullPolicy = corev1.PullIfNotPresent
+		s.Istio.ImagePullPolicy = kube.PullIfNotPresent
 	}
 	if s.Istio.Resources == nil {
 		s.Istio.Resources = DefaultResources()
@@ -258,7 +257,7 @@ func (c *PrometheusMTLS) Validate() error {
 		return fieldErr("spec.istio.controlPlaneNamespace", "%q is not a valid namespace name", s.Istio.ControlPlaneNamespace)
 	}
 	switch s.Istio.ImagePullPolicy {
-	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
+	case kube.PullAlways, kube.PullIfNotPresent, kube.PullNever:
 	default:
 		return fieldErr("spec.istio.imagePullPolicy", "must be Always, IfNotPresent or Never, got %q", s.Istio.ImagePullPolicy)
 	}
@@ -408,7 +407,7 @@ var flatKeys = map[string]func(c *PrometheusMTLS, v string) error{
 	"istio-version":       func(c *PrometheusMTLS, v string) error { c.Spec.Istio.Version = v; return nil },
 	"proxy-image":         func(c *PrometheusMTLS, v string) error { c.Spec.Istio.ProxyImage = v; return nil },
 	"image-pull-policy": func(c *PrometheusMTLS, v string) error {
-		c.Spec.Istio.ImagePullPolicy = corev1.PullPolicy(v)
+		c.Spec.Istio.ImagePullPolicy = kube.PullPolicy(v)
 		return nil
 	},
 	"control-plane-namespace": func(c *PrometheusMTLS, v string) error { c.Spec.Istio.ControlPlaneNamespace = v; return nil },

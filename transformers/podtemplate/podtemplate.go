@@ -7,14 +7,12 @@ package podtemplate
 import (
 	"encoding/json"
 	"fmt"
-	"reflect"
 	"sort"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
-	corev1 "k8s.io/api/core/v1"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
-	sigyaml "sigs.k8s.io/yaml"
 )
 
 // StatusAnnotation records, on the pod template, what this function added.
@@ -59,8 +57,8 @@ func Template(workload *yaml.RNode) (*yaml.RNode, string, error) {
 }
 
 // Containers decodes the containers (or initContainers) of a pod template.
-func Containers(template *yaml.RNode, list string) ([]corev1.Container, error) {
-	var out []corev1.Container
+func Containers(template *yaml.RNode, list string) ([]kube.Container, error) {
+	var out []kube.Container
 	n, err := template.Pipe(yaml.Lookup("spec", list))
 	if err != nil || n == nil {
 		return nil, err
@@ -75,8 +73,8 @@ func Containers(template *yaml.RNode, list string) ([]corev1.Container, error) {
 }
 
 // Volumes decodes the volumes of a pod template.
-func Volumes(template *yaml.RNode) ([]corev1.Volume, error) {
-	var out []corev1.Volume
+func Volumes(template *yaml.RNode) ([]kube.Volume, error) {
+	var out []kube.Volume
 	n, err := template.Pipe(yaml.Lookup("spec", "volumes"))
 	if err != nil || n == nil {
 		return nil, err
@@ -95,7 +93,7 @@ func decode(n *yaml.RNode, out any) error {
 	if err != nil {
 		return err
 	}
-	return sigyaml.Unmarshal(s, out)
+	return json.Unmarshal(s, out)
 }
 
 // ToNode turns a typed value into a YAML node, keeping the field order of the Go
@@ -155,15 +153,15 @@ func (s Status) lists() map[string][]string {
 // container).
 type Mount struct {
 	Container string
-	corev1.VolumeMount
+	kube.VolumeMount
 }
 
 // Desired is what a pod template must hold after Apply.
 type Desired struct {
 	// Containers are appended to spec.containers; InitContainers are put first in
 	// spec.initContainers (native sidecars start before everything else).
-	Containers, InitContainers []corev1.Container
-	Volumes                    []corev1.Volume
+	Containers, InitContainers []kube.Container
+	Volumes                    []kube.Volume
 	Mounts                     []Mount
 	Labels, Annotations        map[string]string
 	// Injection and ScrapeClass are stored in the status as they are.
@@ -187,7 +185,7 @@ func Apply(template *yaml.RNode, d Desired) error {
 		return err
 	}
 	next := Status{Injection: d.Injection, ScrapeClass: d.ScrapeClass}
-	want := map[string][]corev1.Container{"containers": d.Containers, "initContainers": d.InitContainers}
+	want := map[string][]kube.Container{"containers": d.Containers, "initContainers": d.InitContainers}
 	// Drop our earlier containers that are no longer wanted in their list (for
 	// example when nativeSidecar is switched), before names are checked.
 	for _, list := range []string{"containers", "initContainers"} {
@@ -391,12 +389,43 @@ func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNo
 	return true, nil
 }
 
-func equal(a, b *yaml.RNode) bool {
-	var x, y any
-	if decode(a, &x) != nil || decode(b, &y) != nil {
+// equal compares two elements as the API server would read them: mapping keys in
+// any order, scalars by resolved tag and value; style and comments do not count.
+func equal(a, b *yaml.RNode) bool { return sameContent(a.YNode(), b.YNode()) }
+
+func sameContent(a, b *yaml.Node) bool {
+	if a.Kind == yaml.AliasNode && a.Alias != nil {
+		a = a.Alias
+	}
+	if b.Kind == yaml.AliasNode && b.Alias != nil {
+		b = b.Alias
+	}
+	if a.Kind != b.Kind || len(a.Content) != len(b.Content) {
 		return false
 	}
-	return reflect.DeepEqual(x, y)
+	switch a.Kind {
+	case yaml.ScalarNode:
+		return a.Value == b.Value && a.ShortTag() == b.ShortTag()
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(a.Content); i += 2 {
+			j := 0
+			for ; j+1 < len(b.Content); j += 2 {
+				if b.Content[j].Value == a.Content[i].Value {
+					break
+				}
+			}
+			if j+1 >= len(b.Content) || !sameContent(a.Content[i+1], b.Content[j+1]) {
+				return false
+			}
+		}
+		return true
+	}
+	for i := range a.Content {
+		if !sameContent(a.Content[i], b.Content[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 func findElement(parent *yaml.RNode, path []string, key, value string) (int, *yaml.RNode) {

@@ -10,9 +10,7 @@ import (
 	"fmt"
 	"strings"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
-	"k8s.io/apimachinery/pkg/util/intstr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
 )
 
 // ContainerName is the sidecar's container name, as Istio names it.
@@ -28,15 +26,15 @@ type Profile struct {
 	// Args are the pilot-agent arguments; {placeholders} are filled in by Build.
 	Args []string
 	// Env is the environment; values may hold {placeholders}.
-	Env []corev1.EnvVar
+	Env []kube.EnvVar
 	// OutputCertsDir is where the agent writes the certificates (OUTPUT_CERTS).
 	OutputCertsDir string
 	// DiscoveryAddress is the default istiod address, with {istiod} and {ns}.
 	DiscoveryAddress string
 	// Readiness is the readiness probe (port is replaced by 15020 without Envoy).
-	Readiness corev1.Probe
+	Readiness kube.Probe
 	// Startup, when set, is the startup probe.
-	Startup *corev1.Probe
+	Startup *kube.Probe
 	// Volumes the sidecar mounts, by name (see volumeTable).
 	Volumes []string
 	// NoEnvoy tells whether pilot-agent of this version runs without Envoy (DISABLE_ENVOY).
@@ -56,19 +54,19 @@ const (
 	phDiscovery    = "{discoveryAddress}"
 )
 
-func fieldEnv(name, path string) corev1.EnvVar {
-	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
+func fieldEnv(name, path string) kube.EnvVar {
+	return kube.EnvVar{Name: name, ValueFrom: &kube.EnvVarSource{FieldRef: &kube.ObjectFieldSelector{FieldPath: path}}}
 }
 
-func resourceEnv(name, res, divisor string) corev1.EnvVar {
-	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
-		Resource: res, Divisor: resource.MustParse(divisor)}}}
+func resourceEnv(name, res, divisor string) kube.EnvVar {
+	return kube.EnvVar{Name: name, ValueFrom: &kube.EnvVarSource{ResourceFieldRef: &kube.ResourceFieldSelector{
+		Resource: res, Divisor: kube.MustParseQuantity(divisor)}}}
 }
 
-func env(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
+func env(name, value string) kube.EnvVar { return kube.EnvVar{Name: name, Value: value} }
 
 // podEnv is what every profile reads from the downward API.
-var podEnv = []corev1.EnvVar{
+var podEnv = []kube.EnvVar{
 	fieldEnv("POD_NAME", "metadata.name"),
 	fieldEnv("POD_NAMESPACE", "metadata.namespace"),
 	fieldEnv("INSTANCE_IP", "status.podIP"),
@@ -76,18 +74,18 @@ var podEnv = []corev1.EnvVar{
 	fieldEnv("HOST_IP", "status.hostIP"),
 }
 
-func concat(parts ...[]corev1.EnvVar) []corev1.EnvVar {
-	var out []corev1.EnvVar
+func concat(parts ...[]kube.EnvVar) []kube.EnvVar {
+	var out []kube.EnvVar
 	for _, p := range parts {
 		out = append(out, p...)
 	}
 	return out
 }
 
-func httpProbe(port int, failure, initialDelay, period, timeout int32) corev1.Probe {
-	return corev1.Probe{
-		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-			Path: "/healthz/ready", Port: intstr.FromInt32(int32(port))}},
+func httpProbe(port int, failure, initialDelay, period, timeout int32) kube.Probe {
+	return kube.Probe{
+		ProbeHandler: kube.ProbeHandler{HTTPGet: &kube.HTTPGetAction{
+			Path: "/healthz/ready", Port: kube.FromInt32(int32(port))}},
 		InitialDelaySeconds: initialDelay, PeriodSeconds: period, TimeoutSeconds: timeout, FailureThreshold: failure,
 	}
 }
@@ -100,21 +98,21 @@ var modernArgs = []string{
 
 // Environment shared by the profiles after 1.5, in the injector's order:
 // identity, [ISTIO_CPU_LIMIT], PROXY_CONFIG, [Go runtime], cluster, then metadata.
-func modernEnv(jwt bool, cpu, goRuntime, tail []corev1.EnvVar) []corev1.EnvVar {
-	var head []corev1.EnvVar
+func modernEnv(jwt bool, cpu, goRuntime, tail []kube.EnvVar) []kube.EnvVar {
+	var head []kube.EnvVar
 	if jwt {
 		head = append(head, env("JWT_POLICY", "third-party-jwt"))
 	}
 	head = append(head, env("PILOT_CERT_PROVIDER", "istiod"), env("CA_ADDR", phCAAddr))
 	return concat(head, podEnv, cpu,
-		[]corev1.EnvVar{env("PROXY_CONFIG", phProxyConfig)},
+		[]kube.EnvVar{env("PROXY_CONFIG", phProxyConfig)},
 		goRuntime,
-		[]corev1.EnvVar{env("ISTIO_META_CLUSTER_ID", phClusterID)},
+		[]kube.EnvVar{env("ISTIO_META_CLUSTER_ID", phClusterID)},
 		tail,
 	)
 }
 
-var metaTail = []corev1.EnvVar{
+var metaTail = []kube.EnvVar{
 	env("ISTIO_META_WORKLOAD_NAME", phWorkloadName),
 	env("ISTIO_META_OWNER", phOwner),
 	env("ISTIO_META_MESH_ID", phMeshID),
@@ -122,8 +120,8 @@ var metaTail = []corev1.EnvVar{
 	env("OUTPUT_CERTS", phOutputCerts),
 }
 
-var goRuntimeEnv = func(divisor string) []corev1.EnvVar {
-	return []corev1.EnvVar{
+var goRuntimeEnv = func(divisor string) []kube.EnvVar {
+	return []kube.EnvVar{
 		resourceEnv("GOMEMLIMIT", "limits.memory", divisor),
 		resourceEnv("GOMAXPROCS", "limits.cpu", divisor),
 	}
@@ -153,14 +151,14 @@ var Table = []Profile{
 			"--controlPlaneBootstrap=false",
 		},
 		Env: concat(
-			[]corev1.EnvVar{
+			[]kube.EnvVar{
 				env("OUTPUT_CERTS", phOutputCerts),
 				env("JWT_POLICY", "third-party-jwt"),
 				env("PILOT_CERT_PROVIDER", "istiod"),
 				env("CA_ADDR", phCAAddr),
 			},
 			podEnv,
-			[]corev1.EnvVar{
+			[]kube.EnvVar{
 				fieldEnv("ISTIO_META_POD_NAME", "metadata.name"),
 				fieldEnv("ISTIO_META_CONFIG_NAMESPACE", "metadata.namespace"),
 				env("ISTIO_META_MESH_ID", phMeshID),
@@ -191,8 +189,8 @@ var Table = []Profile{
 		Notes: "adds the workload-socket, credential-socket and workload-certs volumes, ISTIO_META_NODE_NAME and ISTIO_CPU_LIMIT",
 		Args:  modernArgs,
 		Env: modernEnv(true,
-			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, nil,
-			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+			[]kube.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, nil,
+			concat([]kube.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 30, 1, 2, 3),
@@ -204,8 +202,8 @@ var Table = []Profile{
 		Notes: "drops JWT_POLICY (third-party tokens only), adds GOMEMLIMIT/GOMAXPROCS and a startup probe",
 		Args:  modernArgs,
 		Env: modernEnv(false,
-			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, goRuntimeEnv("0"),
-			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+			[]kube.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, goRuntimeEnv("0"),
+			concat([]kube.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 4, 0, 15, 3),
@@ -218,8 +216,8 @@ var Table = []Profile{
 		Notes: "adds the istio-ca-crl volume (optional ConfigMap) mounted at /var/run/secrets/istio/crl",
 		Args:  modernArgs,
 		Env: modernEnv(false,
-			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "1")}, goRuntimeEnv("1"),
-			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+			[]kube.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "1")}, goRuntimeEnv("1"),
+			concat([]kube.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 4, 0, 15, 3),
@@ -231,28 +229,47 @@ var Table = []Profile{
 
 func ptr[T any](v T) *T { return &v }
 
-// volumeDef is one sidecar volume and where istio-proxy mounts it.
+// volumeDef is one sidecar volume and where istio-proxy mounts it. source returns
+// a new value on each call, so no two pods share one.
 type volumeDef struct {
 	mountPath string
-	source    corev1.VolumeSource
+	source    func() kube.VolumeSource
 }
 
-var memoryDir = corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}
+func memoryDir() kube.VolumeSource {
+	return kube.VolumeSource{EmptyDir: &kube.EmptyDirVolumeSource{Medium: kube.StorageMediumMemory}}
+}
+
+func emptyDir() kube.VolumeSource { return kube.VolumeSource{EmptyDir: &kube.EmptyDirVolumeSource{}} }
+
+func configMap(name string, optional bool) func() kube.VolumeSource {
+	return func() kube.VolumeSource {
+		cm := &kube.ConfigMapVolumeSource{LocalObjectReference: kube.LocalObjectReference{Name: name}}
+		if optional {
+			cm.Optional = ptr(true)
+		}
+		return kube.VolumeSource{ConfigMap: cm}
+	}
+}
 
 var volumeTable = map[string]volumeDef{
-	"workload-socket":   {"/var/run/secrets/workload-spiffe-uds", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-	"credential-socket": {"/var/run/secrets/credential-uds", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-	"workload-certs":    {"/var/run/secrets/workload-spiffe-credentials", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
-	"istiod-ca-cert":    {"/var/run/secrets/istio", corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "istio-ca-root-cert"}}}},
-	"istio-ca-crl":      {"/var/run/secrets/istio/crl", corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: "istio-ca-crl"}, Optional: ptr(true)}}},
-	"istio-data":        {"/var/lib/istio/data", corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	"workload-socket":   {"/var/run/secrets/workload-spiffe-uds", emptyDir},
+	"credential-socket": {"/var/run/secrets/credential-uds", emptyDir},
+	"workload-certs":    {"/var/run/secrets/workload-spiffe-credentials", emptyDir},
+	"istiod-ca-cert":    {"/var/run/secrets/istio", configMap("istio-ca-root-cert", false)},
+	"istio-ca-crl":      {"/var/run/secrets/istio/crl", configMap("istio-ca-crl", true)},
+	"istio-data":        {"/var/lib/istio/data", emptyDir},
 	"istio-envoy":       {"/etc/istio/proxy", memoryDir},
-	"istio-token": {"/var/run/secrets/tokens", corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{
-		ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "istio-ca", ExpirationSeconds: ptr(int64(43200)), Path: "istio-token"}}}}}},
-	"istio-podinfo": {"/etc/istio/pod", corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
-		{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
-		{Path: "annotations", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations"}},
-	}}}},
+	"istio-token": {"/var/run/secrets/tokens", func() kube.VolumeSource {
+		return kube.VolumeSource{Projected: &kube.ProjectedVolumeSource{Sources: []kube.VolumeProjection{{
+			ServiceAccountToken: &kube.ServiceAccountTokenProjection{Audience: "istio-ca", ExpirationSeconds: ptr(int64(43200)), Path: "istio-token"}}}}}
+	}},
+	"istio-podinfo": {"/etc/istio/pod", func() kube.VolumeSource {
+		return kube.VolumeSource{DownwardAPI: &kube.DownwardAPIVolumeSource{Items: []kube.DownwardAPIVolumeFile{
+			{Path: "labels", FieldRef: &kube.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+			{Path: "annotations", FieldRef: &kube.ObjectFieldSelector{FieldPath: "metadata.annotations"}},
+		}}}
+	}},
 }
 
 // Supported lists the version ranges of the table, for messages.
@@ -281,7 +298,7 @@ func Lookup(minor int) (Profile, bool) {
 // Params are what Build needs from the function config and the workload.
 type Params struct {
 	Image            string
-	PullPolicy       corev1.PullPolicy
+	PullPolicy       kube.PullPolicy
 	Namespace        string // control plane namespace
 	Revision         string
 	DiscoveryAddress string // empty: derived from the profile
@@ -291,7 +308,7 @@ type Params struct {
 	Network          string
 	Envoy            bool
 	Native           bool
-	Resources        corev1.ResourceRequirements
+	Resources        kube.ResourceRequirements
 	CertVolume       string
 	// Workload identity, for ISTIO_META_WORKLOAD_NAME / ISTIO_META_OWNER.
 	WorkloadAPIVersion, WorkloadKind, WorkloadName string
@@ -300,8 +317,8 @@ type Params struct {
 // Sidecar is what Build produces: the container and the volumes it needs (the
 // certificate volume last).
 type Sidecar struct {
-	Container corev1.Container
-	Volumes   []corev1.Volume
+	Container kube.Container
+	Volumes   []kube.Volume
 	// OutputCertsDir is where istio-proxy mounts the certificate volume.
 	OutputCertsDir string
 }
@@ -334,7 +351,7 @@ func (p Profile) Build(in Params) (Sidecar, error) {
 		phOutputCerts, p.OutputCertsDir, phWorkloadName, in.WorkloadName, phOwner, owner,
 	)
 
-	c := corev1.Container{
+	c := kube.Container{
 		Name:            ContainerName,
 		Image:           in.Image,
 		ImagePullPolicy: in.PullPolicy,
@@ -353,13 +370,13 @@ func (p Profile) Build(in Params) (Sidecar, error) {
 	}
 	readiness := p.Readiness
 	if in.Envoy {
-		c.Ports = []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: corev1.ProtocolTCP}}
+		c.Ports = []kube.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: kube.ProtocolTCP}}
 		if p.Startup != nil {
 			c.StartupProbe = ptr(*p.Startup)
 		}
 	} else {
 		c.Env = append(c.Env, env("DISABLE_ENVOY", "true"))
-		readiness.HTTPGet = &corev1.HTTPGetAction{Path: readiness.HTTPGet.Path, Port: intstr.FromInt32(15020)}
+		readiness.HTTPGet = &kube.HTTPGetAction{Path: readiness.HTTPGet.Path, Port: kube.FromInt32(15020)}
 		if p.Startup != nil {
 			s := *p.Startup
 			s.HTTPGet = readiness.HTTPGet
@@ -368,29 +385,29 @@ func (p Profile) Build(in Params) (Sidecar, error) {
 	}
 	c.ReadinessProbe = &readiness
 	if in.Native {
-		c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
+		c.RestartPolicy = ptr(kube.ContainerRestartPolicyAlways)
 	}
 
-	var vols []corev1.Volume
+	var vols []kube.Volume
 	for _, name := range p.Volumes {
 		def := volumeTable[name]
-		vols = append(vols, corev1.Volume{Name: name, VolumeSource: *def.source.DeepCopy()})
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: def.mountPath})
+		vols = append(vols, kube.Volume{Name: name, VolumeSource: def.source()})
+		c.VolumeMounts = append(c.VolumeMounts, kube.VolumeMount{Name: name, MountPath: def.mountPath})
 	}
-	vols = append(vols, corev1.Volume{Name: in.CertVolume, VolumeSource: *memoryDir.DeepCopy()})
-	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: in.CertVolume, MountPath: p.OutputCertsDir})
+	vols = append(vols, kube.Volume{Name: in.CertVolume, VolumeSource: memoryDir()})
+	c.VolumeMounts = append(c.VolumeMounts, kube.VolumeMount{Name: in.CertVolume, MountPath: p.OutputCertsDir})
 	return Sidecar{Container: c, Volumes: vols, OutputCertsDir: p.OutputCertsDir}, nil
 }
 
-func securityContext() *corev1.SecurityContext {
-	return &corev1.SecurityContext{
+func securityContext() *kube.SecurityContext {
+	return &kube.SecurityContext{
 		AllowPrivilegeEscalation: ptr(false),
-		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		Capabilities:             &kube.Capabilities{Drop: []string{"ALL"}},
 		Privileged:               ptr(false),
 		ReadOnlyRootFilesystem:   ptr(true),
 		RunAsGroup:               ptr(int64(1337)),
 		RunAsNonRoot:             ptr(true),
 		RunAsUser:                ptr(int64(1337)),
-		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+		SeccompProfile:           &kube.SeccompProfile{Type: kube.SeccompProfileTypeRuntimeDefault},
 	}
 }

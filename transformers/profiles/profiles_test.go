@@ -1,6 +1,8 @@
 package profiles
 
 import (
+	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -8,6 +10,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	sigyaml "sigs.k8s.io/yaml"
 )
@@ -58,7 +61,30 @@ func anchorProxy(t *testing.T, version string) (corev1.Container, []corev1.Volum
 	return corev1.Container{}, nil
 }
 
-func build(t *testing.T, version string) Sidecar {
+// core converts what Build made into k8s.io/api types, strictly: a field the
+// upstream type does not have fails the test.
+func core(t *testing.T, in, out any) {
+	t.Helper()
+	b, err := json.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(out); err != nil {
+		t.Fatalf("%s does not decode into %T: %v", b, out, err)
+	}
+}
+
+// build returns the sidecar of version as k8s.io/api types.
+func build(t *testing.T, version string) (c corev1.Container, vols []corev1.Volume) {
+	s := buildLocal(t, version)
+	core(t, s.Container, &c)
+	core(t, s.Volumes, &vols)
+	return c, vols
+}
+
+func buildLocal(t *testing.T, version string) Sidecar {
 	t.Helper()
 	var minor int
 	for _, c := range strings.Split(version, ".")[1] {
@@ -69,7 +95,7 @@ func build(t *testing.T, version string) Sidecar {
 		t.Fatalf("no profile for %s", version)
 	}
 	s, err := p.Build(Params{
-		Image: "img", PullPolicy: corev1.PullIfNotPresent, Namespace: "istio-system",
+		Image: "img", PullPolicy: kube.PullIfNotPresent, Namespace: "istio-system",
 		TrustDomain: "cluster.local", MeshID: "cluster.local", ClusterID: "Kubernetes", Envoy: true,
 		CertVolume: "istio-certs", WorkloadAPIVersion: "apps/v1", WorkloadKind: "Deployment", WorkloadName: "prometheus",
 	})
@@ -87,7 +113,7 @@ func TestProfilesFollowAnchors(t *testing.T) {
 	for _, v := range []string{"1.10.0", "1.18.0", "1.22.0", "1.30.0"} {
 		t.Run(v, func(t *testing.T) {
 			want, wantVols := anchorProxy(t, v)
-			got := build(t, v).Container
+			got, gotVols := build(t, v)
 
 			wantArgs := append([]string{}, want.Args...)
 			if len(wantArgs) > 0 && v == "1.10.0" {
@@ -154,7 +180,7 @@ func TestProfilesFollowAnchors(t *testing.T) {
 			for _, vol := range wantVols {
 				vols[vol.Name] = vol
 			}
-			for _, vol := range build(t, v).Volumes {
+			for _, vol := range gotVols {
 				w, ok := vols[vol.Name]
 				if !ok {
 					t.Errorf("volume %s not in the anchor", vol.Name)
@@ -219,7 +245,9 @@ func TestNoEnvoy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Container.ReadinessProbe.HTTPGet.Port.IntValue() != 15020 || len(s.Container.Ports) != 0 || findEnv(s.Container.Env, "DISABLE_ENVOY") == nil {
+	var c corev1.Container
+	core(t, s.Container, &c)
+	if c.ReadinessProbe.HTTPGet.Port.IntValue() != 15020 || len(c.Ports) != 0 || findEnv(c.Env, "DISABLE_ENVOY") == nil {
 		t.Errorf("envoy: false: %+v", s.Container)
 	}
 	old, _ := Lookup(6)
