@@ -221,9 +221,17 @@ func EditJobList(doc string, o Options) (string, Report, error) {
 // editAndRender edits the job list of root and writes root back, keeping the
 // user's text where it can.
 func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) (string, Report, error) {
+	var snaps []seqSnap
+	if strings.TrimSpace(doc) != "" {
+		snaps = snapshot(jobs.YNode())
+	}
 	rep, err := editJobs(jobs, o, field)
 	if err != nil {
 		return "", rep, err
+	}
+	seqIndent := yaml.DeriveSeqIndentStyle(doc)
+	if out, ok := splice(doc, snaps, root, seqIndent); ok {
+		return out, rep, nil
 	}
 	var pristine *yaml.RNode
 	if strings.TrimSpace(doc) != "" {

@@ -1,0 +1,164 @@
+package scrapeconfig
+
+import (
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// fastEdit runs Edit's steps with the fast path only: ok is false when splice
+// declined.
+func fastEdit(t *testing.T, doc string, o Options) (string, bool) {
+	t.Helper()
+	root, err := parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, err := root.Pipe(yaml.Lookup("scrape_configs"))
+	if err != nil || jobs == nil {
+		t.Fatalf("no scrape_configs: %v", err)
+	}
+	snaps := snapshot(jobs.YNode())
+	if _, err := editJobs(jobs, o, "scrape_configs"); err != nil {
+		t.Fatal(err)
+	}
+	return splice(doc, snaps, root, yaml.DeriveSeqIndentStyle(doc))
+}
+
+// fullEdit is the slow path: the whole document rendered, then preserved.
+func fullEdit(t *testing.T, doc string, o Options) string {
+	t.Helper()
+	root, _ := parse(doc)
+	jobs, _ := root.Pipe(yaml.Lookup("scrape_configs"))
+	if _, err := editJobs(jobs, o, "scrape_configs"); err != nil {
+		t.Fatal(err)
+	}
+	pristine, _ := yaml.Parse(doc)
+	out, err := render(root, doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return preserve(doc, pristine, root, out)
+}
+
+var spliceDocs = map[string]string{
+	"indentless": plain,
+	"indented": `global:
+  scrape_interval: 30s   # odd spacing is kept
+scrape_configs:
+  # the pods
+  - job_name: pods
+    kubernetes_sd_configs:
+      - role: pod
+    relabel_configs:
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]
+        action: keep
+        regex: "true"
+
+      # a user rule after a blank line
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_path]
+        action: replace
+        target_label: __metrics_path__
+        regex: (.+)
+  - job_name: slow
+    kubernetes_sd_configs:
+      - role: pod
+    relabel_configs:
+      - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape_slow]
+        action: keep
+        regex: "true"
+    # a comment at the end of the job
+
+# about alerting
+alerting:
+  alertmanagers: []
+`,
+	"no final newline": "scrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{role: pod}]\n  relabel_configs:\n  - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]\n    action: keep",
+	"three spaces after the dash": "scrape_configs:\n-   job_name: pods\n    kubernetes_sd_configs: [{role: pod}]\n    relabel_configs:\n    -   action: keep\n        source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]\n",
+}
+
+// TestSpliceMatchesFullRender: on block-style documents the fast path is taken,
+// keeps every line of the user's text in order, and gives the same tree as
+// rendering the whole document; on a second run, and after an option change,
+// too.
+func TestSpliceMatchesFullRender(t *testing.T) {
+	changed := opts()
+	changed.CertDir = "/certs"
+	changed.SecurePortJob = true
+	for name, doc := range spliceDocs {
+		t.Run(name, func(t *testing.T) {
+			doc := doc
+			for step, o := range []Options{opts(), opts(), changed, opts()} {
+				fast, ok := fastEdit(t, doc, o)
+				if !ok {
+					t.Fatalf("step %d: the fast path declined:\n%s", step, doc)
+				}
+				full := fullEdit(t, doc, o)
+				a, err := yaml.Parse(fast)
+				if err != nil {
+					t.Fatalf("step %d: %v\n%s", step, err, fast)
+				}
+				b, _ := yaml.Parse(full)
+				if !sameNodes(a.YNode(), b.YNode()) {
+					t.Fatalf("step %d: fast and full differ:\n%s\n---\n%s", step, fast, full)
+				}
+				if strings.HasSuffix(doc, "\n") != strings.HasSuffix(fast, "\n") {
+					t.Errorf("step %d: final newline changed", step)
+				}
+				if step == 0 {
+					assertSubsequence(t, doc, fast)
+				}
+				if step == 1 && fast != doc {
+					t.Errorf("a second run changed the text:\n%s\n---\n%s", doc, fast)
+				}
+				doc = fast
+			}
+			if strings.Contains(doc, "/certs/") || strings.Contains(doc, SecureMergedJob) {
+				t.Errorf("the last run did not undo the option change:\n%s", doc)
+			}
+		})
+	}
+}
+
+// assertSubsequence: every line of a is in b, in order (nothing of the user's
+// text was lost or reformatted).
+func assertSubsequence(t *testing.T, a, b string) {
+	t.Helper()
+	bl := strings.SplitAfter(b, "\n")
+	j := 0
+	for _, l := range strings.SplitAfter(a, "\n") {
+		for j < len(bl) && strings.TrimSuffix(bl[j], "\n") != strings.TrimSuffix(l, "\n") {
+			j++
+		}
+		if j == len(bl) {
+			t.Fatalf("line %q of the input is not kept in order:\n%s", l, b)
+		}
+		j++
+	}
+}
+
+// TestSpliceDeclines: layouts the line splice cannot handle go to the full render.
+func TestSpliceDeclines(t *testing.T) {
+	for name, doc := range map[string]string{
+		"flow job list":      "scrape_configs: [{job_name: a}]\n",
+		"dash alone":         "scrape_configs:\n-\n  job_name: a\n",
+		"flow relabel rules": "scrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{role: pod}]\n  relabel_configs: [{source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep}]\n",
+		"no relabel rules":   "scrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{role: pod}]\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := opts()
+			if name == "no relabel rules" {
+				o.ExcludeFrom = &[]string{"pods"}
+			}
+			if out, ok := fastEdit(t, doc, o); ok {
+				t.Errorf("fast path taken:\n%s", out)
+			}
+			// Edit itself still succeeds, through the full render.
+			out, _, err := Edit(doc, o)
+			if err != nil || !strings.Contains(out, "job_name: secure") {
+				t.Errorf("Edit: %v\n%s", err, out)
+			}
+		})
+	}
+}
