@@ -88,34 +88,16 @@ func Volumes(template *yaml.RNode) ([]kube.Volume, error) {
 	return out, nil
 }
 
-func decode(n *yaml.RNode, out any) error {
-	s, err := n.MarshalJSON()
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(s, out)
-}
+func decode(n *yaml.RNode, out any) error { return kube.Decode(n.YNode(), out) }
 
 // ToNode turns a typed value into a YAML node, keeping the field order of the Go
 // type (name first, as Kubernetes documents it) in block style.
 func ToNode(v any) (*yaml.RNode, error) {
-	b, err := json.Marshal(v)
+	n, err := kube.ToNode(v)
 	if err != nil {
 		return nil, err
 	}
-	n, err := yaml.Parse(string(b))
-	if err != nil {
-		return nil, err
-	}
-	blockStyle(n.YNode())
-	return n, nil
-}
-
-func blockStyle(n *yaml.Node) {
-	n.Style = 0
-	for _, c := range n.Content {
-		blockStyle(c)
-	}
+	return yaml.NewRNode(n), nil
 }
 
 // Status is the content of StatusAnnotation.

@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	corev1 "k8s.io/api/core/v1"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	sigyaml "sigs.k8s.io/yaml"
 )

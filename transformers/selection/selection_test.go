@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
