@@ -95,9 +95,9 @@ containers:
 		t.Errorf("decoded %+v", c)
 	}
 	for doc, want := range map[string]string{
-		"[{name: p, args: --x}]":                     "[0].args: must be a list",
-		"[{name: p, volumeMounts: [{readOnly: 1}]}]": `[0].volumeMounts[0].readOnly: must be true or false, got "1"`,
-		"[{name: p, resources: {limits: {cpu: x}}}]": `[0].resources.limits.cpu: quantity "x" is not valid`,
+		"[{name: p, args: --x}]":                      "[0].args: must be a list",
+		"[{name: p, volumeMounts: [{readOnly: 1}]}]":  `[0].volumeMounts[0].readOnly: must be true or false, got "1"`,
+		"[{name: p, resources: {limits: {cpu: x}}}]":  `[0].resources.limits.cpu: quantity "x" is not valid`,
 		"[{name: p, ports: [{containerPort: http}]}]": `[0].ports[0].containerPort: must be an integer, got "http"`,
 	} {
 		n, _ := yaml.Parse(doc)

@@ -74,7 +74,7 @@ scrape_configs:
 alerting:
   alertmanagers: []
 `,
-	"no final newline": "scrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{role: pod}]\n  relabel_configs:\n  - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]\n    action: keep",
+	"no final newline":            "scrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{role: pod}]\n  relabel_configs:\n  - source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]\n    action: keep",
 	"three spaces after the dash": "scrape_configs:\n-   job_name: pods\n    kubernetes_sd_configs: [{role: pod}]\n    relabel_configs:\n    -   action: keep\n        source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape]\n",
 }
 
