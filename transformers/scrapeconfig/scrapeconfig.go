@@ -274,12 +274,12 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 
 	type want struct {
 		name string
-		node *yaml.RNode
+		node func() *yaml.RNode
 	}
-	wanted := []want{{o.JobName, SecureJob(o)}}
+	wanted := []want{{o.JobName, func() *yaml.RNode { return SecureJob(o) }}}
 	optional := []want{
-		{SecureMergedJob, securePortJob(SecureMergedJob, lblSecurePort, o.CertDir)},
-		{SecureEnvoyJob, securePortJob(SecureEnvoyJob, lblEnvoyPort, o.CertDir)},
+		{SecureMergedJob, func() *yaml.RNode { return securePortJob(SecureMergedJob, lblSecurePort, o.CertDir) }},
+		{SecureEnvoyJob, func() *yaml.RNode { return securePortJob(SecureEnvoyJob, lblEnvoyPort, o.CertDir) }},
 	}
 	if o.SecurePortJob {
 		wanted = append(wanted, optional...)
@@ -294,14 +294,14 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	for _, w := range wanted {
 		i, ok := names[w.name]
 		if !ok {
-			jobs.YNode().Content = append(jobs.YNode().Content, w.node.YNode())
+			jobs.YNode().Content = append(jobs.YNode().Content, w.node().YNode())
 			rep.Jobs = append(rep.Jobs, w.name)
 			continue
 		}
 		if !isOurs(jobs.YNode().Content[i]) && !o.TakeOver {
 			return rep, krmerr.Errorf(at(i), "a job named %q exists that this function did not write; rename it, set spec.scrapeJob.name to another name, or set spec.scrapeJob.takeOver: true to replace it", w.name)
 		}
-		jobs.YNode().Content[i] = w.node.YNode()
+		jobs.YNode().Content[i] = w.node().YNode()
 		rep.Jobs = append(rep.Jobs, w.name)
 	}
 	content := jobs.YNode().Content[:0]

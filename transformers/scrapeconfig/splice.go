@@ -57,6 +57,13 @@ type textEdits struct {
 	lines  []string
 	drop   []bool
 	before map[int][]string
+	// rendered caches element texts: the same drop rule goes into several jobs.
+	rendered []renderedElements
+}
+
+type renderedElements struct {
+	nodes []*yaml.Node
+	text  string // at dash column 0
 }
 
 // splice applies the edit that turned snaps into root's lists to doc. ok is false
@@ -206,7 +213,7 @@ func (te *textEdits) list(s seqSnap, seqIndent string) (bool, bool) {
 			from, _, _ := te.span(old, 0, dash)
 			at = from
 		}
-		text, err := renderElements(added, dash, seqIndent)
+		text, err := te.render(added, dash, seqIndent)
 		if err != nil {
 			return false
 		}
@@ -335,6 +342,21 @@ func isBlank(l string) bool   { return strings.TrimSpace(l) == "" }
 func isComment(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "#") }
 func indentOf(l string) int   { return len(l) - len(strings.TrimLeft(l, " ")) }
 
+// render is renderElements, once per distinct list of elements.
+func (te *textEdits) render(nodes []*yaml.Node, dash int, seqIndent string) (string, error) {
+	for _, r := range te.rendered {
+		if sameList(r.nodes, nodes) {
+			return indentLines(r.text, dash), nil
+		}
+	}
+	text, err := renderElements(nodes, 0, seqIndent)
+	if err != nil {
+		return "", err
+	}
+	te.rendered = append(te.rendered, renderedElements{nodes, text})
+	return indentLines(text, dash), nil
+}
+
 // renderElements writes nodes as block list elements whose dashes are at column
 // dash, with the document's indentation of nested lists.
 func renderElements(nodes []*yaml.Node, dash int, seqIndent string) (string, error) {
@@ -343,9 +365,17 @@ func renderElements(nodes []*yaml.Node, dash int, seqIndent string) (string, err
 	if err := enc.Encode(&yaml.Node{Kind: yaml.SequenceNode, Content: nodes}); err != nil {
 		return "", err
 	}
-	pad := strings.Repeat(" ", dash)
+	return indentLines(buf.String(), dash), nil
+}
+
+// indentLines puts n spaces before every line of text that is not empty.
+func indentLines(text string, n int) string {
+	if n == 0 {
+		return text
+	}
+	pad := strings.Repeat(" ", n)
 	var b strings.Builder
-	for _, l := range strings.SplitAfter(buf.String(), "\n") {
+	for _, l := range strings.SplitAfter(text, "\n") {
 		if l == "" {
 			continue
 		}
@@ -354,5 +384,5 @@ func renderElements(nodes []*yaml.Node, dash int, seqIndent string) (string, err
 		}
 		b.WriteString(l)
 	}
-	return b.String(), nil
+	return b.String()
 }
