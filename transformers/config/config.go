@@ -8,7 +8,9 @@ import (
 	"path"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
@@ -208,21 +210,45 @@ func ImageTag(version string) string {
 	return version
 }
 
-var (
-	versionRE  = regexp.MustCompile(`^1\.(\d+)(\.\d+)?$`)
-	dns1123RE  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
-	dnsLabelRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$`)
-)
-
 // ParseVersion returns the minor version of "1.X" or "1.X.Y".
 func ParseVersion(v string) (int, bool) {
-	m := versionRE.FindStringSubmatch(v)
-	if m == nil {
+	rest, ok := strings.CutPrefix(v, "1.")
+	if !ok {
 		return 0, false
 	}
-	var minor int
-	fmt.Sscanf(m[1], "%d", &minor)
+	minorText, patch, hasPatch := strings.Cut(rest, ".")
+	if !allDigits(minorText) || hasPatch && !allDigits(patch) {
+		return 0, false
+	}
+	minor, err := strconv.Atoi(minorText)
+	if err != nil {
+		return 0, false
+	}
 	return minor, true
+}
+
+func allDigits(s string) bool {
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// isDNSName: lower-case alphanumerics and '-' (and '.' when dots is set),
+// starting and ending with an alphanumeric ([a-z0-9]([-a-z0-9.]*[a-z0-9])?).
+func isDNSName(s string, dots bool) bool {
+	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
+	if s == "" || !alnum(s[0]) || !alnum(s[len(s)-1]) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !alnum(c) && c != '-' && !(dots && c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // Validate checks a defaulted config. The Istio version is checked against the
@@ -250,10 +276,10 @@ func (c *PrometheusMTLS) Validate() error {
 	if _, ok := ParseVersion(s.Istio.Version); !ok {
 		return fieldErr("spec.istio.version", "%q is not an Istio version of the form 1.X or 1.X.Y", s.Istio.Version)
 	}
-	if s.Istio.Revision != "" && !dns1123RE.MatchString(s.Istio.Revision) {
+	if s.Istio.Revision != "" && !isDNSName(s.Istio.Revision, false) {
 		return fieldErr("spec.istio.revision", "%q is not a valid revision name (lower-case letters, digits and '-')", s.Istio.Revision)
 	}
-	if !dnsLabelRE.MatchString(s.Istio.ControlPlaneNamespace) {
+	if !isDNSName(s.Istio.ControlPlaneNamespace, true) {
 		return fieldErr("spec.istio.controlPlaneNamespace", "%q is not a valid namespace name", s.Istio.ControlPlaneNamespace)
 	}
 	switch s.Istio.ImagePullPolicy {
@@ -261,7 +287,7 @@ func (c *PrometheusMTLS) Validate() error {
 	default:
 		return fieldErr("spec.istio.imagePullPolicy", "must be Always, IfNotPresent or Never, got %q", s.Istio.ImagePullPolicy)
 	}
-	if !dns1123RE.MatchString(s.Certificates.VolumeName) || len(s.Certificates.VolumeName) > 63 {
+	if !isDNSName(s.Certificates.VolumeName, false) || len(s.Certificates.VolumeName) > 63 {
 		return fieldErr("spec.certificates.volumeName", "%q is not a valid volume name (DNS-1123 label)", s.Certificates.VolumeName)
 	}
 	if !path.IsAbs(s.Certificates.MountPath) || s.Certificates.MountPath == "/" {
@@ -363,22 +389,25 @@ func rejectNumericVersion(node *kyaml.RNode) error {
 	return nil
 }
 
+// The decoder's messages are only read on the error path: compiled then.
 var (
-	unknownFieldRE = regexp.MustCompile(`unknown field "([^"]+)"`)
-	typeErrRE      = regexp.MustCompile(`cannot unmarshal (\w+) into Go struct field [\w.]*?\.(spec\.[\w.]+|metadata\.[\w.]+|\w+) of type ([\w.\[\]*]+)`)
+	unknownFieldRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`unknown field "([^"]+)"`) })
+	typeErrRE      = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`cannot unmarshal (\w+) into Go struct field [\w.]*?\.(spec\.[\w.]+|metadata\.[\w.]+|\w+) of type ([\w.\[\]*]+)`)
+	})
 )
 
 // decodeError turns encoding/json's messages into ones that name the field.
 func decodeError(node *kyaml.RNode, err error) error {
 	msg := err.Error()
-	if m := unknownFieldRE.FindStringSubmatch(msg); m != nil {
+	if m := unknownFieldRE().FindStringSubmatch(msg); m != nil {
 		field := m[1]
 		if p := keyPath(node.YNode(), m[1], ""); p != "" {
 			field = p
 		}
 		return fieldErr(field, "unknown field (see `istio-prometheus-mtls --help` for the API)")
 	}
-	if m := typeErrRE.FindStringSubmatch(msg); m != nil {
+	if m := typeErrRE().FindStringSubmatch(msg); m != nil {
 		return fieldErr(m[2], "wrong type: got a %s, want a %s", m[1], strings.TrimPrefix(m[3], "*"))
 	}
 	return fieldErr("", "cannot decode functionConfig: %s", msg)

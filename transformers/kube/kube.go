@@ -13,8 +13,8 @@ package kube
 import (
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strconv"
+	"strings"
 )
 
 // Container mirrors core/v1 Container.
@@ -105,16 +105,52 @@ const (
 // written instead of being canonicalised.
 type Quantity string
 
-// quantityRE is resource.Quantity's grammar: a signed decimal number with a binary
-// SI suffix, a decimal SI suffix or a decimal exponent.
-var quantityRE = regexp.MustCompile(`^[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?$`)
-
-// ParseQuantity checks s against the quantity grammar.
+// ParseQuantity checks s against resource.Quantity's grammar: a signed decimal
+// number ([+-]?(digits[.digits]|.digits)) with an optional binary SI suffix
+// (Ki..Ei), decimal SI suffix (n, u, m, k, M, G, T, P, E) or exponent (e3, E-3).
 func ParseQuantity(s string) (Quantity, error) {
-	if !quantityRE.MatchString(s) {
+	if !validQuantity(s) {
 		return "", fmt.Errorf("quantity %q is not valid: quantities are a number with an optional suffix (Ki, Mi, Gi, Ti, Pi, Ei, n, u, m, k, M, G, T, P, E, or an exponent such as e3)", s)
 	}
 	return Quantity(s), nil
+}
+
+func validQuantity(s string) bool {
+	digits := func(s string) (int, string) {
+		i := 0
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		return i, s[i:]
+	}
+	if s != "" && (s[0] == '+' || s[0] == '-') {
+		s = s[1:]
+	}
+	n, rest := digits(s)
+	if rest != "" && rest[0] == '.' {
+		var m int
+		m, rest = digits(rest[1:])
+		n += m
+	}
+	if n == 0 {
+		return false
+	}
+	switch {
+	case rest == "":
+		return true
+	case len(rest) == 2 && rest[1] == 'i':
+		return strings.ContainsRune("KMGTPE", rune(rest[0]))
+	case len(rest) == 1 && strings.ContainsRune("numkMGTPE", rune(rest[0])):
+		return true
+	case rest[0] == 'e' || rest[0] == 'E':
+		exp := rest[1:]
+		if exp != "" && (exp[0] == '+' || exp[0] == '-') {
+			exp = exp[1:]
+		}
+		n, tail := digits(exp)
+		return n > 0 && tail == ""
+	}
+	return false
 }
 
 // MustParseQuantity is ParseQuantity for constants.
