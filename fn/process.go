@@ -387,7 +387,8 @@ func checkMountPath(c kube.Container, certs config.Certificates) error {
 }
 
 // changed tells whether b differs from a anywhere a reader of the YAML would see:
-// content, tags, styles or comments.
+// content, tags, styles or comments. Aliases are compared by the anchor they name
+// (Value), not followed.
 func changed(a, b *yaml.RNode) bool {
 	return !identical(a.YNode(), b.YNode())
 }
@@ -398,7 +399,7 @@ func identical(a, b *yaml.Node) bool {
 	}
 	if a == nil || b == nil || a.Kind != b.Kind || a.Style != b.Style || a.Tag != b.Tag || a.Value != b.Value ||
 		a.Anchor != b.Anchor || a.HeadComment != b.HeadComment || a.LineComment != b.LineComment ||
-		a.FootComment != b.FootComment || len(a.Content) != len(b.Content) || !identical(a.Alias, b.Alias) {
+		a.FootComment != b.FootComment || len(a.Content) != len(b.Content) {
 		return false
 	}
 	for i := range a.Content {

@@ -141,10 +141,20 @@ func scalar(tag, value string) *yaml.Node {
 // the JSON field names. Fields the types do not declare are ignored; a value of
 // the wrong shape is an error naming its path.
 func Decode(node *yaml.Node, out any) error {
-	return decode(node, reflect.ValueOf(out).Elem(), "")
+	d := decoder{budget: maxDecoded}
+	return d.decode(node, reflect.ValueOf(out).Elem(), "")
 }
 
-func decode(n *yaml.Node, v reflect.Value, path string) error {
+// maxDecoded bounds the nodes one Decode visits: nested aliases expand
+// exponentially (yaml.v3 refuses such documents for the same reason).
+const maxDecoded = 100000
+
+type decoder struct{ budget int }
+
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
+	if d.budget--; d.budget < 0 {
+		return decodeErr(path, "the document expands to more than %d nodes (nested aliases?)", maxDecoded)
+	}
 	for n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
 		n = n.Content[0]
 	}
@@ -172,7 +182,7 @@ func decode(n *yaml.Node, v reflect.Value, path string) error {
 		if v.IsNil() {
 			v.Set(reflect.New(v.Type().Elem()))
 		}
-		return decode(n, v.Elem(), path)
+		return d.decode(n, v.Elem(), path)
 	case reflect.Struct:
 		if n.Kind != yaml.MappingNode {
 			return decodeErr(path, "must be a mapping")
@@ -185,14 +195,14 @@ func decode(n *yaml.Node, v reflect.Value, path string) error {
 					merged = val.Content
 				}
 				for _, m := range merged {
-					if err := decode(m, v, path); err != nil {
+					if err := d.decode(m, v, path); err != nil {
 						return err
 					}
 				}
 				continue
 			}
 			if f, ok := fieldByName(v, k.Value); ok {
-				if err := decode(val, f, join(path, k.Value)); err != nil {
+				if err := d.decode(val, f, join(path, k.Value)); err != nil {
 					return err
 				}
 			}
@@ -204,7 +214,7 @@ func decode(n *yaml.Node, v reflect.Value, path string) error {
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, el := range n.Content {
-			if err := decode(el, s.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := d.decode(el, s.Index(i), fmt.Sprintf("%s[%d]", path, i)); err != nil {
 				return err
 			}
 		}
@@ -217,7 +227,7 @@ func decode(n *yaml.Node, v reflect.Value, path string) error {
 		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			ev := reflect.New(v.Type().Elem()).Elem()
-			if err := decode(n.Content[i+1], ev, join(path, n.Content[i].Value)); err != nil {
+			if err := d.decode(n.Content[i+1], ev, join(path, n.Content[i].Value)); err != nil {
 				return err
 			}
 			m.SetMapIndex(reflect.ValueOf(n.Content[i].Value).Convert(v.Type().Key()), ev)

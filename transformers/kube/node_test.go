@@ -107,3 +107,25 @@ containers:
 		}
 	}
 }
+
+// TestDecodeNestedAliases: aliases can multiply a document at every level of
+// nesting of the types (here 60 x 60 x 60 key-to-path items); past the node
+// budget Decode stops with an error instead of expanding them all.
+func TestDecodeNestedAliases(t *testing.T) {
+	list := func(alias string, n int) string {
+		return "[" + strings.TrimSuffix(strings.Repeat(alias+", ", n), ", ") + "]"
+	}
+	doc := "item: &i {key: a, path: a}\n" +
+		"source: &s {configMap: {name: x, items: " + list("*i", 60) + "}}\n" +
+		"volume: &v {name: v, projected: {sources: " + list("*s", 60) + "}}\n" +
+		"volumes: " + list("*v", 60) + "\n"
+	n, err := yaml.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vols []Volume
+	err = Decode(n.Field("volumes").Value.YNode(), &vols)
+	if err == nil || !strings.Contains(err.Error(), "nested aliases") {
+		t.Errorf("err = %v", err)
+	}
+}

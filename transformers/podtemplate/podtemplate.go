@@ -372,10 +372,20 @@ func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNo
 }
 
 // equal compares two elements as the API server would read them: mapping keys in
-// any order, scalars by resolved tag and value; style and comments do not count.
-func equal(a, b *yaml.RNode) bool { return sameContent(a.YNode(), b.YNode()) }
+// any order, scalars by resolved tag and value, aliases expanded; style and
+// comments do not count. Past maxCompared nodes (nested aliases expand
+// exponentially) the elements count as different.
+func equal(a, b *yaml.RNode) bool {
+	budget := maxCompared
+	return sameContent(a.YNode(), b.YNode(), &budget)
+}
 
-func sameContent(a, b *yaml.Node) bool {
+const maxCompared = 100000
+
+func sameContent(a, b *yaml.Node, budget *int) bool {
+	if *budget--; *budget < 0 {
+		return false
+	}
 	if a.Kind == yaml.AliasNode && a.Alias != nil {
 		a = a.Alias
 	}
@@ -396,14 +406,14 @@ func sameContent(a, b *yaml.Node) bool {
 					break
 				}
 			}
-			if j+1 >= len(b.Content) || !sameContent(a.Content[i+1], b.Content[j+1]) {
+			if j+1 >= len(b.Content) || !sameContent(a.Content[i+1], b.Content[j+1], budget) {
 				return false
 			}
 		}
 		return true
 	}
 	for i := range a.Content {
-		if !sameContent(a.Content[i], b.Content[i]) {
+		if !sameContent(a.Content[i], b.Content[i], budget) {
 			return false
 		}
 	}

@@ -58,7 +58,7 @@ func preserve(original string, pristine, editedRoot *yaml.RNode, edited string) 
 }
 
 // sameNodes compares two YAML trees by content (kinds, resolved tags, values,
-// order), ignoring style, comments and positions.
+// order, anchors named by aliases), ignoring style, comments and positions.
 func sameNodes(a, b *yaml.Node) bool {
 	for a.Kind == yaml.DocumentNode && len(a.Content) == 1 {
 		a = a.Content[0]
@@ -66,14 +66,14 @@ func sameNodes(a, b *yaml.Node) bool {
 	for b.Kind == yaml.DocumentNode && len(b.Content) == 1 {
 		b = b.Content[0]
 	}
-	if a.Kind == yaml.AliasNode && a.Alias != nil {
-		a = a.Alias
-	}
-	if b.Kind == yaml.AliasNode && b.Alias != nil {
-		b = b.Alias
-	}
 	if a.Kind != b.Kind || len(a.Content) != len(b.Content) {
 		return false
+	}
+	// An alias is compared by the anchor it names, not followed: both trees come
+	// from texts that spell it the same way, the anchored node is compared where it
+	// stands, and following aliases is exponential on nested ones.
+	if a.Kind == yaml.AliasNode {
+		return a.Value == b.Value
 	}
 	if a.Kind == yaml.ScalarNode && (a.Value != b.Value || a.ShortTag() != b.ShortTag()) {
 		return false

@@ -1,6 +1,7 @@
 package scrapeconfig
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -160,5 +161,71 @@ func TestSpliceDeclines(t *testing.T) {
 				t.Errorf("Edit: %v\n%s", err, out)
 			}
 		})
+	}
+}
+
+// FuzzSplice: whenever the fast path takes a document, the result has the tree
+// that rendering the whole document gives, and (on a document this function
+// never edited) keeps every line of the input, in order.
+func FuzzSplice(f *testing.F) {
+	for _, d := range spliceDocs {
+		f.Add(d)
+	}
+	f.Fuzz(func(t *testing.T, doc string) {
+		root, err := parse(doc)
+		if err != nil {
+			return
+		}
+		jobs, err := root.Pipe(yaml.Lookup("scrape_configs"))
+		if err != nil || jobs == nil {
+			return
+		}
+		snaps := snapshot(jobs.YNode())
+		if _, err := editJobs(jobs, opts(), "scrape_configs"); err != nil {
+			return
+		}
+		fast, ok := splice(doc, snaps, root, yaml.DeriveSeqIndentStyle(doc))
+		if !ok {
+			return
+		}
+		a, err := yaml.Parse(fast)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, fast)
+		}
+		if !sameNodes(a.YNode(), root.YNode()) {
+			t.Fatalf("the splice is not the edited tree:\n%s", fast)
+		}
+		if !strings.Contains(doc, Marker) && !strings.Contains(doc, "istio-prometheus-mtls:") {
+			assertSubsequence(t, doc, fast)
+		}
+	})
+}
+
+// nestedAliases is a document whose aliases expand to 2^depth nodes.
+func nestedAliases(depth int) string {
+	var b strings.Builder
+	b.WriteString("l0: &l0 [x, x]\n")
+	for i := 1; i <= depth; i++ {
+		b.WriteString(strings.NewReplacer("N", itoa(i), "P", itoa(i-1)).Replace("lN: &lN [*lP, *lP]\n"))
+	}
+	b.WriteString("scrape_configs:\n- job_name: pods\n  params: *l" + itoa(depth) + "\n  kubernetes_sd_configs: [{role: pod}]\n  relabel_configs:\n  - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep}\n")
+	return b.String()
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestNestedAliases: trees are compared without expanding aliases, so a document
+// of nested aliases (2^60 nodes expanded) is edited at once, and a second run
+// leaves it as it is.
+func TestNestedAliases(t *testing.T) {
+	doc := nestedAliases(60)
+	once, _, err := Edit(doc, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertSubsequence(t, doc, once)
+	twice, _, err := Edit(once, opts())
+	if err != nil || twice != once {
+		t.Errorf("second run: %v\n%s", err, twice)
 	}
 }
