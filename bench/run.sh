@@ -72,7 +72,7 @@ done
 
 # Wall time on a small input is mostly start-up and varies by 10% from run to
 # run on a shared machine; instruction counts (valgrind's callgrind, user space
-# only) do not. Counted once each, on the inputs under 1 MB (callgrind runs ~50x
+# only) do not. Counted once each, on the inputs under 100 KB (callgrind runs ~50x
 # slower), on one P without async preemption (callgrind serialises threads, and trips on
 # Go's preemption signals).
 if command -v valgrind >/dev/null; then
@@ -89,7 +89,7 @@ if command -v valgrind >/dev/null; then
     echo 0
   }
   for set in $SETS; do
-    [ "$(wc -c < "$work/in-$set.yaml")" -lt 1000000 ] || continue
+    [ "$(wc -c < "$work/in-$set.yaml")" -lt 100000 ] || continue
     a=$(count fn "$work/in-$set.yaml"); b=$(count noop "$work/in-$set.yaml"); o=$(count noop "$work/out-$set.yaml")
     awk -v n="$set" -v a="$a" -v b="$b" -v o="$o" 'BEGIN { printf "instructions %-6s fn %.1fM, noop %.1fM, noop out %.1fM: a/b %.2f, a/out %.2f\n", n, a/1e6, b/1e6, o/1e6, a/b, a/o }'
   done
