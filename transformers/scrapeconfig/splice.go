@@ -40,13 +40,8 @@ func snapshot(jobs *yaml.Node) []seqSnap {
 }
 
 func mapValue(m *yaml.Node, key string) *yaml.Node {
-	if m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
+	if f := yaml.NewRNode(m).Field(key); f != nil {
+		return f.Value.YNode()
 	}
 	return nil
 }
