@@ -56,7 +56,8 @@ func Template(workload *yaml.RNode) (*yaml.RNode, string, error) {
 	return t, field, nil
 }
 
-// Containers decodes the containers (or initContainers) of a pod template.
+// Containers decodes the containers (or initContainers) of a pod template, with
+// the fields kube.Container declares (the ones the function reads).
 func Containers(template *yaml.RNode, list string) ([]kube.Container, error) {
 	var out []kube.Container
 	n, err := template.Pipe(yaml.Lookup("spec", list))
@@ -66,13 +67,14 @@ func Containers(template *yaml.RNode, list string) ([]kube.Container, error) {
 	if n.YNode().Kind != yaml.SequenceNode {
 		return nil, krmerr.Errorf("spec."+list, "must be a list")
 	}
-	if err := decode(n, &out); err != nil {
+	if err := kube.Decode(n.YNode(), &out); err != nil {
 		return nil, krmerr.Errorf("spec."+list, "%v", err)
 	}
 	return out, nil
 }
 
-// Volumes decodes the volumes of a pod template.
+// Volumes decodes the volumes of a pod template, with the fields kube.Volume
+// declares.
 func Volumes(template *yaml.RNode) ([]kube.Volume, error) {
 	var out []kube.Volume
 	n, err := template.Pipe(yaml.Lookup("spec", "volumes"))
@@ -82,13 +84,11 @@ func Volumes(template *yaml.RNode) ([]kube.Volume, error) {
 	if n.YNode().Kind != yaml.SequenceNode {
 		return nil, krmerr.Errorf("spec.volumes", "must be a list")
 	}
-	if err := decode(n, &out); err != nil {
+	if err := kube.Decode(n.YNode(), &out); err != nil {
 		return nil, krmerr.Errorf("spec.volumes", "%v", err)
 	}
 	return out, nil
 }
-
-func decode(n *yaml.RNode, out any) error { return kube.Decode(n.YNode(), out) }
 
 // ToNode turns a typed value into a YAML node, keeping the field order of the Go
 // type (name first, as Kubernetes documents it) in block style.

@@ -219,7 +219,9 @@ func EditJobList(doc string, o Options) (string, Report, error) {
 }
 
 // editAndRender edits the job list of root and writes root back, keeping the
-// user's text where it can.
+// user's text: the edit is spliced into it line by line (splice.go); where that
+// does not apply, the whole document is rendered and the user's lines are kept
+// where they provably did not change (preserve.go).
 func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) (string, Report, error) {
 	var snaps []seqSnap
 	if strings.TrimSpace(doc) != "" {
