@@ -89,8 +89,12 @@ func splice(doc string, snaps []seqSnap, root *yaml.RNode, seqIndent string) (st
 	}
 	// A relabel_configs list the edit created (the job had none) is not in the
 	// snapshot: only a full render can add it.
+	oldJobs := map[*yaml.Node]bool{}
+	for _, job := range snaps[0].old {
+		oldJobs[job] = true
+	}
 	for _, job := range snaps[0].node.Content {
-		if rules := mapValue(job, "relabel_configs"); rules != nil && !known[rules] && containsNode(snaps[0].old, job) {
+		if rules := mapValue(job, "relabel_configs"); rules != nil && !known[rules] && oldJobs[job] {
 			return "", false
 		}
 	}
@@ -121,15 +125,6 @@ func splice(doc string, snaps []seqSnap, root *yaml.RNode, seqIndent string) (st
 	return out, true
 }
 
-func containsNode(list []*yaml.Node, n *yaml.Node) bool {
-	for _, x := range list {
-		if x == n {
-			return true
-		}
-	}
-	return false
-}
-
 // list plans the line edits of one list. It reports whether anything changes.
 func (te *textEdits) list(s seqSnap, seqIndent string) (bool, bool) {
 	old, cur := s.old, s.node.Content
@@ -144,10 +139,6 @@ func (te *textEdits) list(s seqSnap, seqIndent string) (bool, bool) {
 		if d, ok := te.dashColumn(e); !ok || d != dash {
 			return false, false
 		}
-	}
-	inNew := map[*yaml.Node]bool{}
-	for _, e := range cur {
-		inNew[e] = true
 	}
 	oldIndex := map[*yaml.Node]int{}
 	for i, e := range old {
@@ -180,10 +171,7 @@ func (te *textEdits) list(s seqSnap, seqIndent string) (bool, bool) {
 		}
 		changed = true
 		for _, r := range removed {
-			from, to, ok := te.span(old, oldIndex[r], dash)
-			if !ok {
-				return false
-			}
+			from, to := te.span(old, oldIndex[r], dash)
 			for l := from; l <= to; l++ {
 				te.drop[l] = true
 			}
@@ -196,17 +184,12 @@ func (te *textEdits) list(s seqSnap, seqIndent string) (bool, bool) {
 		var at int
 		switch {
 		case len(removed) > 0:
-			from, _, _ := te.span(old, oldIndex[removed[0]], dash)
-			at = from
+			at, _ = te.span(old, oldIndex[removed[0]], dash)
 		case prevKept >= 0:
-			_, to, ok := te.span(old, prevKept, dash)
-			if !ok {
-				return false
-			}
+			_, to := te.span(old, prevKept, dash)
 			at = to + 1
 		default:
-			from, _, _ := te.span(old, 0, dash)
-			at = from
+			at, _ = te.span(old, 0, dash)
 		}
 		text, err := te.render(added, dash, seqIndent)
 		if err != nil {
@@ -289,9 +272,9 @@ func (te *textEdits) dashColumn(e *yaml.Node) (int, bool) {
 // its first line, and every line up to the last that is neither blank nor a
 // comment before the next element (or, for the last, before the first line back
 // at the list's indentation).
-func (te *textEdits) span(old []*yaml.Node, i, dash int) (int, int, bool) {
+func (te *textEdits) span(old []*yaml.Node, i, dash int) (from, to int) {
 	start := old[i].Line - 1
-	from := start
+	from = start
 	for n := commentLines(old[i]); n > 0 && from > 0 && isComment(te.lines[from-1]); n-- {
 		from--
 	}
@@ -309,13 +292,13 @@ func (te *textEdits) span(old []*yaml.Node, i, dash int) (int, int, bool) {
 			}
 		}
 	}
-	to := start
+	to = start
 	for l := start + 1; l < end; l++ {
 		if !isBlank(te.lines[l]) && !isComment(te.lines[l]) {
 			to = l
 		}
 	}
-	return from, to, true
+	return from, to
 }
 
 // commentLines counts the comment lines written above element e.
