@@ -53,6 +53,8 @@ func TestBadInput(t *testing.T) {
 			"PrometheusMTLS/x", "spec.istio.verison", "unknown field (see `istio-prometheus-mtls --help` for the API)"},
 		{"wrong type", deploy + "---\n" + configMap, cfg("  istio:\n    nativeSidecar: yes please\n"),
 			"PrometheusMTLS/x", "spec.istio.nativeSidecar", "wrong type: got a string, want a bool"},
+		{"invalid resource quantity", deploy + "---\n" + configMap, cfg("  istio:\n    resources: {limits: {cpu: lots}}\n"),
+			"PrometheusMTLS/x", "spec.istio.resources.limits.cpu", `quantity "lots" is not valid: quantities are a number with an optional suffix (Ki, Mi, Gi, Ti, Pi, Ei, n, u, m, k, M, G, T, P, E, or an exponent such as e3)`},
 		{"unquoted version", deploy + "---\n" + configMap, cfg("  istio:\n    version: 1.30\n"),
 			"PrometheusMTLS/x", "spec.istio.version", `must be a string: quote it ("1.30"), YAML reads an unquoted 1.30 as a number`},
 		{"unknown Istio version", deploy + "---\n" + configMap, cfg("  istio:\n    version: \"1.4\"\n"),

@@ -410,6 +410,19 @@ func decodeError(node *kyaml.RNode, err error) error {
 	if m := typeErrRE().FindStringSubmatch(msg); m != nil {
 		return fieldErr(m[2], "wrong type: got a %s, want a %s", m[1], strings.TrimPrefix(m[3], "*"))
 	}
+	// A resource quantity names its value, not its field: find the field.
+	if _, rest, ok := strings.Cut(msg, "quantity "); ok {
+		if q, err := strconv.QuotedPrefix(rest); err == nil {
+			value, _ := strconv.Unquote(q)
+			field := "spec.istio.resources"
+			if r, _ := node.Pipe(kyaml.Lookup("spec", "istio", "resources")); r != nil {
+				field += "." + pathOf(r.YNode(), "", func(_, v *kyaml.Node) bool {
+					return v.Kind == kyaml.ScalarNode && v.Value == value
+				})
+			}
+			return fieldErr(strings.TrimSuffix(field, "."), "%s", "quantity "+rest)
+		}
+	}
 	return fieldErr("", "cannot decode functionConfig: %s", msg)
 }
 
@@ -558,6 +571,11 @@ func IsWorkloadKind(kind string) bool { return contains(WorkloadKinds, kind) }
 
 // keyPath finds the dotted path of the first mapping key named key.
 func keyPath(n *kyaml.Node, key, prefix string) string {
+	return pathOf(n, prefix, func(k, _ *kyaml.Node) bool { return k.Value == key })
+}
+
+// pathOf is the field path of the first mapping entry below n that match takes.
+func pathOf(n *kyaml.Node, prefix string, match func(k, v *kyaml.Node) bool) string {
 	switch n.Kind {
 	case kyaml.MappingNode:
 		for i := 0; i+1 < len(n.Content); i += 2 {
@@ -565,16 +583,16 @@ func keyPath(n *kyaml.Node, key, prefix string) string {
 			if prefix != "" {
 				p = prefix + "." + p
 			}
-			if n.Content[i].Value == key {
+			if match(n.Content[i], n.Content[i+1]) {
 				return p
 			}
-			if r := keyPath(n.Content[i+1], key, p); r != "" {
+			if r := pathOf(n.Content[i+1], p, match); r != "" {
 				return r
 			}
 		}
 	case kyaml.SequenceNode:
 		for i, c := range n.Content {
-			if r := keyPath(c, key, fmt.Sprintf("%s[%d]", prefix, i)); r != "" {
+			if r := pathOf(c, fmt.Sprintf("%s[%d]", prefix, i), match); r != "" {
 				return r
 			}
 		}

@@ -84,7 +84,7 @@ func TestErrors(t *testing.T) {
 		"  scrapeConfig: {kind: Pod, name: x}":                       "spec.scrapeConfig.kind: must be ConfigMap or Secret",
 		"  scrapeConfig: {kind: Secret}":                             "spec.scrapeConfig.name: must not be empty",
 		"  target:\n    matchLabels: [a]":                            "spec.target.matchLabels: wrong type: got a array",
-		"  istio:\n    resources: {requests: {cpu: lots}}":           "cannot decode functionConfig",
+		"  istio:\n    resources: {requests: {cpu: lots}}":           `spec.istio.resources.requests.cpu: quantity "lots" is not valid`,
 	} {
 		_, err := parse(t, head+spec+"\n")
 		if err == nil || !strings.Contains(err.Error(), want) {
