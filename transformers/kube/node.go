@@ -11,6 +11,13 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
+// The custom JSON forms (IntOrString, Quantity), checked by type so that other
+// values are not boxed into interfaces on the way.
+var (
+	marshalerType   = reflect.TypeFor[json.Marshaler]()
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+)
+
 // ToNode turns a value of this package's types into a block-style YAML node, as
 // encoding/json would write it (field order, omitempty, map keys sorted), without
 // going through JSON text.
@@ -19,8 +26,8 @@ func ToNode(v any) (*yaml.Node, error) {
 }
 
 func encode(v reflect.Value) (*yaml.Node, error) {
-	if m, ok := v.Interface().(json.Marshaler); ok {
-		b, err := m.MarshalJSON()
+	if v.Type().Implements(marshalerType) {
+		b, err := v.Interface().(json.Marshaler).MarshalJSON()
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +171,8 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) error {
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == yaml.NodeTagNull {
 		return nil
 	}
-	if u, ok := v.Addr().Interface().(json.Unmarshaler); ok {
+	if v.Addr().Type().Implements(unmarshalerType) {
+		u := v.Addr().Interface().(json.Unmarshaler)
 		if n.Kind != yaml.ScalarNode {
 			return decodeErr(path, "must be a scalar")
 		}

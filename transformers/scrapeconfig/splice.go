@@ -261,7 +261,7 @@ func (te *textEdits) dashColumn(e *yaml.Node) (int, bool) {
 		return 0, false
 	}
 	l := te.lines[e.Line-1]
-	col := len(l) - len(strings.TrimLeft(l, " "))
+	col := indentOf(l)
 	if !strings.HasPrefix(l[col:], "- ") && !strings.HasPrefix(l[col:], "-\n") || e.Column-1 <= col {
 		return 0, false
 	}
@@ -318,7 +318,7 @@ func commentLines(e *yaml.Node) int {
 
 func isBlank(l string) bool   { return strings.TrimSpace(l) == "" }
 func isComment(l string) bool { return strings.HasPrefix(strings.TrimSpace(l), "#") }
-func indentOf(l string) int   { return len(l) - len(strings.TrimLeft(l, " ")) }
+func indentOf(l string) int   { return len(indent(l)) }
 
 // render is renderElements, once per distinct list of elements.
 func (te *textEdits) render(nodes []*yaml.Node, dash int, seqIndent string) (string, error) {

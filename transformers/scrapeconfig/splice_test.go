@@ -1,6 +1,7 @@
 package scrapeconfig
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -206,13 +207,11 @@ func nestedAliases(depth int) string {
 	var b strings.Builder
 	b.WriteString("l0: &l0 [x, x]\n")
 	for i := 1; i <= depth; i++ {
-		b.WriteString(strings.NewReplacer("N", itoa(i), "P", itoa(i-1)).Replace("lN: &lN [*lP, *lP]\n"))
+		fmt.Fprintf(&b, "l%d: &l%d [*l%d, *l%d]\n", i, i, i-1, i-1)
 	}
-	b.WriteString("scrape_configs:\n- job_name: pods\n  params: *l" + itoa(depth) + "\n  kubernetes_sd_configs: [{role: pod}]\n  relabel_configs:\n  - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep}\n")
+	b.WriteString("scrape_configs:\n- job_name: pods\n  params: *l" + strconv.Itoa(depth) + "\n  kubernetes_sd_configs: [{role: pod}]\n  relabel_configs:\n  - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep}\n")
 	return b.String()
 }
-
-func itoa(i int) string { return strconv.Itoa(i) }
 
 // TestNestedAliases: trees are compared without expanding aliases, so a document
 // of nested aliases (2^60 nodes expanded) is edited at once, and a second run
