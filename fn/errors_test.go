@@ -54,7 +54,7 @@ func TestBadInput(t *testing.T) {
 		{"wrong type", deploy + "---\n" + configMap, cfg("  istio:\n    nativeSidecar: yes please\n"),
 			"PrometheusMTLS/x", "spec.istio.nativeSidecar", "wrong type: got a string, want a bool"},
 		{"invalid resource quantity", deploy + "---\n" + configMap, cfg("  istio:\n    resources: {limits: {cpu: lots}}\n"),
-			"PrometheusMTLS/x", "spec.istio.resources.limits.cpu", `quantity "lots" is not valid: quantities are a number with an optional suffix (Ki, Mi, Gi, Ti, Pi, Ei, n, u, m, k, M, G, T, P, E, or an exponent such as e3)`},
+			"PrometheusMTLS/x", "spec.istio.resources.limits.cpu", `quantity "lots" is not valid: quantities must match the regular expression`},
 		{"unquoted version", deploy + "---\n" + configMap, cfg("  istio:\n    version: 1.30\n"),
 			"PrometheusMTLS/x", "spec.istio.version", `must be a string: quote it ("1.30"), YAML reads an unquoted 1.30 as a number`},
 		{"unknown Istio version", deploy + "---\n" + configMap, cfg("  istio:\n    version: \"1.4\"\n"),
@@ -258,4 +258,32 @@ func writeExactMessages(t *testing.T, got map[string]string) {
 	if err := os.WriteFile(exactMessagesFile, []byte(sb.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestEveryUnknownFieldReported: a config with several unknown fields gets one
+// error result for each, at its full path, and the items come back untouched.
+func TestEveryUnknownFieldReported(t *testing.T) {
+	in := resourceList(t, []byte(deploy+"---\n"+configMap), []byte(cfg("  istio:\n    verison: \"1.28\"\n  certificates:\n    mountPth: /x\n  scrapejob: {}\n")))
+	out, err := runFn(in)
+	if err == nil {
+		t.Fatalf("no error; output:\n%s", out)
+	}
+	rl, perr := fn.ParseResourceList(out)
+	if perr != nil {
+		t.Fatal(perr)
+	}
+	var fields []string
+	for _, r := range rl.Results {
+		if r.Severity != fn.Error || r.ResourceRef == nil || r.ResourceRef.Kind != "PrometheusMTLS" || !strings.HasPrefix(r.Message, "unknown field") {
+			t.Errorf("unexpected result %s", r)
+		}
+		if r.Field != nil {
+			fields = append(fields, r.Field.Path)
+		}
+	}
+	sort.Strings(fields)
+	if want := "spec.certificates.mountPth spec.istio.verison spec.scrapejob"; strings.Join(fields, " ") != want {
+		t.Errorf("fields %v, want %s", fields, want)
+	}
+	assertInputUntouched(t, in, out)
 }

@@ -8,13 +8,13 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/injection"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/operator"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapeconfig"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/selection"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -28,7 +28,9 @@ func process(rl *fn.ResourceList) (bool, error) {
 	}
 	cfg, err := config.Parse(cfgNode)
 	if err != nil {
-		rl.Results = append(rl.Results, errorResult(krmerr.At(cfgNode, err)))
+		for _, e := range krmerr.Split(krmerr.At(cfgNode, err)) {
+			rl.Results = append(rl.Results, errorResult(e))
+		}
 		return false, nil
 	}
 	if err := fn.CheckResourceDuplication(rl); err != nil {
@@ -275,7 +277,7 @@ func valueError(obj *yaml.RNode, kind, key string, form scrapeconfig.Form, err e
 }
 
 func certMount(cfg *config.PrometheusMTLS, container string) podtemplate.Mount {
-	return podtemplate.Mount{Container: container, VolumeMount: kube.VolumeMount{
+	return podtemplate.Mount{Container: container, VolumeMount: corev1.VolumeMount{
 		Name: cfg.Spec.Certificates.VolumeName, MountPath: cfg.Spec.Certificates.MountPath, ReadOnly: true}}
 }
 
@@ -350,9 +352,9 @@ func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, mount podtemplate.Mo
 		Annotations: map[string]string{injection.LabelInject: "false"},
 	}
 	if cfg.Spec.Istio.NativeSidecar {
-		d.InitContainers = []kube.Container{sidecar.Container}
+		d.InitContainers = []corev1.Container{sidecar.Container}
 	} else {
-		d.Containers = []kube.Container{sidecar.Container}
+		d.Containers = []corev1.Container{sidecar.Container}
 	}
 	return podtemplate.Apply(tpl, d)
 }
@@ -373,7 +375,7 @@ func sidecarParams(cfg *config.PrometheusMTLS, apiVersion, kind, name string) pr
 
 // checkMountPath refuses a mount path the Prometheus container already uses for
 // another volume (or one nested with it).
-func checkMountPath(c kube.Container, certs config.Certificates) error {
+func checkMountPath(c corev1.Container, certs config.Certificates) error {
 	for i, m := range c.VolumeMounts {
 		if m.Name == certs.VolumeName {
 			continue

@@ -4,18 +4,21 @@
 package config
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"path"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+	kjson "sigs.k8s.io/json"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
-	"sigs.k8s.io/yaml"
 )
 
 const (
@@ -79,19 +82,19 @@ type Target struct {
 
 // Istio describes the control plane the sidecar talks to.
 type Istio struct {
-	Version               string                     `json:"version,omitempty"`
-	ProxyImage            string                     `json:"proxyImage,omitempty"`
-	ImagePullPolicy       kube.PullPolicy            `json:"imagePullPolicy,omitempty"`
-	ControlPlaneNamespace string                     `json:"controlPlaneNamespace,omitempty"`
-	Revision              string                     `json:"revision,omitempty"`
-	DiscoveryAddress      string                     `json:"discoveryAddress,omitempty"`
-	TrustDomain           string                     `json:"trustDomain,omitempty"`
-	MeshID                string                     `json:"meshID,omitempty"`
-	ClusterID             string                     `json:"clusterID,omitempty"`
-	Network               string                     `json:"network,omitempty"`
-	NativeSidecar         bool                       `json:"nativeSidecar,omitempty"`
-	Envoy                 *bool                      `json:"envoy,omitempty"`
-	Resources             *kube.ResourceRequirements `json:"resources,omitempty"`
+	Version               string                       `json:"version,omitempty"`
+	ProxyImage            string                       `json:"proxyImage,omitempty"`
+	ImagePullPolicy       corev1.PullPolicy            `json:"imagePullPolicy,omitempty"`
+	ControlPlaneNamespace string                       `json:"controlPlaneNamespace,omitempty"`
+	Revision              string                       `json:"revision,omitempty"`
+	DiscoveryAddress      string                       `json:"discoveryAddress,omitempty"`
+	TrustDomain           string                       `json:"trustDomain,omitempty"`
+	MeshID                string                       `json:"meshID,omitempty"`
+	ClusterID             string                       `json:"clusterID,omitempty"`
+	Network               string                       `json:"network,omitempty"`
+	NativeSidecar         bool                         `json:"nativeSidecar,omitempty"`
+	Envoy                 *bool                        `json:"envoy,omitempty"`
+	Resources             *corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
 // Certificates says where the workload certificates live.
@@ -137,15 +140,15 @@ const (
 )
 
 // DefaultResources are the sidecar's modest defaults: it only fetches certificates.
-func DefaultResources() *kube.ResourceRequirements {
-	return &kube.ResourceRequirements{
-		Requests: kube.ResourceList{
-			kube.ResourceCPU:    kube.MustParseQuantity("10m"),
-			kube.ResourceMemory: kube.MustParseQuantity("64Mi"),
+func DefaultResources() *corev1.ResourceRequirements {
+	return &corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("10m"),
+			corev1.ResourceMemory: resource.MustParse("64Mi"),
 		},
-		Limits: kube.ResourceList{
-			kube.ResourceCPU:    kube.MustParseQuantity("500m"),
-			kube.ResourceMemory: kube.MustParseQuantity("256Mi"),
+		Limits: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse("500m"),
+			corev1.ResourceMemory: resource.MustParse("256Mi"),
 		},
 	}
 }
@@ -182,7 +185,7 @@ func (c *PrometheusMTLS) Default() {
 		s.Istio.ProxyImage = DefaultProxyImageRepo + ":" + ImageTag(s.Istio.Version)
 	}
 	if s.Istio.ImagePullPolicy == "" {
-		s.Istio.ImagePullPolicy = kube.PullIfNotPresent
+		s.Istio.ImagePullPolicy = corev1.PullIfNotPresent
 	}
 	if s.Istio.Resources == nil {
 		s.Istio.Resources = DefaultResources()
@@ -210,45 +213,26 @@ func ImageTag(version string) string {
 	return version
 }
 
+// versionRE is the Istio release grammar the function accepts: 1.X or 1.X.Y.
+var versionRE = regexp.MustCompile(`^1\.(0|[1-9][0-9]{0,3})(\.(0|[1-9][0-9]{0,3}))?$`)
+
 // ParseVersion returns the minor version of "1.X" or "1.X.Y".
 func ParseVersion(v string) (int, bool) {
-	rest, ok := strings.CutPrefix(v, "1.")
-	if !ok {
+	m := versionRE.FindStringSubmatch(v)
+	if m == nil {
 		return 0, false
 	}
-	minorText, patch, hasPatch := strings.Cut(rest, ".")
-	if !allDigits(minorText) || hasPatch && !allDigits(patch) {
-		return 0, false
-	}
-	minor, err := strconv.Atoi(minorText)
-	if err != nil {
-		return 0, false
-	}
+	minor, _ := strconv.Atoi(m[1])
 	return minor, true
 }
 
-func allDigits(s string) bool {
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
+// nameErr checks a name with one of apimachinery's validators and words its
+// first complaint as an error about field.
+func nameErr(field, what, value string, check func(string) []string) error {
+	if msgs := check(value); len(msgs) > 0 {
+		return fieldErr(field, "%q is not a valid %s: %s", value, what, msgs[0])
 	}
-	return s != ""
-}
-
-// isDNSName: lower-case alphanumerics and '-' (and '.' when dots is set),
-// starting and ending with an alphanumeric ([a-z0-9]([-a-z0-9.]*[a-z0-9])?).
-func isDNSName(s string, dots bool) bool {
-	alnum := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= '0' && c <= '9' }
-	if s == "" || !alnum(s[0]) || !alnum(s[len(s)-1]) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; !alnum(c) && c != '-' && !(dots && c == '.') {
-			return false
-		}
-	}
-	return true
+	return nil
 }
 
 // Validate checks a defaulted config. The Istio version is checked against the
@@ -276,19 +260,21 @@ func (c *PrometheusMTLS) Validate() error {
 	if _, ok := ParseVersion(s.Istio.Version); !ok {
 		return fieldErr("spec.istio.version", "%q is not an Istio version of the form 1.X or 1.X.Y", s.Istio.Version)
 	}
-	if s.Istio.Revision != "" && !isDNSName(s.Istio.Revision, false) {
-		return fieldErr("spec.istio.revision", "%q is not a valid revision name (lower-case letters, digits and '-')", s.Istio.Revision)
+	if s.Istio.Revision != "" {
+		if err := nameErr("spec.istio.revision", "revision name", s.Istio.Revision, validation.IsDNS1123Label); err != nil {
+			return err
+		}
 	}
-	if !isDNSName(s.Istio.ControlPlaneNamespace, true) {
-		return fieldErr("spec.istio.controlPlaneNamespace", "%q is not a valid namespace name", s.Istio.ControlPlaneNamespace)
+	if err := nameErr("spec.istio.controlPlaneNamespace", "namespace name", s.Istio.ControlPlaneNamespace, validation.IsDNS1123Label); err != nil {
+		return err
 	}
 	switch s.Istio.ImagePullPolicy {
-	case kube.PullAlways, kube.PullIfNotPresent, kube.PullNever:
+	case corev1.PullAlways, corev1.PullIfNotPresent, corev1.PullNever:
 	default:
 		return fieldErr("spec.istio.imagePullPolicy", "must be Always, IfNotPresent or Never, got %q", s.Istio.ImagePullPolicy)
 	}
-	if !isDNSName(s.Certificates.VolumeName, false) || len(s.Certificates.VolumeName) > 63 {
-		return fieldErr("spec.certificates.volumeName", "%q is not a valid volume name (DNS-1123 label)", s.Certificates.VolumeName)
+	if err := nameErr("spec.certificates.volumeName", "volume name", s.Certificates.VolumeName, validation.IsDNS1123Label); err != nil {
+		return err
 	}
 	if !path.IsAbs(s.Certificates.MountPath) || s.Certificates.MountPath == "/" {
 		return fieldErr("spec.certificates.mountPath", "must be an absolute path other than /, got %q", s.Certificates.MountPath)
@@ -366,15 +352,30 @@ func fromObject(node *kyaml.RNode) (*PrometheusMTLS, error) {
 	if err := rejectNumericVersion(node); err != nil {
 		return nil, err
 	}
-	s, err := node.String()
+	if err := checkQuantities(node); err != nil {
+		return nil, err
+	}
+	b, err := node.MarshalJSON()
 	if err != nil {
-		return nil, fieldErr("", "cannot serialise functionConfig: %v", err)
+		return nil, fieldErr("", "cannot read functionConfig: %v", err)
 	}
 	c := &PrometheusMTLS{}
-	if err := yaml.UnmarshalStrict([]byte(s), c); err != nil {
-		return nil, decodeError(node, err)
+	strict, err := kjson.UnmarshalStrict(b, c)
+	if err != nil {
+		return nil, decodeError(b, err)
 	}
-	return c, nil
+	// Every unknown or duplicate field, each at its full path, as the decoder gives it.
+	var unknown []error
+	for _, e := range strict {
+		var fe kjson.FieldError
+		if errors.As(e, &fe) {
+			kind, _, _ := strings.Cut(e.Error(), ` "`)
+			unknown = append(unknown, fieldErr(fe.FieldPath(), "%s (see `istio-prometheus-mtls --help` for the API)", kind))
+		} else {
+			unknown = append(unknown, fieldErr("", "%v", e))
+		}
+	}
+	return c, errors.Join(unknown...)
 }
 
 // rejectNumericVersion catches `version: 1.30`, which YAML reads as the number 1.3.
@@ -389,41 +390,37 @@ func rejectNumericVersion(node *kyaml.RNode) error {
 	return nil
 }
 
-// The decoder's messages are only read on the error path: compiled then.
-var (
-	unknownFieldRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`unknown field "([^"]+)"`) })
-	typeErrRE      = sync.OnceValue(func() *regexp.Regexp {
-		return regexp.MustCompile(`cannot unmarshal (\w+) into Go struct field [\w.]*?\.(spec\.[\w.]+|metadata\.[\w.]+|\w+) of type ([\w.\[\]*]+)`)
-	})
-)
-
-// decodeError turns encoding/json's messages into ones that name the field.
-func decodeError(node *kyaml.RNode, err error) error {
-	msg := err.Error()
-	if m := unknownFieldRE().FindStringSubmatch(msg); m != nil {
-		field := m[1]
-		if p := keyPath(node.YNode(), m[1], ""); p != "" {
-			field = p
+// checkQuantities parses every quantity of spec.istio.resources with
+// resource.ParseQuantity first, so that a bad one is reported at its field (the
+// decoder reports it without one).
+func checkQuantities(node *kyaml.RNode) error {
+	for _, list := range []string{"limits", "requests"} {
+		m, err := node.Pipe(kyaml.Lookup("spec", "istio", "resources", list))
+		if err != nil || m == nil || m.YNode().Kind != kyaml.MappingNode {
+			continue
 		}
-		return fieldErr(field, "unknown field (see `istio-prometheus-mtls --help` for the API)")
-	}
-	if m := typeErrRE().FindStringSubmatch(msg); m != nil {
-		return fieldErr(m[2], "wrong type: got a %s, want a %s", m[1], strings.TrimPrefix(m[3], "*"))
-	}
-	// A resource quantity names its value, not its field: find the field.
-	if _, rest, ok := strings.Cut(msg, "quantity "); ok {
-		if q, err := strconv.QuotedPrefix(rest); err == nil {
-			value, _ := strconv.Unquote(q)
-			field := "spec.istio.resources"
-			if r, _ := node.Pipe(kyaml.Lookup("spec", "istio", "resources")); r != nil {
-				field += "." + pathOf(r.YNode(), "", func(_, v *kyaml.Node) bool {
-					return v.Kind == kyaml.ScalarNode && v.Value == value
-				})
+		content := m.YNode().Content
+		for i := 0; i+1 < len(content); i += 2 {
+			v := content[i+1]
+			if v.Kind != kyaml.ScalarNode {
+				continue
 			}
-			return fieldErr(strings.TrimSuffix(field, "."), "%s", "quantity "+rest)
+			if _, err := resource.ParseQuantity(v.Value); err != nil {
+				return fieldErr("spec.istio.resources."+list+"."+content[i].Value, "quantity %q is not valid: %v", v.Value, err)
+			}
 		}
 	}
-	return fieldErr("", "cannot decode functionConfig: %s", msg)
+	return nil
+}
+
+// decodeError words a decoding failure. A value of the wrong type is found again
+// with encoding/json, whose UnmarshalTypeError carries the field's full path.
+func decodeError(b []byte, err error) error {
+	var te *json.UnmarshalTypeError
+	if errors.As(json.Unmarshal(b, &PrometheusMTLS{}), &te) && te.Field != "" {
+		return fieldErr(te.Field, "wrong type: got a %s, want a %s", te.Value, te.Type)
+	}
+	return fieldErr("", "cannot decode functionConfig: %v", err)
 }
 
 func kindName(k kyaml.Kind) string {
@@ -449,7 +446,7 @@ var flatKeys = map[string]func(c *PrometheusMTLS, v string) error{
 	"istio-version":       func(c *PrometheusMTLS, v string) error { c.Spec.Istio.Version = v; return nil },
 	"proxy-image":         func(c *PrometheusMTLS, v string) error { c.Spec.Istio.ProxyImage = v; return nil },
 	"image-pull-policy": func(c *PrometheusMTLS, v string) error {
-		c.Spec.Istio.ImagePullPolicy = kube.PullPolicy(v)
+		c.Spec.Istio.ImagePullPolicy = corev1.PullPolicy(v)
 		return nil
 	},
 	"control-plane-namespace": func(c *PrometheusMTLS, v string) error { c.Spec.Istio.ControlPlaneNamespace = v; return nil },
@@ -568,34 +565,3 @@ func fromConfigMap(node *kyaml.RNode) (*PrometheusMTLS, error) {
 
 // IsWorkloadKind tells whether kind is one the function can select.
 func IsWorkloadKind(kind string) bool { return contains(WorkloadKinds, kind) }
-
-// keyPath finds the dotted path of the first mapping key named key.
-func keyPath(n *kyaml.Node, key, prefix string) string {
-	return pathOf(n, prefix, func(k, _ *kyaml.Node) bool { return k.Value == key })
-}
-
-// pathOf is the field path of the first mapping entry below n that match takes.
-func pathOf(n *kyaml.Node, prefix string, match func(k, v *kyaml.Node) bool) string {
-	switch n.Kind {
-	case kyaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			p := n.Content[i].Value
-			if prefix != "" {
-				p = prefix + "." + p
-			}
-			if match(n.Content[i], n.Content[i+1]) {
-				return p
-			}
-			if r := pathOf(n.Content[i+1], p, match); r != "" {
-				return r
-			}
-		}
-	case kyaml.SequenceNode:
-		for i, c := range n.Content {
-			if r := pathOf(c, fmt.Sprintf("%s[%d]", prefix, i), match); r != "" {
-				return r
-			}
-		}
-	}
-	return ""
-}

@@ -64,6 +64,12 @@ func At(n *yaml.RNode, err error) error {
 	if err == nil {
 		return nil
 	}
+	if errs := Split(err); len(errs) > 1 {
+		for i, e := range errs {
+			errs[i] = At(n, e)
+		}
+		return errors.Join(errs...)
+	}
 	var e *Error
 	if errors.As(err, &e) {
 		if e.Ref == nil {
@@ -92,4 +98,12 @@ func Prefix(parent string, err error) error {
 		c.Field = parent + "." + c.Field
 	}
 	return &c
+}
+
+// Split returns the errors an errors.Join holds, or err alone.
+func Split(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return append([]error{}, j.Unwrap()...)
+	}
+	return []error{err}
 }

@@ -6,12 +6,14 @@ package podtemplate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
+	corev1 "k8s.io/api/core/v1"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -56,48 +58,65 @@ func Template(workload *yaml.RNode) (*yaml.RNode, string, error) {
 	return t, field, nil
 }
 
-// Containers decodes the containers (or initContainers) of a pod template, with
-// the fields kube.Container declares (the ones the function reads).
-func Containers(template *yaml.RNode, list string) ([]kube.Container, error) {
-	var out []kube.Container
+// Containers decodes the containers (or initContainers) of a pod template.
+func Containers(template *yaml.RNode, list string) ([]corev1.Container, error) {
+	return decodeList[corev1.Container](template, list)
+}
+
+// Volumes decodes the volumes of a pod template.
+func Volumes(template *yaml.RNode) ([]corev1.Volume, error) {
+	return decodeList[corev1.Volume](template, "volumes")
+}
+
+// decodeList reads spec.<list> of a pod template into core/v1 values the way
+// the API server reads JSON (case-sensitive field names, unknown fields ignored);
+// a value of the wrong type names its field.
+func decodeList[T any](template *yaml.RNode, list string) ([]T, error) {
+	field := "spec." + list
 	n, err := template.Pipe(yaml.Lookup("spec", list))
 	if err != nil || n == nil {
 		return nil, err
 	}
 	if n.YNode().Kind != yaml.SequenceNode {
-		return nil, krmerr.Errorf("spec."+list, "must be a list")
+		return nil, krmerr.Errorf(field, "must be a list")
 	}
-	if err := kube.Decode(n.YNode(), &out); err != nil {
-		return nil, krmerr.Errorf("spec."+list, "%v", err)
+	b, err := n.MarshalJSON()
+	if err != nil {
+		return nil, krmerr.Errorf(field, "%v", err)
 	}
-	return out, nil
-}
-
-// Volumes decodes the volumes of a pod template, with the fields kube.Volume
-// declares.
-func Volumes(template *yaml.RNode) ([]kube.Volume, error) {
-	var out []kube.Volume
-	n, err := template.Pipe(yaml.Lookup("spec", "volumes"))
-	if err != nil || n == nil {
-		return nil, err
-	}
-	if n.YNode().Kind != yaml.SequenceNode {
-		return nil, krmerr.Errorf("spec.volumes", "must be a list")
-	}
-	if err := kube.Decode(n.YNode(), &out); err != nil {
-		return nil, krmerr.Errorf("spec.volumes", "%v", err)
+	var out []T
+	if err := kjson.UnmarshalCaseSensitivePreserveInts(b, &out); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return nil, krmerr.Errorf(field+"[]."+te.Field, "wrong type: got a %s, want a %s", te.Value, te.Type)
+		}
+		return nil, krmerr.Errorf(field, "%v", err)
 	}
 	return out, nil
 }
 
-// ToNode turns a typed value into a YAML node, keeping the field order of the Go
-// type (name first, as Kubernetes documents it) in block style.
+// ToNode turns a Kubernetes API value into a block-style YAML node. encoding/json
+// writes it as the API does (the Go type's field order, omitempty, canonical
+// quantities); that JSON is YAML, so it is parsed as it is and its flow style and
+// quoting are dropped.
 func ToNode(v any) (*yaml.RNode, error) {
-	n, err := kube.ToNode(v)
+	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
 	}
-	return yaml.NewRNode(n), nil
+	n, err := yaml.Parse(string(b))
+	if err != nil {
+		return nil, err
+	}
+	blockStyle(n.YNode())
+	return n, nil
+}
+
+func blockStyle(n *yaml.Node) {
+	n.Style = 0
+	for _, c := range n.Content {
+		blockStyle(c)
+	}
 }
 
 // Status is the content of StatusAnnotation.
@@ -135,15 +154,15 @@ func (s Status) lists() map[string][]string {
 // container).
 type Mount struct {
 	Container string
-	kube.VolumeMount
+	corev1.VolumeMount
 }
 
 // Desired is what a pod template must hold after Apply.
 type Desired struct {
 	// Containers are appended to spec.containers; InitContainers are put first in
 	// spec.initContainers (native sidecars start before everything else).
-	Containers, InitContainers []kube.Container
-	Volumes                    []kube.Volume
+	Containers, InitContainers []corev1.Container
+	Volumes                    []corev1.Volume
 	Mounts                     []Mount
 	Labels, Annotations        map[string]string
 	// Injection and ScrapeClass are stored in the status as they are.
@@ -167,7 +186,7 @@ func Apply(template *yaml.RNode, d Desired) error {
 		return err
 	}
 	next := Status{Injection: d.Injection, ScrapeClass: d.ScrapeClass}
-	want := map[string][]kube.Container{"containers": d.Containers, "initContainers": d.InitContainers}
+	want := map[string][]corev1.Container{"containers": d.Containers, "initContainers": d.InitContainers}
 	// Drop our earlier containers that are no longer wanted in their list (for
 	// example when nativeSidecar is switched), before names are checked.
 	for _, list := range []string{"containers", "initContainers"} {

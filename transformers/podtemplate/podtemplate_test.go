@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -31,19 +31,19 @@ func workload(kind string) string {
 }
 
 func desired(native bool, vols ...string) Desired {
-	c := kube.Container{Name: "istio-proxy", Image: "proxy"}
+	c := corev1.Container{Name: "istio-proxy", Image: "proxy"}
 	d := Desired{
-		Mounts:      []Mount{{Container: "prometheus", VolumeMount: kube.VolumeMount{Name: "certs", MountPath: "/etc/certs", ReadOnly: true}}},
+		Mounts:      []Mount{{Container: "prometheus", VolumeMount: corev1.VolumeMount{Name: "certs", MountPath: "/etc/certs", ReadOnly: true}}},
 		Labels:      map[string]string{"sidecar.istio.io/inject": "false"},
 		Annotations: map[string]string{"sidecar.istio.io/inject": "false"},
 	}
 	for _, v := range vols {
-		d.Volumes = append(d.Volumes, kube.Volume{Name: v, VolumeSource: kube.VolumeSource{EmptyDir: &kube.EmptyDirVolumeSource{}}})
+		d.Volumes = append(d.Volumes, corev1.Volume{Name: v, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}})
 	}
 	if native {
-		d.InitContainers = []kube.Container{c}
+		d.InitContainers = []corev1.Container{c}
 	} else {
-		d.Containers = []kube.Container{c}
+		d.Containers = []corev1.Container{c}
 	}
 	return d
 }

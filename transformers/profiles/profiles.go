@@ -10,7 +10,9 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/intstr"
 )
 
 // ContainerName is the sidecar's container name, as Istio names it.
@@ -26,15 +28,15 @@ type Profile struct {
 	// Args are the pilot-agent arguments; {placeholders} are filled in by Build.
 	Args []string
 	// Env is the environment; values may hold {placeholders}.
-	Env []kube.EnvVar
+	Env []corev1.EnvVar
 	// OutputCertsDir is where the agent writes the certificates (OUTPUT_CERTS).
 	OutputCertsDir string
 	// DiscoveryAddress is the default istiod address, with {istiod} and {ns}.
 	DiscoveryAddress string
 	// Readiness is the readiness probe (port is replaced by 15020 without Envoy).
-	Readiness kube.Probe
+	Readiness corev1.Probe
 	// Startup, when set, is the startup probe.
-	Startup *kube.Probe
+	Startup *corev1.Probe
 	// Volumes the sidecar mounts, by name (see volumeTable).
 	Volumes []string
 	// NoEnvoy tells whether pilot-agent of this version runs without Envoy (DISABLE_ENVOY).
@@ -54,19 +56,19 @@ const (
 	phDiscovery    = "{discoveryAddress}"
 )
 
-func fieldEnv(name, path string) kube.EnvVar {
-	return kube.EnvVar{Name: name, ValueFrom: &kube.EnvVarSource{FieldRef: &kube.ObjectFieldSelector{FieldPath: path}}}
+func fieldEnv(name, path string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: path}}}
 }
 
-func resourceEnv(name, res, divisor string) kube.EnvVar {
-	return kube.EnvVar{Name: name, ValueFrom: &kube.EnvVarSource{ResourceFieldRef: &kube.ResourceFieldSelector{
-		Resource: res, Divisor: kube.MustParseQuantity(divisor)}}}
+func resourceEnv(name, res, divisor string) corev1.EnvVar {
+	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{
+		Resource: res, Divisor: resource.MustParse(divisor)}}}
 }
 
-func env(name, value string) kube.EnvVar { return kube.EnvVar{Name: name, Value: value} }
+func env(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: name, Value: value} }
 
 // podEnv is what every profile reads from the downward API.
-var podEnv = []kube.EnvVar{
+var podEnv = []corev1.EnvVar{
 	fieldEnv("POD_NAME", "metadata.name"),
 	fieldEnv("POD_NAMESPACE", "metadata.namespace"),
 	fieldEnv("INSTANCE_IP", "status.podIP"),
@@ -74,18 +76,18 @@ var podEnv = []kube.EnvVar{
 	fieldEnv("HOST_IP", "status.hostIP"),
 }
 
-func concat(parts ...[]kube.EnvVar) []kube.EnvVar {
-	var out []kube.EnvVar
+func concat(parts ...[]corev1.EnvVar) []corev1.EnvVar {
+	var out []corev1.EnvVar
 	for _, p := range parts {
 		out = append(out, p...)
 	}
 	return out
 }
 
-func httpProbe(port int, failure, initialDelay, period, timeout int32) kube.Probe {
-	return kube.Probe{
-		ProbeHandler: kube.ProbeHandler{HTTPGet: &kube.HTTPGetAction{
-			Path: "/healthz/ready", Port: kube.FromInt32(int32(port))}},
+func httpProbe(port int, failure, initialDelay, period, timeout int32) corev1.Probe {
+	return corev1.Probe{
+		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
+			Path: "/healthz/ready", Port: intstr.FromInt32(int32(port))}},
 		InitialDelaySeconds: initialDelay, PeriodSeconds: period, TimeoutSeconds: timeout, FailureThreshold: failure,
 	}
 }
@@ -98,21 +100,21 @@ var modernArgs = []string{
 
 // Environment shared by the profiles after 1.5, in the injector's order:
 // identity, [ISTIO_CPU_LIMIT], PROXY_CONFIG, [Go runtime], cluster, then metadata.
-func modernEnv(jwt bool, cpu, goRuntime, tail []kube.EnvVar) []kube.EnvVar {
-	var head []kube.EnvVar
+func modernEnv(jwt bool, cpu, goRuntime, tail []corev1.EnvVar) []corev1.EnvVar {
+	var head []corev1.EnvVar
 	if jwt {
 		head = append(head, env("JWT_POLICY", "third-party-jwt"))
 	}
 	head = append(head, env("PILOT_CERT_PROVIDER", "istiod"), env("CA_ADDR", phCAAddr))
 	return concat(head, podEnv, cpu,
-		[]kube.EnvVar{env("PROXY_CONFIG", phProxyConfig)},
+		[]corev1.EnvVar{env("PROXY_CONFIG", phProxyConfig)},
 		goRuntime,
-		[]kube.EnvVar{env("ISTIO_META_CLUSTER_ID", phClusterID)},
+		[]corev1.EnvVar{env("ISTIO_META_CLUSTER_ID", phClusterID)},
 		tail,
 	)
 }
 
-var metaTail = []kube.EnvVar{
+var metaTail = []corev1.EnvVar{
 	env("ISTIO_META_WORKLOAD_NAME", phWorkloadName),
 	env("ISTIO_META_OWNER", phOwner),
 	env("ISTIO_META_MESH_ID", phMeshID),
@@ -120,8 +122,8 @@ var metaTail = []kube.EnvVar{
 	env("OUTPUT_CERTS", phOutputCerts),
 }
 
-var goRuntimeEnv = func(divisor string) []kube.EnvVar {
-	return []kube.EnvVar{
+var goRuntimeEnv = func(divisor string) []corev1.EnvVar {
+	return []corev1.EnvVar{
 		resourceEnv("GOMEMLIMIT", "limits.memory", divisor),
 		resourceEnv("GOMAXPROCS", "limits.cpu", divisor),
 	}
@@ -151,14 +153,14 @@ var Table = []Profile{
 			"--controlPlaneBootstrap=false",
 		},
 		Env: concat(
-			[]kube.EnvVar{
+			[]corev1.EnvVar{
 				env("OUTPUT_CERTS", phOutputCerts),
 				env("JWT_POLICY", "third-party-jwt"),
 				env("PILOT_CERT_PROVIDER", "istiod"),
 				env("CA_ADDR", phCAAddr),
 			},
 			podEnv,
-			[]kube.EnvVar{
+			[]corev1.EnvVar{
 				fieldEnv("ISTIO_META_POD_NAME", "metadata.name"),
 				fieldEnv("ISTIO_META_CONFIG_NAMESPACE", "metadata.namespace"),
 				env("ISTIO_META_MESH_ID", phMeshID),
@@ -189,8 +191,8 @@ var Table = []Profile{
 		Notes: "adds the workload-socket, credential-socket and workload-certs volumes, ISTIO_META_NODE_NAME and ISTIO_CPU_LIMIT",
 		Args:  modernArgs,
 		Env: modernEnv(true,
-			[]kube.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, nil,
-			concat([]kube.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, nil,
+			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 30, 1, 2, 3),
@@ -202,8 +204,8 @@ var Table = []Profile{
 		Notes: "drops JWT_POLICY (third-party tokens only), adds GOMEMLIMIT/GOMAXPROCS and a startup probe",
 		Args:  modernArgs,
 		Env: modernEnv(false,
-			[]kube.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, goRuntimeEnv("0"),
-			concat([]kube.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, goRuntimeEnv("0"),
+			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 4, 0, 15, 3),
@@ -216,8 +218,8 @@ var Table = []Profile{
 		Notes: "adds the istio-ca-crl volume (optional ConfigMap) mounted at /var/run/secrets/istio/crl",
 		Args:  modernArgs,
 		Env: modernEnv(false,
-			[]kube.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "1")}, goRuntimeEnv("1"),
-			concat([]kube.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "1")}, goRuntimeEnv("1"),
+			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 4, 0, 15, 3),
@@ -233,22 +235,24 @@ func ptr[T any](v T) *T { return &v }
 // a new value on each call, so no two pods share one.
 type volumeDef struct {
 	mountPath string
-	source    func() kube.VolumeSource
+	source    func() corev1.VolumeSource
 }
 
-func memoryDir() kube.VolumeSource {
-	return kube.VolumeSource{EmptyDir: &kube.EmptyDirVolumeSource{Medium: kube.StorageMediumMemory}}
+func memoryDir() corev1.VolumeSource {
+	return corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{Medium: corev1.StorageMediumMemory}}
 }
 
-func emptyDir() kube.VolumeSource { return kube.VolumeSource{EmptyDir: &kube.EmptyDirVolumeSource{}} }
+func emptyDir() corev1.VolumeSource {
+	return corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}
+}
 
-func configMap(name string, optional bool) func() kube.VolumeSource {
-	return func() kube.VolumeSource {
-		cm := &kube.ConfigMapVolumeSource{LocalObjectReference: kube.LocalObjectReference{Name: name}}
+func configMap(name string, optional bool) func() corev1.VolumeSource {
+	return func() corev1.VolumeSource {
+		cm := &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}}
 		if optional {
 			cm.Optional = ptr(true)
 		}
-		return kube.VolumeSource{ConfigMap: cm}
+		return corev1.VolumeSource{ConfigMap: cm}
 	}
 }
 
@@ -260,14 +264,14 @@ var volumeTable = map[string]volumeDef{
 	"istio-ca-crl":      {"/var/run/secrets/istio/crl", configMap("istio-ca-crl", true)},
 	"istio-data":        {"/var/lib/istio/data", emptyDir},
 	"istio-envoy":       {"/etc/istio/proxy", memoryDir},
-	"istio-token": {"/var/run/secrets/tokens", func() kube.VolumeSource {
-		return kube.VolumeSource{Projected: &kube.ProjectedVolumeSource{Sources: []kube.VolumeProjection{{
-			ServiceAccountToken: &kube.ServiceAccountTokenProjection{Audience: "istio-ca", ExpirationSeconds: ptr(int64(43200)), Path: "istio-token"}}}}}
+	"istio-token": {"/var/run/secrets/tokens", func() corev1.VolumeSource {
+		return corev1.VolumeSource{Projected: &corev1.ProjectedVolumeSource{Sources: []corev1.VolumeProjection{{
+			ServiceAccountToken: &corev1.ServiceAccountTokenProjection{Audience: "istio-ca", ExpirationSeconds: ptr(int64(43200)), Path: "istio-token"}}}}}
 	}},
-	"istio-podinfo": {"/etc/istio/pod", func() kube.VolumeSource {
-		return kube.VolumeSource{DownwardAPI: &kube.DownwardAPIVolumeSource{Items: []kube.DownwardAPIVolumeFile{
-			{Path: "labels", FieldRef: &kube.ObjectFieldSelector{FieldPath: "metadata.labels"}},
-			{Path: "annotations", FieldRef: &kube.ObjectFieldSelector{FieldPath: "metadata.annotations"}},
+	"istio-podinfo": {"/etc/istio/pod", func() corev1.VolumeSource {
+		return corev1.VolumeSource{DownwardAPI: &corev1.DownwardAPIVolumeSource{Items: []corev1.DownwardAPIVolumeFile{
+			{Path: "labels", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.labels"}},
+			{Path: "annotations", FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.annotations"}},
 		}}}
 	}},
 }
@@ -298,7 +302,7 @@ func Lookup(minor int) (Profile, bool) {
 // Params are what Build needs from the function config and the workload.
 type Params struct {
 	Image            string
-	PullPolicy       kube.PullPolicy
+	PullPolicy       corev1.PullPolicy
 	Namespace        string // control plane namespace
 	Revision         string
 	DiscoveryAddress string // empty: derived from the profile
@@ -308,7 +312,7 @@ type Params struct {
 	Network          string
 	Envoy            bool
 	Native           bool
-	Resources        kube.ResourceRequirements
+	Resources        corev1.ResourceRequirements
 	CertVolume       string
 	// Workload identity, for ISTIO_META_WORKLOAD_NAME / ISTIO_META_OWNER.
 	WorkloadAPIVersion, WorkloadKind, WorkloadName string
@@ -317,8 +321,8 @@ type Params struct {
 // Sidecar is what Build produces: the container and the volumes it needs (the
 // certificate volume last).
 type Sidecar struct {
-	Container kube.Container
-	Volumes   []kube.Volume
+	Container corev1.Container
+	Volumes   []corev1.Volume
 	// OutputCertsDir is where istio-proxy mounts the certificate volume.
 	OutputCertsDir string
 }
@@ -351,7 +355,7 @@ func (p Profile) Build(in Params) (Sidecar, error) {
 		phOutputCerts, p.OutputCertsDir, phWorkloadName, in.WorkloadName, phOwner, owner,
 	)
 
-	c := kube.Container{
+	c := corev1.Container{
 		Name:            ContainerName,
 		Image:           in.Image,
 		ImagePullPolicy: in.PullPolicy,
@@ -370,13 +374,13 @@ func (p Profile) Build(in Params) (Sidecar, error) {
 	}
 	readiness := p.Readiness
 	if in.Envoy {
-		c.Ports = []kube.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: kube.ProtocolTCP}}
+		c.Ports = []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: corev1.ProtocolTCP}}
 		if p.Startup != nil {
 			c.StartupProbe = ptr(*p.Startup)
 		}
 	} else {
 		c.Env = append(c.Env, env("DISABLE_ENVOY", "true"))
-		readiness.HTTPGet = &kube.HTTPGetAction{Path: readiness.HTTPGet.Path, Port: kube.FromInt32(15020)}
+		readiness.HTTPGet = &corev1.HTTPGetAction{Path: readiness.HTTPGet.Path, Port: intstr.FromInt32(15020)}
 		if p.Startup != nil {
 			s := *p.Startup
 			s.HTTPGet = readiness.HTTPGet
@@ -385,29 +389,29 @@ func (p Profile) Build(in Params) (Sidecar, error) {
 	}
 	c.ReadinessProbe = &readiness
 	if in.Native {
-		c.RestartPolicy = ptr(kube.ContainerRestartPolicyAlways)
+		c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
 	}
 
-	var vols []kube.Volume
+	var vols []corev1.Volume
 	for _, name := range p.Volumes {
 		def := volumeTable[name]
-		vols = append(vols, kube.Volume{Name: name, VolumeSource: def.source()})
-		c.VolumeMounts = append(c.VolumeMounts, kube.VolumeMount{Name: name, MountPath: def.mountPath})
+		vols = append(vols, corev1.Volume{Name: name, VolumeSource: def.source()})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: def.mountPath})
 	}
-	vols = append(vols, kube.Volume{Name: in.CertVolume, VolumeSource: memoryDir()})
-	c.VolumeMounts = append(c.VolumeMounts, kube.VolumeMount{Name: in.CertVolume, MountPath: p.OutputCertsDir})
+	vols = append(vols, corev1.Volume{Name: in.CertVolume, VolumeSource: memoryDir()})
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: in.CertVolume, MountPath: p.OutputCertsDir})
 	return Sidecar{Container: c, Volumes: vols, OutputCertsDir: p.OutputCertsDir}, nil
 }
 
-func securityContext() *kube.SecurityContext {
-	return &kube.SecurityContext{
+func securityContext() *corev1.SecurityContext {
+	return &corev1.SecurityContext{
 		AllowPrivilegeEscalation: ptr(false),
-		Capabilities:             &kube.Capabilities{Drop: []string{"ALL"}},
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
 		Privileged:               ptr(false),
 		ReadOnlyRootFilesystem:   ptr(true),
 		RunAsGroup:               ptr(int64(1337)),
 		RunAsNonRoot:             ptr(true),
 		RunAsUser:                ptr(int64(1337)),
-		SeccompProfile:           &kube.SeccompProfile{Type: kube.SeccompProfileTypeRuntimeDefault},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
 }

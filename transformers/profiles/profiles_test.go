@@ -9,7 +9,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	sigyaml "sigs.k8s.io/yaml"
@@ -95,7 +94,7 @@ func buildLocal(t *testing.T, version string) Sidecar {
 		t.Fatalf("no profile for %s", version)
 	}
 	s, err := p.Build(Params{
-		Image: "img", PullPolicy: kube.PullIfNotPresent, Namespace: "istio-system",
+		Image: "img", PullPolicy: corev1.PullIfNotPresent, Namespace: "istio-system",
 		TrustDomain: "cluster.local", MeshID: "cluster.local", ClusterID: "Kubernetes", Envoy: true,
 		CertVolume: "istio-certs", WorkloadAPIVersion: "apps/v1", WorkloadKind: "Deployment", WorkloadName: "prometheus",
 	})

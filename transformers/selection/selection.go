@@ -11,8 +11,8 @@ import (
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -220,7 +220,7 @@ type Workload struct {
 	Item int
 	// Container is the index of the Prometheus container in spec.containers.
 	Container     int
-	ContainerSpec kube.Container
+	ContainerSpec corev1.Container
 	// Operator is set for a prometheus-operator Prometheus or PrometheusAgent: the
 	// operator generates the pod, so there is no container to find.
 	Operator bool
@@ -354,10 +354,10 @@ func labelsMatch(n *yaml.RNode, want map[string]string) bool {
 
 // PrometheusContainer returns the container named name, or the one Prometheus
 // server container of the pod template.
-func PrometheusContainer(tpl *yaml.RNode, name string) (int, kube.Container, error) {
+func PrometheusContainer(tpl *yaml.RNode, name string) (int, corev1.Container, error) {
 	cs, err := podtemplate.Containers(tpl, "containers")
 	if err != nil {
-		return -1, kube.Container{}, err
+		return -1, corev1.Container{}, err
 	}
 	var names []string
 	for _, c := range cs {
@@ -369,19 +369,19 @@ func PrometheusContainer(tpl *yaml.RNode, name string) (int, kube.Container, err
 				return i, c, nil
 			}
 		}
-		return -1, kube.Container{}, krmerr.Errorf("spec.containers", "no container named %q (spec.target.container); containers: %s", name, strings.Join(names, ", "))
+		return -1, corev1.Container{}, krmerr.Errorf("spec.containers", "no container named %q (spec.target.container); containers: %s", name, strings.Join(names, ", "))
 	}
 	found := -1
 	for i, c := range cs {
 		if IsPrometheusServer(c) {
 			if found >= 0 {
-				return -1, kube.Container{}, krmerr.Errorf("spec.containers", "containers %q and %q both look like Prometheus; set spec.target.container", cs[found].Name, c.Name)
+				return -1, corev1.Container{}, krmerr.Errorf("spec.containers", "containers %q and %q both look like Prometheus; set spec.target.container", cs[found].Name, c.Name)
 			}
 			found = i
 		}
 	}
 	if found < 0 {
-		return -1, kube.Container{}, krmerr.Errorf("spec.containers", "no Prometheus container among %s (none runs a prometheus image or passes --config.file); set spec.target.container", strings.Join(names, ", "))
+		return -1, corev1.Container{}, krmerr.Errorf("spec.containers", "no Prometheus container among %s (none runs a prometheus image or passes --config.file); set spec.target.container", strings.Join(names, ", "))
 	}
 	return found, cs[found], nil
 }
@@ -438,7 +438,7 @@ func imageName(image string) string {
 var notPrometheus = []string{"alertmanager", "exporter", "reloader", "configmap-reload", "pushgateway", "blackbox", "thanos", "agent", "operator"}
 
 // IsPrometheusServer tells a Prometheus server container from its helpers.
-func IsPrometheusServer(c kube.Container) bool {
+func IsPrometheusServer(c corev1.Container) bool {
 	name := imageName(c.Image)
 	if name == "prometheus" {
 		return true
@@ -453,7 +453,7 @@ func IsPrometheusServer(c kube.Container) bool {
 }
 
 // ConfigFileFlag returns the value of --config.file in command or args.
-func ConfigFileFlag(c kube.Container) (string, bool) {
+func ConfigFileFlag(c corev1.Container) (string, bool) {
 	argv := append(append([]string{}, c.Command...), c.Args...)
 	for i, a := range argv {
 		for _, flag := range []string{"--config.file", "-config.file"} {
@@ -482,7 +482,7 @@ var DefaultConfigKeys = []string{"prometheus.yml", "prometheus.yaml"}
 
 // ScrapeConfig finds the ConfigMap or Secret key holding the Prometheus config of
 // container c of workload w.
-func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c kube.Container, ref *config.ScrapeConfigRef) (Source, error) {
+func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container, ref *config.ScrapeConfigRef) (Source, error) {
 	ns := w.GetNamespace()
 	if ref != nil {
 		return ix.explicit(ns, ref)
@@ -505,7 +505,7 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c kube.Container, 
 	}
 	p = path.Clean(p)
 	what := fmt.Sprintf("container %q passes --config.file=%s", c.Name, flag)
-	var mount *kube.VolumeMount
+	var mount *corev1.VolumeMount
 	for i := range c.VolumeMounts {
 		m := &c.VolumeMounts[i]
 		mp := path.Clean(m.MountPath)
@@ -523,7 +523,7 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c kube.Container, 
 		rel = path.Join(mount.SubPath, rel)
 	}
 	what += fmt.Sprintf(" (volumeMount %q at %s)", mount.Name, mount.MountPath)
-	var vol *kube.Volume
+	var vol *corev1.Volume
 	for i := range vols {
 		if vols[i].Name == mount.Name {
 			vol = &vols[i]
@@ -589,7 +589,7 @@ func (ix *Index) explicit(ns string, ref *config.ScrapeConfigRef) (Source, error
 }
 
 // fallback looks for prometheus.yml in the ConfigMaps mounted into c.
-func (ix *Index) fallback(ns string, c kube.Container, vols []kube.Volume) (Source, error) {
+func (ix *Index) fallback(ns string, c corev1.Container, vols []corev1.Volume) (Source, error) {
 	what := fmt.Sprintf("container %q passes no --config.file", c.Name)
 	mounted := map[string]bool{}
 	for _, m := range c.VolumeMounts {
@@ -628,9 +628,9 @@ func (c candidate) keyFor(rel string) (string, bool) {
 	return rel, rel != "" && !strings.Contains(rel, "/")
 }
 
-func candidates(v kube.Volume) []candidate {
+func candidates(v corev1.Volume) []candidate {
 	var out []candidate
-	add := func(kind, name string, items []kube.KeyToPath) {
+	add := func(kind, name string, items []corev1.KeyToPath) {
 		c := candidate{kind: kind, name: name, items: len(items) > 0, paths: map[string]string{}}
 		for _, it := range items {
 			c.paths[path.Clean(it.Path)] = it.Key

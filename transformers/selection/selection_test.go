@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kube"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -30,12 +30,12 @@ func TestIsPrometheusServer(t *testing.T) {
 		"quay.io/prometheus/node-exporter":                               false,
 		"jimmidyson/configmap-reload":                                    false,
 	} {
-		c := kube.Container{Image: image, Args: []string{"--config.file=/etc/x.yml"}}
+		c := corev1.Container{Image: image, Args: []string{"--config.file=/etc/x.yml"}}
 		if got := IsPrometheusServer(c); got != want {
 			t.Errorf("%s: %v, want %v", image, got, want)
 		}
 	}
-	if !IsPrometheusServer(kube.Container{Image: "mycorp/metrics-server:1", Command: []string{"/bin/prom", "--config.file", "/x"}}) {
+	if !IsPrometheusServer(corev1.Container{Image: "mycorp/metrics-server:1", Command: []string{"/bin/prom", "--config.file", "/x"}}) {
 		t.Error("--config.file in command not detected")
 	}
 }
