@@ -22,8 +22,9 @@ func TestDeterminism(t *testing.T) {
 			rng := rand.New(rand.NewSource(int64(len(docs))))
 			for i := 0; i < 4; i++ {
 				rng.Shuffle(len(docs), func(a, b int) { docs[a], docs[b] = docs[b], docs[a] })
-				out, _ := runFn(resourceList(t, []byte(strings.Join(docs, "---\n")), c.config(t)))
-				if !bytes.Equal(out, want) {
+				in := resourceList(t, []byte(strings.Join(docs, "---\n")), c.config(t))
+				out, _ := runFn(in)
+				if out = c.view(t, in, out); !bytes.Equal(out, want) {
 					t.Fatalf("shuffle %d changed the output:\n%s", i, lineDiff(string(want), string(out)))
 				}
 			}

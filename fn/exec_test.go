@@ -125,14 +125,24 @@ func TestKptEval(t *testing.T) {
 		t.Error("kpt output lacks the sidecar or the job")
 	}
 
+	// A release newer than the table runs with the newest profile and a warning.
 	cmd := exec.Command(kpt, "fn", "eval", pkg, "--exec", binary(t), "-o", "unwrap", "--", "istio-version=1.99", "target-name=prometheus")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	err = cmd.Run()
-	if err == nil {
-		t.Fatal("kpt fn eval with istio-version=1.99 succeeded")
+	if out, err := cmd.Output(); err != nil || !strings.Contains(string(out), "image: docker.io/istio/proxyv2:1.99.0") {
+		t.Fatalf("kpt fn eval with istio-version=1.99: %v\n%s\n%s", err, stderr.String(), out)
 	}
-	if !strings.Contains(stderr.String(), "Istio 1.99 is not supported") {
+	if !strings.Contains(stderr.String(), "[warning]") || !strings.Contains(stderr.String(), "Istio 1.99 is newer than the newest profile") {
+		t.Errorf("kpt output lacks our warning:\n%s", stderr.String())
+	}
+
+	cmd = exec.Command(kpt, "fn", "eval", pkg, "--exec", binary(t), "-o", "unwrap", "--", "istio-version=1.4", "target-name=prometheus")
+	stderr.Reset()
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err == nil {
+		t.Fatal("kpt fn eval with istio-version=1.4 succeeded")
+	}
+	if !strings.Contains(stderr.String(), "Istio 1.4 is not supported") {
 		t.Errorf("kpt output lacks our message:\n%s", stderr.String())
 	}
 	after, _ := os.ReadFile(filepath.Join(pkg, "prometheus.yaml"))

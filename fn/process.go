@@ -33,6 +33,17 @@ func process(rl *fn.ResourceList) (bool, error) {
 		}
 		return false, nil
 	}
+	istio, err := chooseIstio(cfg)
+	if err != nil {
+		rl.Results = append(rl.Results, errorResult(krmerr.At(cfgNode, err)))
+		return false, nil
+	}
+	if istio.newer {
+		n := profiles.Newest()
+		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Warning, ResourceRef: refOf(cfgNode), Field: &fn.Field{Path: "spec.istio.version"},
+			Message: fmt.Sprintf("Istio %s is newer than the newest profile: using profile %s (1.%d–1.%d), so the sidecar follows Istio 1.%d's injector; compare it with `istioctl kube-inject` of %s",
+				cfg.Spec.Istio.Version, n.Name, n.MinMinor, n.MaxMinor, n.MaxMinor, cfg.Spec.Istio.Version)})
+	}
 	if err := fn.CheckResourceDuplication(rl); err != nil {
 		rl.Results = append(rl.Results, errorResult(fmt.Errorf("the ResourceList is invalid: %w", err)))
 		return false, nil
@@ -43,7 +54,7 @@ func process(rl *fn.ResourceList) (bool, error) {
 	for i, it := range rl.Items {
 		nodes[i] = it.MoveToResourceNode()
 	}
-	out, results, err := transform(nodes, cfg)
+	out, results, err := transform(nodes, cfg, istio)
 	if err != nil {
 		out = nodes
 	}
@@ -67,12 +78,7 @@ func process(rl *fn.ResourceList) (bool, error) {
 // transform runs the transformers on nodes. On success it returns nodes with the
 // edited items replaced (and any item it creates appended); on error nodes are
 // untouched.
-func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) ([]*yaml.RNode, fn.Results, error) {
-	minor, _ := config.ParseVersion(cfg.Spec.Istio.Version)
-	profile, ok := profiles.Lookup(minor)
-	if !ok {
-		return nil, nil, &krmerr.Error{Field: "spec.istio.version", Message: fmt.Sprintf("Istio %s is not supported (supported: %s)", cfg.Spec.Istio.Version, profiles.Supported())}
-	}
+func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS, istio istioChoice) ([]*yaml.RNode, fn.Results, error) {
 	ix, err := selection.NewIndex(nodes)
 	if err != nil {
 		return nil, nil, err
@@ -81,7 +87,7 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) ([]*yaml.RNode, 
 	if err != nil {
 		return nil, nil, err
 	}
-	j := &job{cfg: cfg, profile: profile, ix: ix, original: nodes[sel.Item], nodes: nodes}
+	j := &job{cfg: cfg, profile: istio.profile, istio: istio, ix: ix, original: nodes[sel.Item], nodes: nodes}
 	j.workload = j.original.Copy()
 	if sel.Operator {
 		err = j.operatorResource()
@@ -107,12 +113,45 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) ([]*yaml.RNode, 
 type job struct {
 	cfg      *config.PrometheusMTLS
 	profile  profiles.Profile
+	istio    istioChoice
 	ix       *selection.Index
 	nodes    []*yaml.RNode
 	original *yaml.RNode // as it came in
 	workload *yaml.RNode // the copy being edited
 	edits    []edit      // other items edited (index >= 0) or created (index -1)
 	results  fn.Results
+}
+
+// istioChoice is what the config's Istio version and nativeSidecar come to.
+type istioChoice struct {
+	profile profiles.Profile
+	newer   bool // the version is newer than the table: the newest profile is used
+	// native: istio-proxy as a native sidecar (sidecar mode); nativeWhy says why.
+	native    bool
+	nativeWhy string
+	// inject is the nativeSidecar annotation for injection mode (nil: the injector decides).
+	inject *bool
+}
+
+func chooseIstio(cfg *config.PrometheusMTLS) (istioChoice, error) {
+	is := cfg.Spec.Istio
+	minor, _ := config.ParseVersion(is.Version)
+	profile, newer, ok := profiles.Resolve(minor)
+	if !ok {
+		return istioChoice{}, krmerr.Errorf("spec.istio.version", "Istio %s is not supported (supported: %s, and newer releases with the newest profile)", is.Version, profiles.Supported())
+	}
+	c := istioChoice{profile: profile, newer: newer, inject: is.NativeSidecar}
+	switch {
+	case is.NativeSidecar != nil && *is.NativeSidecar:
+		c.native, c.nativeWhy = true, "native sidecar, as spec.istio.nativeSidecar asks"
+	case is.NativeSidecar != nil:
+		c.nativeWhy = "classic sidecar, as spec.istio.nativeSidecar asks"
+	case minor >= profiles.NativeSidecarsSince:
+		c.native, c.nativeWhy = true, fmt.Sprintf("native sidecar, as Istio's injector makes it since 1.%d where every node runs kubelet 1.33 or newer; set spec.istio.nativeSidecar false if a node runs a kubelet older than 1.29", profiles.NativeSidecarsSince)
+	default:
+		c.nativeWhy = fmt.Sprintf("classic sidecar, as Istio's injector makes it before 1.%d", profiles.NativeSidecarsSince)
+	}
+	return c, nil
 }
 
 type edit struct {
@@ -142,14 +181,14 @@ func (j *job) podController(sel selection.Workload) error {
 		return at(err)
 	}
 	w := j.original
-	sidecar, err := j.profile.Build(sidecarParams(j.cfg, w.GetApiVersion(), w.GetKind(), w.GetName()))
+	sidecar, err := j.profile.Build(sidecarParams(j.cfg, j.istio.native, w.GetApiVersion(), w.GetKind(), w.GetName()))
 	if err != nil {
 		return &krmerr.Error{Field: "spec.istio.envoy", Message: err.Error()}
 	}
 	if err := checkMountPath(sel.ContainerSpec, j.cfg.Spec.Certificates); err != nil {
 		return at(krmerr.Prefix(fmt.Sprintf("spec.containers[%d]", sel.Container), err))
 	}
-	if err := applyMode(tpl, j.cfg, certMount(j.cfg, sel.ContainerSpec.Name), sidecar, ""); err != nil {
+	if err := applyMode(tpl, j.cfg, j.istio, certMount(j.cfg, sel.ContainerSpec.Name), sidecar, ""); err != nil {
 		return at(err)
 	}
 	j.reportWorkload(tplField, fmt.Sprintf("container %q", sel.ContainerSpec.Name), "")
@@ -187,11 +226,11 @@ func (j *job) operatorResource() error {
 		return at(err)
 	}
 	// The pods are the operator's StatefulSet's.
-	sidecar, err := j.profile.Build(sidecarParams(j.cfg, "apps/v1", "StatefulSet", operator.StatefulSetName(cr)))
+	sidecar, err := j.profile.Build(sidecarParams(j.cfg, j.istio.native, "apps/v1", "StatefulSet", operator.StatefulSetName(cr)))
 	if err != nil {
 		return &krmerr.Error{Field: "spec.istio.envoy", Message: err.Error()}
 	}
-	if err := applyMode(tpl, j.cfg, certMount(j.cfg, ""), sidecar, operator.ScrapeClassName); err != nil {
+	if err := applyMode(tpl, j.cfg, j.istio, certMount(j.cfg, ""), sidecar, operator.ScrapeClassName); err != nil {
 		return at(err)
 	}
 	sj := j.cfg.Spec.ScrapeJob
@@ -286,16 +325,18 @@ func (j *job) reportWorkload(field, into, suffix string) {
 		return
 	}
 	cfg := j.cfg
-	what := "istio-proxy sidecar in spec.containers"
+	what, form := "istio-proxy sidecar in spec.containers", j.istio.nativeWhy
 	switch {
+	case cfg.Spec.Mode == config.ModeInjection && j.istio.inject == nil:
+		what, form = "Istio injection annotations (the injector adds istio-proxy)", "native or classic sidecar as the injector decides"
 	case cfg.Spec.Mode == config.ModeInjection:
 		what = "Istio injection annotations (the injector adds istio-proxy)"
-	case cfg.Spec.Istio.NativeSidecar:
-		what = "istio-proxy sidecar in spec.initContainers (native sidecar)"
+	case j.istio.native:
+		what = "istio-proxy sidecar in spec.initContainers"
 	}
 	j.results = append(j.results, infoResult(j.workload, field, fmt.Sprintf(
-		"%s (Istio %s, profile %s), certificate volume %q mounted into %s at %s%s",
-		what, cfg.Spec.Istio.Version, j.profile.Name, cfg.Spec.Certificates.VolumeName, into, cfg.Spec.Certificates.MountPath, suffix)))
+		"%s (Istio %s, profile %s; %s), certificate volume %q mounted into %s at %s%s",
+		what, cfg.Spec.Istio.Version, j.profile.Name, form, cfg.Spec.Certificates.VolumeName, into, cfg.Spec.Certificates.MountPath, suffix)))
 }
 
 func (j *job) reportJobs(obj *yaml.RNode, key string, rep scrapeconfig.Report, prefix string) {
@@ -316,7 +357,7 @@ func quoteAll(s []string) []string {
 
 // applyMode gives the pod template what the mode needs, first undoing what the
 // other mode did in an earlier run (so users can switch and re-run).
-func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, mount podtemplate.Mount, sidecar profiles.Sidecar, scrapeClass string) error {
+func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, istio istioChoice, mount podtemplate.Mount, sidecar profiles.Sidecar, scrapeClass string) error {
 	old, err := podtemplate.ReadStatus(tpl)
 	if err != nil {
 		return err
@@ -327,7 +368,7 @@ func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, mount podtemplate.Mo
 	if cfg.Spec.Mode == config.ModeInjection {
 		rec, err := injection.Enable(tpl, injection.Options{
 			Revision: cfg.Spec.Istio.Revision, OutputCertsDir: sidecar.OutputCertsDir,
-			CertVolume: cfg.Spec.Certificates.VolumeName, Native: cfg.Spec.Istio.NativeSidecar,
+			CertVolume: cfg.Spec.Certificates.VolumeName, Native: istio.inject,
 		})
 		if err != nil {
 			return err
@@ -351,7 +392,7 @@ func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, mount podtemplate.Mo
 		Labels:      map[string]string{injection.LabelInject: "false"},
 		Annotations: map[string]string{injection.LabelInject: "false"},
 	}
-	if cfg.Spec.Istio.NativeSidecar {
+	if istio.native {
 		d.InitContainers = []corev1.Container{sidecar.Container}
 	} else {
 		d.Containers = []corev1.Container{sidecar.Container}
@@ -359,7 +400,7 @@ func applyMode(tpl *yaml.RNode, cfg *config.PrometheusMTLS, mount podtemplate.Mo
 	return podtemplate.Apply(tpl, d)
 }
 
-func sidecarParams(cfg *config.PrometheusMTLS, apiVersion, kind, name string) profiles.Params {
+func sidecarParams(cfg *config.PrometheusMTLS, native bool, apiVersion, kind, name string) profiles.Params {
 	is := cfg.Spec.Istio
 	// Injection mode builds the sidecar only for its volume and directory.
 	needEnvoyChoice := cfg.Spec.Mode == config.ModeSidecar
@@ -367,7 +408,7 @@ func sidecarParams(cfg *config.PrometheusMTLS, apiVersion, kind, name string) pr
 		Image: is.ProxyImage, PullPolicy: is.ImagePullPolicy,
 		Namespace: is.ControlPlaneNamespace, Revision: is.Revision, DiscoveryAddress: is.DiscoveryAddress,
 		TrustDomain: is.TrustDomain, MeshID: is.MeshID, ClusterID: is.ClusterID, Network: is.Network,
-		Envoy: is.EnvoyEnabled() || !needEnvoyChoice, Native: is.NativeSidecar, Resources: *is.Resources,
+		Envoy: is.EnvoyEnabled() || !needEnvoyChoice, Native: native, Resources: *is.Resources,
 		CertVolume:         cfg.Spec.Certificates.VolumeName,
 		WorkloadAPIVersion: apiVersion, WorkloadKind: kind, WorkloadName: name,
 	}

@@ -37,7 +37,9 @@ spec:
     container: ""          # default: the container running a prometheus image or passing --config.file
   mode: sidecar            # sidecar: our istio-proxy container; injection: steer Istio's injector
   istio:
-    version: "%s"          # a string; profile chosen from the table below
+    version: "%s"          # a string; profile chosen from the table below; a release newer
+                           # than the table runs with the newest profile and a warning;
+                           # older than 1.5, or not 1.X / 1.X.Y: an error
     proxyImage: ""         # default %s:<version>.0 (or the full version given)
     imagePullPolicy: IfNotPresent
     controlPlaneNamespace: %s
@@ -47,7 +49,9 @@ spec:
     meshID: ""             # default: trustDomain
     clusterID: %s
     network: ""
-    nativeSidecar: false   # true: initContainer with restartPolicy Always, first
+    nativeSidecar: null    # null: native (first initContainer, restartPolicy Always) from 1.27 on,
+                           # as Istio's injector does; false for nodes older than Kubernetes 1.29;
+                           # injection mode: null leaves the choice to the injector
     envoy: true            # false: agent only (DISABLE_ENVOY), readiness on 15020
     resources: {}          # default requests 10m/64Mi, limits 500m/256Mi
   certificates:

@@ -82,19 +82,22 @@ type Target struct {
 
 // Istio describes the control plane the sidecar talks to.
 type Istio struct {
-	Version               string                       `json:"version,omitempty"`
-	ProxyImage            string                       `json:"proxyImage,omitempty"`
-	ImagePullPolicy       corev1.PullPolicy            `json:"imagePullPolicy,omitempty"`
-	ControlPlaneNamespace string                       `json:"controlPlaneNamespace,omitempty"`
-	Revision              string                       `json:"revision,omitempty"`
-	DiscoveryAddress      string                       `json:"discoveryAddress,omitempty"`
-	TrustDomain           string                       `json:"trustDomain,omitempty"`
-	MeshID                string                       `json:"meshID,omitempty"`
-	ClusterID             string                       `json:"clusterID,omitempty"`
-	Network               string                       `json:"network,omitempty"`
-	NativeSidecar         bool                         `json:"nativeSidecar,omitempty"`
-	Envoy                 *bool                        `json:"envoy,omitempty"`
-	Resources             *corev1.ResourceRequirements `json:"resources,omitempty"`
+	Version               string            `json:"version,omitempty"`
+	ProxyImage            string            `json:"proxyImage,omitempty"`
+	ImagePullPolicy       corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	ControlPlaneNamespace string            `json:"controlPlaneNamespace,omitempty"`
+	Revision              string            `json:"revision,omitempty"`
+	DiscoveryAddress      string            `json:"discoveryAddress,omitempty"`
+	TrustDomain           string            `json:"trustDomain,omitempty"`
+	MeshID                string            `json:"meshID,omitempty"`
+	ClusterID             string            `json:"clusterID,omitempty"`
+	Network               string            `json:"network,omitempty"`
+	// NativeSidecar puts istio-proxy into initContainers with restartPolicy Always.
+	// Unset: what Istio's injector does for the version on a current cluster (native
+	// from 1.27 on); in injection mode, unset leaves the choice to the injector.
+	NativeSidecar *bool                        `json:"nativeSidecar,omitempty"`
+	Envoy         *bool                        `json:"envoy,omitempty"`
+	Resources     *corev1.ResourceRequirements `json:"resources,omitempty"`
 }
 
 // Certificates says where the workload certificates live.
@@ -456,7 +459,7 @@ var flatKeys = map[string]func(c *PrometheusMTLS, v string) error{
 	"mesh-id":                 func(c *PrometheusMTLS, v string) error { c.Spec.Istio.MeshID = v; return nil },
 	"cluster-id":              func(c *PrometheusMTLS, v string) error { c.Spec.Istio.ClusterID = v; return nil },
 	"network":                 func(c *PrometheusMTLS, v string) error { c.Spec.Istio.Network = v; return nil },
-	"native-sidecar":          boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.Istio.NativeSidecar = b }),
+	"native-sidecar":          boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.Istio.NativeSidecar = &b }),
 	"envoy":                   boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.Istio.Envoy = &b }),
 	"cert-volume-name":        func(c *PrometheusMTLS, v string) error { c.Spec.Certificates.VolumeName = v; return nil },
 	"cert-mount-path":         func(c *PrometheusMTLS, v string) error { c.Spec.Certificates.MountPath = v; return nil },

@@ -55,7 +55,7 @@ data:
 		t.Fatal(err)
 	}
 	s := c.Spec
-	if s.Istio.Version != "1.22" || s.Target.MatchLabels["tier"] != "obs" || !s.Istio.NativeSidecar || s.Istio.EnvoyEnabled() ||
+	if s.Istio.Version != "1.22" || s.Target.MatchLabels["tier"] != "obs" || s.Istio.NativeSidecar == nil || !*s.Istio.NativeSidecar || s.Istio.EnvoyEnabled() ||
 		s.ScrapeJob.ExcludeFrom == nil || len(*s.ScrapeJob.ExcludeFrom) != 0 || s.ScrapeConfig.Kind != "ConfigMap" || s.ScrapeConfig.Name != "prom" {
 		t.Errorf("%+v", s)
 	}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
@@ -37,7 +38,9 @@ type Options struct {
 	// OutputCertsDir is where istio-proxy writes the certificates (OUTPUT_CERTS).
 	OutputCertsDir string
 	CertVolume     string
-	Native         bool
+	// Native, when set, is written to sidecar.istio.io/nativeSidecar; nil leaves
+	// the choice to the injector (ENABLE_NATIVE_SIDECARS).
+	Native *bool
 }
 
 type change struct {
@@ -70,8 +73,8 @@ func Enable(tpl *yaml.RNode, o Options) (*podtemplate.Injection, error) {
 	changes = append(changes,
 		change{path: annotationsPath, key: AnnInboundPorts, value: ""},
 		change{path: annotationsPath, key: AnnOutboundIPRanges, value: ""})
-	if o.Native {
-		changes = append(changes, change{path: annotationsPath, key: AnnNativeSidecar, value: "true"})
+	if o.Native != nil {
+		changes = append(changes, change{path: annotationsPath, key: AnnNativeSidecar, value: strconv.FormatBool(*o.Native)})
 	}
 	for _, c := range changes {
 		prev, had := podtemplate.Get(tpl, c.path, c.key)

@@ -98,7 +98,7 @@ func TestEnableDisableRoundTrip(t *testing.T) {
 		"user proxy config":        "  annotations:\n    proxy.istio.io/config: |\n      concurrency: 2\n",
 		"user mounts, inject true": "  labels:\n    sidecar.istio.io/inject: 'true'\n  annotations:\n    sidecar.istio.io/userVolumeMount: '[{\"name\":\"a\",\"mountPath\":\"/a\"}]'\n",
 	} {
-		for _, opts := range []Options{o, {OutputCertsDir: o.OutputCertsDir, CertVolume: o.CertVolume, Revision: "canary", Native: true}} {
+		for _, opts := range []Options{o, {OutputCertsDir: o.OutputCertsDir, CertVolume: o.CertVolume, Revision: "canary", Native: new(true)}} {
 			t.Run(name+"/"+opts.Revision, func(t *testing.T) {
 				n := tpl(t, meta)
 				before, _ := n.MarshalJSON()

@@ -382,6 +382,9 @@ func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNo
 		return false, krmerr.Errorf(fmt.Sprintf("%s[%d]", strings.Join(path, "."), i),
 			"%s %q is already used by something this function did not add, with different content; rename it, configure another name, or set spec.takeOver: true to replace it. Existing:\n%s", key, value, strings.TrimSpace(existing))
 	}
+	if len(list.YNode().Content) == 0 {
+		list.YNode().Style = 0 // `[]` written as a block list once it holds ours
+	}
 	if first {
 		list.YNode().Content = append([]*yaml.Node{node.YNode()}, list.YNode().Content...)
 	} else {
@@ -466,6 +469,12 @@ func removeElement(parent *yaml.RNode, path []string, key, value string) error {
 		content = append(content, el)
 	}
 	list.YNode().Content = content
+	if len(content) == 0 {
+		// An emptied list goes, as if it had never been added (initContainers of
+		// a native sidecar, when the mode switches).
+		_, err := parent.Pipe(yaml.Lookup(path[:len(path)-1]...), yaml.Clear(path[len(path)-1]))
+		return err
+	}
 	return nil
 }
 

@@ -41,6 +41,9 @@ type Profile struct {
 	Volumes []string
 	// NoEnvoy tells whether pilot-agent of this version runs without Envoy (DISABLE_ENVOY).
 	NoEnvoy bool
+	// NativeDrain: as a native sidecar, istio-proxy gets the injector's preStop hook
+	// that drains Envoy (pilot-agent request --debug-port=15020 POST drain).
+	NativeDrain bool
 }
 
 // Placeholders filled by Build.
@@ -132,6 +135,8 @@ var goRuntimeEnv = func(divisor string) []corev1.EnvVar {
 var (
 	socketVolumes = []string{"workload-socket", "credential-socket", "workload-certs"}
 	baseVolumes   = []string{"istiod-ca-cert", "istio-data", "istio-envoy", "istio-token", "istio-podinfo"}
+	crlVolumes    = append(append(append([]string{}, socketVolumes...), "istiod-ca-cert", "istio-ca-crl"), baseVolumes[1:]...)
+	nodeMetaTail  = concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)
 )
 
 // Table is the profile table, oldest first. Boundaries follow Istio's injection
@@ -192,7 +197,7 @@ var Table = []Profile{
 		Args:  modernArgs,
 		Env: modernEnv(true,
 			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, nil,
-			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+			nodeMetaTail),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 30, 1, 2, 3),
@@ -205,7 +210,7 @@ var Table = []Profile{
 		Args:  modernArgs,
 		Env: modernEnv(false,
 			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, goRuntimeEnv("0"),
-			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+			nodeMetaTail),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 4, 0, 15, 3),
@@ -214,20 +219,43 @@ var Table = []Profile{
 		NoEnvoy:          true,
 	},
 	{
-		Name: "1.28", MinMinor: 28, MaxMinor: 30,
-		Notes: "adds the istio-ca-crl volume (optional ConfigMap) mounted at /var/run/secrets/istio/crl",
-		Args:  modernArgs,
-		Env: modernEnv(false,
-			[]corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "1")}, goRuntimeEnv("1"),
-			concat([]corev1.EnvVar{fieldEnv("ISTIO_META_NODE_NAME", "spec.nodeName")}, metaTail)),
+		Name: "1.28", MinMinor: 28, MaxMinor: 28,
+		Notes: "adds the istio-ca-crl volume (optional ConfigMap) mounted at /var/run/secrets/istio/crl; " +
+			"as a native sidecar, a preStop hook that drains Envoy",
+		Args:             modernArgs,
+		Env:              modernEnv(false, []corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, goRuntimeEnv("0"), nodeMetaTail),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 4, 0, 15, 3),
 		Startup:          ptr(httpProbe(15021, 600, 0, 1, 3)),
-		Volumes:          append(append(append([]string{}, socketVolumes...), "istiod-ca-cert", "istio-ca-crl"), baseVolumes[1:]...),
+		Volumes:          crlVolumes,
 		NoEnvoy:          true,
+		NativeDrain:      true,
+	},
+	{
+		// 1.31's injector renders istio-proxy exactly as 1.30's does
+		// (shared/anchors/kube-inject-1.31.0-rc.0.yaml against kube-inject-1.30.0.yaml).
+		Name: "1.29", MinMinor: 29, MaxMinor: 31,
+		Notes:            "resourceFieldRef divisors are \"1\" (istio/istio#58077); 1.30 and 1.31 render the same istio-proxy",
+		Args:             modernArgs,
+		Env:              modernEnv(false, []corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "1")}, goRuntimeEnv("1"), nodeMetaTail),
+		OutputCertsDir:   "/etc/istio-output-certs",
+		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
+		Readiness:        httpProbe(15021, 4, 0, 15, 3),
+		Startup:          ptr(httpProbe(15021, 600, 0, 1, 3)),
+		Volumes:          crlVolumes,
+		NoEnvoy:          true,
+		NativeDrain:      true,
 	},
 }
+
+// NativeSidecarsSince is the first minor whose injector makes istio-proxy a native
+// sidecar on its own (ENABLE_NATIVE_SIDECARS=auto, when every node runs kubelet 1.33
+// or newer: every Kubernetes release still supported upstream).
+const NativeSidecarsSince = 27
+
+// Newest is the profile of the newest Istio the table knows.
+func Newest() Profile { return Table[len(Table)-1] }
 
 func ptr[T any](v T) *T { return &v }
 
@@ -297,6 +325,16 @@ func Lookup(minor int) (Profile, bool) {
 		}
 	}
 	return Profile{}, false
+}
+
+// Resolve is Lookup for any release: a minor newer than the table gets the newest
+// profile (newer is then true); one older than the table has none.
+func Resolve(minor int) (p Profile, newer, ok bool) {
+	if n := Newest(); minor > n.MaxMinor {
+		return n, true, true
+	}
+	p, ok = Lookup(minor)
+	return p, false, ok
 }
 
 // Params are what Build needs from the function config and the workload.
@@ -390,6 +428,10 @@ func (p Profile) Build(in Params) (Sidecar, error) {
 	c.ReadinessProbe = &readiness
 	if in.Native {
 		c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
+		if p.NativeDrain && in.Envoy {
+			c.Lifecycle = &corev1.Lifecycle{PreStop: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{
+				Command: []string{"pilot-agent", "request", "--debug-port=15020", "POST", "drain"}}}}
+		}
 	}
 
 	var vols []corev1.Volume

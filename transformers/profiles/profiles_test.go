@@ -26,7 +26,10 @@ var captureOnlyEnv = map[string]bool{
 	"CANONICAL_SERVICE": true, "CANONICAL_REVISION": true,
 }
 
-func anchorProxy(t *testing.T, version string) (corev1.Container, []corev1.Volume) {
+// anchorProxy returns the anchor's istio-proxy, its volumes, and whether it is an
+// init container (a native sidecar). A native istio-proxy must come right after
+// the capture-only istio-init, that is first of what is ours to copy.
+func anchorProxy(t *testing.T, version string) (corev1.Container, []corev1.Volume, bool) {
 	t.Helper()
 	f, err := os.Open(filepath.Join(anchorsDir, "kube-inject-"+version+".yaml"))
 	if err != nil {
@@ -52,12 +55,22 @@ func anchorProxy(t *testing.T, version string) (corev1.Container, []corev1.Volum
 		}
 		for _, c := range d.Spec.Template.Spec.Containers {
 			if c.Name == ContainerName {
-				return c, d.Spec.Template.Spec.Volumes
+				return c, d.Spec.Template.Spec.Volumes, false
 			}
+		}
+		var others []string
+		for _, c := range d.Spec.Template.Spec.InitContainers {
+			if c.Name == ContainerName {
+				if len(others) > 1 || len(others) == 1 && others[0] != "istio-init" {
+					t.Fatalf("native istio-proxy comes after %v", others)
+				}
+				return c, d.Spec.Template.Spec.Volumes, true
+			}
+			others = append(others, c.Name)
 		}
 	}
 	t.Fatal("no istio-proxy in anchor")
-	return corev1.Container{}, nil
+	return corev1.Container{}, nil, false
 }
 
 // core converts what Build made into k8s.io/api types, strictly: a field the
@@ -76,14 +89,14 @@ func core(t *testing.T, in, out any) {
 }
 
 // build returns the sidecar of version as k8s.io/api types.
-func build(t *testing.T, version string) (c corev1.Container, vols []corev1.Volume) {
-	s := buildLocal(t, version)
+func build(t *testing.T, version string, native bool) (c corev1.Container, vols []corev1.Volume) {
+	s := buildLocal(t, version, native)
 	core(t, s.Container, &c)
 	core(t, s.Volumes, &vols)
 	return c, vols
 }
 
-func buildLocal(t *testing.T, version string) Sidecar {
+func buildLocal(t *testing.T, version string, native bool) Sidecar {
 	t.Helper()
 	var minor int
 	for _, c := range strings.Split(version, ".")[1] {
@@ -96,7 +109,7 @@ func buildLocal(t *testing.T, version string) Sidecar {
 	s, err := p.Build(Params{
 		Image: "img", PullPolicy: corev1.PullIfNotPresent, Namespace: "istio-system",
 		TrustDomain: "cluster.local", MeshID: "cluster.local", ClusterID: "Kubernetes", Envoy: true,
-		CertVolume: "istio-certs", WorkloadAPIVersion: "apps/v1", WorkloadKind: "Deployment", WorkloadName: "prometheus",
+		Native: native, CertVolume: "istio-certs", WorkloadAPIVersion: "apps/v1", WorkloadKind: "Deployment", WorkloadName: "prometheus",
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -109,10 +122,19 @@ func buildLocal(t *testing.T, version string) Sidecar {
 // values), ports, probes, mounts and volumes, minus what exists for traffic
 // capture.
 func TestProfilesFollowAnchors(t *testing.T) {
-	for _, v := range []string{"1.10.0", "1.18.0", "1.22.0", "1.30.0"} {
+	for _, v := range []string{"1.10.0", "1.18.0", "1.22.0", "1.30.0", "1.31.0-rc.0", "1.28.0-native", "1.31.0-rc.0-native"} {
 		t.Run(v, func(t *testing.T) {
-			want, wantVols := anchorProxy(t, v)
-			got, gotVols := build(t, v)
+			want, wantVols, native := anchorProxy(t, v)
+			if native != strings.HasSuffix(v, "-native") {
+				t.Fatalf("istio-proxy is an init container: %v", native)
+			}
+			got, gotVols := build(t, v, native)
+			if !reflect.DeepEqual(got.RestartPolicy, want.RestartPolicy) {
+				t.Errorf("restartPolicy: got %v want %v", got.RestartPolicy, want.RestartPolicy)
+			}
+			if !reflect.DeepEqual(got.Lifecycle, want.Lifecycle) {
+				t.Errorf("lifecycle:\n got %+v\nwant %+v", got.Lifecycle, want.Lifecycle)
+			}
 
 			wantArgs := append([]string{}, want.Args...)
 			if len(wantArgs) > 0 && v == "1.10.0" {
