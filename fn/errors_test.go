@@ -1,12 +1,16 @@
 package main
 
 import (
+	"encoding/base64"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/internal/checks"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 const deploy = `apiVersion: apps/v1
@@ -121,6 +125,8 @@ func TestBadInput(t *testing.T) {
 			"Secret/monitoring/extra", "stringData.jobs.yaml", "the additional scrape configs must be a YAML list of jobs, got a mapping"},
 		{"injection with a hand-written istio-proxy", strings.Replace(deploy, "      volumes:", "      - {name: istio-proxy, image: istio/proxyv2:1.20.0}\n      volumes:", 1) + "---\n" + configMap, cfg("  mode: injection\n"),
 			"Deployment/mon/prom", "spec.template.spec.containers[1]", `the pod already has a container named "istio-proxy", and Istio's injector adds one of that name`},
+		{"operator: a Prometheus name that is no Secret name", "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: 'x: {y', namespace: monitoring}\nspec: {}\n", "",
+			"Prometheus/monitoring/x: {y", "metadata.name", `the function would create Secret "x: {y-istio-mtls-scrape" for spec.additionalScrapeConfigs, which is not a valid name`},
 		{"metadata is a list", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n- name: prom\n---\n" + configMap, "",
 			"", "metadata", "items[0] (Deployment): metadata must be a mapping, got a list"},
 		{"pod template labels are a list", strings.Replace(deploy, "metadata: {labels: {app: prom}}", "metadata: {labels: [app]}", 1) + "---\n" + configMap, "",
@@ -290,4 +296,120 @@ func TestEveryUnknownFieldReported(t *testing.T) {
 		t.Errorf("fields %v, want %s", fields, want)
 	}
 	assertInputUntouched(t, in, out)
+}
+
+// hostile are names, keys and paths that YAML reads as something else when they are
+// formatted into YAML text (": ", "{", quotes, "#", newlines). Each must give an
+// error result or a correct output, never a panic. They are fuzz seeds too.
+const hostile = `x: {y "q" #z` + "\n" + `w`
+
+func hostileCases() []struct{ name, items, config string } {
+	prom := func(name string) string {
+		return "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: " + strconv.Quote(name) + ", namespace: monitoring}\nspec: {}\n"
+	}
+	weirdFlag := strings.NewReplacer("[--config.file=/etc/prometheus/prometheus.yml]", `['--config.file=/etc/prometheus/p: {x} "#y".yml']`, "prometheus.yml:", `'p: {x} "#y".yml':`)
+	return []struct{ name, items, config string }{
+		{"Prometheus named x: {y, no additionalScrapeConfigs", prom("x: {y"), ""},
+		{"hostile Prometheus name", prom(hostile), ""},
+		{"hostile mount path, Prometheus", prom("k8s"), cfg("  certificates:\n    mountPath: " + strconv.Quote("/etc/"+hostile) + "\n")},
+		{"hostile mount path, Deployment", deploy + "---\n" + configMap, cfg("  certificates:\n    mountPath: " + strconv.Quote("/etc/"+hostile) + "\n")},
+		{"hostile job name", deploy + "---\n" + configMap, cfg("  scrapeJob:\n    name: " + strconv.Quote(hostile) + "\n")},
+		{"hostile one-line job name", deploy + "---\n" + configMap, cfg("  scrapeJob:\n    name: " + strconv.Quote(strings.Split(hostile, "\n")[0]) + "\n")},
+		{"hostile container name", deploy + "---\n" + configMap, cfg("  target:\n    container: " + strconv.Quote(hostile) + "\n")},
+		{"hostile target name", deploy + "---\n" + configMap, cfg("  target:\n    name: " + strconv.Quote(hostile) + "\n")},
+		{"hostile volume name", deploy + "---\n" + configMap, cfg("  certificates:\n    volumeName: " + strconv.Quote(hostile) + "\n")},
+		{"hostile revision", deploy + "---\n" + configMap, cfg("  mode: injection\n  istio:\n    revision: " + strconv.Quote(hostile) + "\n")},
+		{"hostile namespace", deploy + "---\n" + configMap, cfg("  istio:\n    controlPlaneNamespace: " + strconv.Quote(hostile) + "\n")},
+		{"hostile discovery address and network", deploy + "---\n" + configMap, cfg("  istio:\n    discoveryAddress: " + strconv.Quote(hostile) + "\n    network: " + strconv.Quote(hostile) + "\n    trustDomain: " + strconv.Quote(hostile) + "\n")},
+		{"hostile config key", weirdFlag.Replace(deploy) + "---\n" + weirdFlag.Replace(configMap), ""},
+		{"hostile proxy config annotation", strings.Replace(deploy, "metadata: {labels: {app: prom}}", "metadata: {labels: {app: prom}, annotations: {proxy.istio.io/config: "+strconv.Quote(hostile)+"}}", 1) + "---\n" + configMap, cfg("  mode: injection\n")},
+	}
+}
+
+// TestHostileValues: every hostile shape ends in an error result naming a field,
+// with the items untouched, or in an output that decodes strictly, holds the
+// value exactly where it was put, and is stable under a second run.
+func TestHostileValues(t *testing.T) {
+	for _, c := range hostileCases() {
+		t.Run(c.name, func(t *testing.T) {
+			in := resourceList(t, []byte(c.items), []byte(c.config))
+			out, err := runFn(in)
+			rl, perr := fn.ParseResourceList(out)
+			if perr != nil {
+				t.Fatalf("not a ResourceList: %v\n%s", perr, out)
+			}
+			if err != nil {
+				if len(rl.Results) == 0 || rl.Results[0].Severity != fn.Error || rl.Results[0].Field == nil {
+					t.Fatalf("failed without an error result naming a field: %v", rl.Results)
+				}
+				t.Logf("error result: %s", rl.Results[0])
+				assertInputUntouched(t, in, out)
+				return
+			}
+			items, ierr := checks.Items(out)
+			if ierr != nil {
+				t.Fatal(ierr)
+			}
+			if err := checks.Workloads(items); err != nil {
+				t.Error(err)
+			}
+			if err := checks.OperatorResources(items); err != nil {
+				t.Error(err)
+			}
+			if strings.Contains(c.config, "mountPath") {
+				want := "/etc/" + hostile + "/root-cert.pem"
+				if !containsValue(t, out, want) {
+					t.Errorf("the output does not hold the CA file %q", want)
+				}
+			}
+			rl.Results = nil
+			again, _ := rl.ToYAML()
+			out2, err := runFn(again)
+			if err != nil {
+				t.Fatalf("the second run failed: %v\n%s", err, out2)
+			}
+			if a, b := itemsOnly(t, out), itemsOnly(t, out2); a != b {
+				t.Errorf("a second run changed the output:\n%s", lineDiff(a, b))
+			}
+		})
+	}
+}
+
+// containsValue tells whether some scalar of the output, or of a YAML document
+// held in a ConfigMap or Secret value, is exactly want.
+func containsValue(t *testing.T, out []byte, want string) bool {
+	items, err := checks.Items(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var walk func(n *yaml.Node) bool
+	walk = func(n *yaml.Node) bool {
+		if n.Kind == yaml.ScalarNode {
+			if n.Value == want {
+				return true
+			}
+			if strings.Contains(n.Value, "\n") || strings.HasPrefix(n.Value, "- ") {
+				if doc, err := yaml.Parse(n.Value); err == nil && walk(doc.YNode()) {
+					return true
+				}
+			}
+			if b, err := base64.StdEncoding.DecodeString(n.Value); err == nil && len(b) > 0 {
+				if doc, err := yaml.Parse(string(b)); err == nil && walk(doc.YNode()) {
+					return true
+				}
+			}
+		}
+		for _, c := range n.Content {
+			if walk(c) {
+				return true
+			}
+		}
+		return false
+	}
+	for _, it := range items {
+		if walk(it.YNode()) {
+			return true
+		}
+	}
+	return false
 }

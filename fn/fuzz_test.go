@@ -30,6 +30,9 @@ func FuzzProcess(f *testing.F) {
 	f.Add(resourceList(f, []byte(deploy+"---\n"+configMap), nil))
 	f.Add(resourceList(f, []byte(deploy+"---\n"+configMap), []byte(cfg("  mode: injection\n  istio:\n    revision: canary\n"))))
 	f.Add(resourceList(f, []byte("apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: k8s, namespace: m}\nspec:\n  podMonitorSelector: {}\n"), nil))
+	for _, c := range hostileCases() {
+		f.Add(resourceList(f, []byte(c.items), []byte(c.config)))
+	}
 	f.Add([]byte("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"))
 	f.Add([]byte("kind: ResourceList\nitems: [1, [], {kind: Deployment}]\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {

@@ -247,7 +247,7 @@ func (j *job) operatorResource() error {
 	index, text, form := -1, "", scrapeconfig.FormBase64
 	if name == "" {
 		if secret, err = operator.NewScrapeSecret(cr); err != nil {
-			return at(err)
+			return krmerr.At(j.original, err) // about the resource's own metadata.name
 		}
 		key = operator.AdditionalKey
 	} else {

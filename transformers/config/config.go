@@ -282,9 +282,6 @@ func (c *PrometheusMTLS) Validate() error {
 	if !path.IsAbs(s.Certificates.MountPath) || s.Certificates.MountPath == "/" {
 		return fieldErr("spec.certificates.mountPath", "must be an absolute path other than /, got %q", s.Certificates.MountPath)
 	}
-	if strings.ContainsAny(s.Certificates.MountPath, ": \t\n\"'") {
-		return fieldErr("spec.certificates.mountPath", "must not contain ':', quotes or white space, got %q", s.Certificates.MountPath)
-	}
 	if strings.TrimSpace(s.ScrapeJob.Name) == "" || strings.ContainsAny(s.ScrapeJob.Name, "\n\t") {
 		return fieldErr("spec.scrapeJob.name", "must be a non-empty single-line job name")
 	}

@@ -6,6 +6,7 @@ package operator
 
 import (
 	"fmt"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
@@ -48,20 +49,30 @@ func StatefulSetName(cr *yaml.RNode) string {
 
 // ScrapeClass returns the scrape class node for certDir.
 func ScrapeClass(certDir string, makeDefault bool) *yaml.RNode {
-	n := yaml.MustParse(fmt.Sprintf(`name: %s
-tlsConfig:
-  caFile: %s/root-cert.pem
-  certFile: %s/cert-chain.pem
-  keyFile: %s/key.pem
-  insecureSkipVerify: true
-`, ScrapeClassName, certDir, certDir, certDir))
-	n.YNode().HeadComment = "# Istio mTLS certificates (istio-prometheus-mtls): monitors opt in with scrapeClass: " + ScrapeClassName + ".\n# insecureSkipVerify: Prometheus cannot verify Istio's SPIFFE identities."
+	certDir = strings.TrimSuffix(certDir, "/")
+	fields := []*yaml.Node{str("name"), str(ScrapeClassName)}
 	if makeDefault {
-		n.YNode().Content = append(n.YNode().Content[:2], append([]*yaml.Node{
-			{Kind: yaml.ScalarNode, Value: "default"}, {Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"},
-		}, n.YNode().Content[2:]...)...)
+		fields = append(fields, str("default"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})
 	}
-	return n
+	fields = append(fields, str("tlsConfig"), mapping(
+		str("caFile"), str(certDir+"/root-cert.pem"),
+		str("certFile"), str(certDir+"/cert-chain.pem"),
+		str("keyFile"), str(certDir+"/key.pem"),
+		str("insecureSkipVerify"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"},
+	))
+	n := mapping(fields...)
+	n.HeadComment = "# Istio mTLS certificates (istio-prometheus-mtls): monitors opt in with scrapeClass: " + ScrapeClassName + ".\n# insecureSkipVerify: Prometheus cannot verify Istio's SPIFFE identities."
+	return yaml.NewRNode(n)
+}
+
+// str is a string scalar: the encoder quotes it when its text would read as
+// something else (a number, a bool, a mapping), so any user value is safe.
+func str(v string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: v}
+}
+
+func mapping(kv ...*yaml.Node) *yaml.Node {
+	return &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap, Content: kv}
 }
 
 // EnsureScrapeClass adds or replaces the istio-mtls scrape class. owned says an
@@ -132,22 +143,25 @@ func AdditionalScrapeConfigs(cr *yaml.RNode) (name, key string, err error) {
 // additionalScrapeConfigs, and points cr at.
 func NewScrapeSecret(cr *yaml.RNode) (*yaml.RNode, error) {
 	name := cr.GetName() + "-istio-mtls-scrape"
-	s := yaml.MustParse(fmt.Sprintf(`apiVersion: v1
-kind: Secret
-metadata:
-  name: %s
-  labels:
-    app.kubernetes.io/managed-by: istio-prometheus-mtls
-type: Opaque
-data:
-  %s: ""
-`, name, AdditionalKey))
+	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
+		return nil, krmerr.Errorf("metadata.name", "the function would create Secret %q for spec.additionalScrapeConfigs, which is not a valid name: %s (name the Prometheus resource as Kubernetes requires, or reference a Secret of your own)", name, msgs[0])
+	}
+	s := yaml.NewRNode(mapping(
+		str("apiVersion"), str("v1"),
+		str("kind"), str("Secret"),
+		str("metadata"), mapping(
+			str("name"), str(name),
+			str("labels"), mapping(str("app.kubernetes.io/managed-by"), str("istio-prometheus-mtls")),
+		),
+		str("type"), str("Opaque"),
+		str("data"), mapping(str(AdditionalKey), str("")),
+	))
 	if ns := cr.GetNamespace(); ns != "" {
 		if err := s.SetNamespace(ns); err != nil {
 			return nil, err
 		}
 	}
-	ref := yaml.MustParse(fmt.Sprintf("name: %s\nkey: %s\n", name, AdditionalKey))
+	ref := yaml.NewRNode(mapping(str("name"), str(name), str("key"), str(AdditionalKey)))
 	if err := cr.PipeE(yaml.Lookup("spec"), yaml.SetField("additionalScrapeConfigs", ref)); err != nil {
 		return nil, err
 	}
