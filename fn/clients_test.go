@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/internal/checks"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigyaml "sigs.k8s.io/yaml"
 )
@@ -230,8 +232,10 @@ func TestArgoCDPlugin(t *testing.T) {
 				Command []string `json:"command"`
 				Args    []string `json:"args"`
 			} `json:"generate"`
-			Discover struct {
+			// Discover must stay unset: see TestArgoCDPluginClaimsOnlyNamedApps.
+			Discover *struct {
 				FileName string `json:"fileName"`
+				Find     any    `json:"find"`
 			} `json:"discover"`
 		} `json:"spec"`
 	}
@@ -245,9 +249,19 @@ func TestArgoCDPlugin(t *testing.T) {
 	if plugin.Kind != "ConfigManagementPlugin" || plugin.Spec.Generate.Command[0] == "sh" || plugin.Spec.Generate.Command[0] == "bash" {
 		t.Fatalf("plugin.yaml: %+v (the sidecar image has no shell)", plugin)
 	}
+	// Argo CD asks plugins first for every Application without an explicit
+	// source type: any discover rule would claim apps that never asked for the
+	// function (fileName ./kustomization.yaml claimed every Kustomize app). With
+	// none, only Applications that name the plugin use it.
+	if plugin.Spec.Discover != nil {
+		t.Errorf("plugin.yaml has a discover rule (%+v): it would claim plain Kustomize apps", *plugin.Spec.Discover)
+	}
 	app, _ := os.ReadFile("../examples/argocd/application.yaml")
 	if !strings.Contains(string(app), "name: "+plugin.Metadata.Name+"-"+plugin.Spec.Version) {
 		t.Error("application.yaml does not name the plugin as <name>-<version>")
+	}
+	if !strings.Contains(string(app), "- CreateNamespace=true") {
+		t.Error("application.yaml does not create its destination namespace")
 	}
 
 	pathDir := t.TempDir()
@@ -257,9 +271,6 @@ func TestArgoCDPlugin(t *testing.T) {
 		}
 	}
 	generate := func(appDir string) (string, string, error) {
-		if _, err := os.Stat(filepath.Join(appDir, plugin.Spec.Discover.FileName)); err != nil {
-			t.Fatalf("discover.fileName %s does not match the app: %v", plugin.Spec.Discover.FileName, err)
-		}
 		argv := append(append([]string{}, plugin.Spec.Generate.Command...), plugin.Spec.Generate.Args...)
 		cmd := exec.Command(filepath.Join(pathDir, argv[0]), argv[1:]...)
 		cmd.Dir = appDir
@@ -337,4 +348,66 @@ func equalMaps(a, b map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestArgoCDRepoServerOverlay builds examples/argocd/repo-server with the real
+// kustomize, as shipped (applied with -n argocd) and with `namespace: argocd` in the
+// kustomization as Argo CD documents its kustomize install: the patch must apply
+// both ways and put the plugin sidecar, with its mounts, into argocd-repo-server.
+func TestArgoCDRepoServerOverlay(t *testing.T) {
+	kustomize := tool(t, "kustomize", kustomizeInstall)
+	for name, namespace := range map[string]string{"plain": "", "namespace argocd": "argocd"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "repo-server")
+			copyDir(t, "../examples/argocd/repo-server", dir)
+			if namespace != "" {
+				k := filepath.Join(dir, "kustomization.yaml")
+				b, _ := os.ReadFile(k)
+				if err := os.WriteFile(k, append(b, []byte("namespace: "+namespace+"\n")...), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out, err := exec.Command(kustomize, "build", dir).CombinedOutput()
+			if err != nil {
+				t.Fatalf("kustomize build: %v\n%s", err, out)
+			}
+			var d appsv1.Deployment
+			if err := sigyaml.UnmarshalStrict(out, &d); err != nil {
+				t.Fatalf("%v\n%s", err, out)
+			}
+			if d.Name != "argocd-repo-server" || d.Namespace != namespace {
+				t.Errorf("built %s/%s", d.Namespace, d.Name)
+			}
+			byName := map[string]corev1.Container{}
+			for _, c := range d.Spec.Template.Spec.Containers {
+				byName[c.Name] = c
+			}
+			if _, ok := byName["argocd-repo-server"]; !ok || len(byName) != 2 {
+				t.Fatalf("containers: %v", d.Spec.Template.Spec.Containers)
+			}
+			side, ok := byName["istio-prometheus-mtls"]
+			if !ok {
+				t.Fatal("no plugin sidecar")
+			}
+			if len(side.Command) != 1 || side.Command[0] != "/var/run/argocd/argocd-cmp-server" || *side.SecurityContext.RunAsUser != 999 {
+				t.Errorf("sidecar: %+v", side)
+			}
+			vols := map[string]bool{}
+			for _, v := range d.Spec.Template.Spec.Volumes {
+				vols[v.Name] = true
+			}
+			mounts := map[string]string{}
+			for _, m := range side.VolumeMounts {
+				mounts[m.MountPath] = m.Name
+				if !vols[m.Name] {
+					t.Errorf("the sidecar mounts %s, which the pod does not declare", m.Name)
+				}
+			}
+			for path, vol := range map[string]string{"/var/run/argocd": "var-files", "/home/argocd/cmp-server/plugins": "plugins", "/tmp": "cmp-tmp"} {
+				if mounts[path] != vol {
+					t.Errorf("sidecar mount at %s is %q, want %q", path, mounts[path], vol)
+				}
+			}
+		})
+	}
 }
