@@ -8,9 +8,10 @@ IMAGE    ?= istio-prometheus-mtls:$(VERSION)
 
 KUSTOMIZE_VERSION := v5.8.2
 HELM_VERSION      := v3.19.5
+HELM4_VERSION     := v4.3.1
 PROMTOOL_VERSION  := v0.316.0
 
-.PHONY: build test demo image image-local bench fmt vet tools clean
+.PHONY: build test demo image image-local helm-plugin bench fmt vet tools clean
 
 build:
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN) ./fn
@@ -31,6 +32,11 @@ image:
 image-local:
 	VERSION=$(VERSION) hack/image-local.sh
 
+# The Helm 4 post-renderer plugin, a directory and a .tgz per platform, in dist/
+# (PLATFORMS="linux/amd64 ..." to choose).
+helm-plugin:
+	VERSION=$(VERSION) hack/helm-plugin.sh
+
 # Wall time and peak RSS against a no-op function and a bare YAML round trip.
 bench:
 	bench/run.sh
@@ -44,7 +50,7 @@ vet:
 	go vet ./...
 
 # Test tools, installed once from the Go module proxy (promtool takes minutes).
-tools: $(GOBIN)/promtool $(GOBIN)/kustomize $(GOBIN)/helm
+tools: $(GOBIN)/promtool $(GOBIN)/kustomize $(GOBIN)/helm $(GOBIN)/helm4
 	@command -v kpt >/dev/null || { echo "kpt 1.0.0-beta.56 is needed on PATH"; exit 1; }
 
 $(GOBIN)/promtool:
@@ -56,5 +62,9 @@ $(GOBIN)/kustomize:
 $(GOBIN)/helm:
 	go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 
+# Helm 4 beside Helm 3: installed to a scratch GOBIN, then renamed.
+$(GOBIN)/helm4:
+	d=$$(mktemp -d) && GOBIN=$$d go install helm.sh/helm/v4/cmd/helm@$(HELM4_VERSION) && mv $$d/helm $@ && rmdir $$d
+
 clean:
-	rm -rf bin
+	rm -rf bin dist

@@ -41,7 +41,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a
 # it, and the ratio a/out shows the function's own cost above that floor.
 tools="fn noop noopout yamlrt"
 printf '%-6s %9s | %8s %8s %8s %8s | %7s %7s %7s %7s | %5s %5s %5s\n' items bytes "fn s" "noop s" "out s" "yaml s" "fn MB" "noop MB" "out MB" "yaml MB" "t a/b" "a/out" "m a/b"
-declare -A T
+declare -A T P
 for set in $SETS; do
   in="$work/in-$set.yaml"
   "$work/fn" < "$in" > "$work/out-$set.yaml"
@@ -93,5 +93,34 @@ if command -v valgrind >/dev/null; then
     a=$(count fn "$work/in-$set.yaml"); b=$(count noop "$work/in-$set.yaml"); o=$(count noop "$work/out-$set.yaml")
     awk -v n="$set" -v a="$a" -v b="$b" -v o="$o" 'BEGIN { printf "instructions %-6s fn %.1fM, noop %.1fM, noop out %.1fM: a/b %.2f, a/out %.2f\n", n, a/1e6, b/1e6, o/1e6, a/b, a/o }'
   done
+fi
+# Post-render on the kube-prometheus-stack render (5 MB, 123 objects with CRDs):
+# this post-render, the one of BASELINE (a git revision: before post-render parsed
+# only what matters; built from a worktree, offline), and cat, the floor.
+kps=../shared/fixtures/kube-prometheus-stack.yaml
+BASELINE="${BASELINE:-5fac324}"
+if [ -f "$kps" ] && git cat-file -e "$BASELINE^{commit}" 2>/dev/null; then
+  git worktree add -q --detach "$work/baseline" "$BASELINE"
+  (cd "$work/baseline" && CGO_ENABLED=0 go build -trimpath -o "$work/fnbase" ./fn)
+  git worktree remove --force "$work/baseline"
+  printf 'post-render < %s (%d bytes): this, %s, cat\n' "$(basename "$kps")" "$(wc -c < "$kps")" "$BASELINE"
+  prmeasure() {
+    local t0=$EPOCHREALTIME
+    /usr/bin/time -f "%M" -o "$work/t" "$@" < "$kps" > /dev/null
+    local t1=$EPOCHREALTIME
+    echo "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b-a }') $(cat "$work/t")"
+  }
+  : > "$work/pr.t"; : > "$work/prbase.t"; : > "$work/cat.t"
+  for _ in $(seq "$RUNS"); do
+    prmeasure "$work/fn" post-render >> "$work/pr.t"
+    prmeasure "$work/fnbase" post-render >> "$work/prbase.t"
+    prmeasure cat >> "$work/cat.t"
+  done
+  for x in pr prbase cat; do
+    P[$x.s]=$(cut -d' ' -f1 "$work/$x.t" | median)
+    P[$x.kb]=$(cut -d' ' -f2 "$work/$x.t" | median)
+  done
+  awk -v a="${P[pr.s]}" -v b="${P[prbase.s]}" -v c="${P[cat.s]}" -v am="${P[pr.kb]}" -v bm="${P[prbase.kb]}" -v cm="${P[cat.kb]}" \
+    'BEGIN { printf "post-render: %.3f s %.0f MB | baseline %.3f s %.0f MB | cat %.4f s %.0f MB | this/baseline time %.2f, RSS %.2f\n", a, am/1024, b, bm/1024, c, cm/1024, a/b, am/bm }'
 fi
 echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(go version | cut -d' ' -f3), runs: $RUNS (median)"

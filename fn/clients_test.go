@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -19,6 +20,7 @@ import (
 const (
 	kustomizeInstall = "go install sigs.k8s.io/kustomize/kustomize/v5@v5.8.2"
 	helmInstall      = "go install helm.sh/helm/v3/cmd/helm@v3.19.5"
+	helm4Install     = "make tools (helm v4.3.1 as $GOBIN/helm4)"
 )
 
 var readmeBlockRE = regexp.MustCompile("(?s)<!-- readme-test: ([a-z0-9-]+) -->\\s*```sh\\n(.*?)```")
@@ -42,19 +44,25 @@ func readmeCommand(t *testing.T, name string) string {
 
 // runReadme runs a README block with bash from the repository root, with the
 // built binary and the real clients on PATH.
-func runReadme(t *testing.T, name string) (string, string, error) {
+func runReadme(t *testing.T, name string, env ...string) (string, string, error) {
 	t.Helper()
 	script := readmeCommand(t, name)
 	bin := binary(t)
 	// The README names ./bin/istio-prometheus-mtls (make build); use the test's build.
 	script = strings.ReplaceAll(script, "./bin/istio-prometheus-mtls", bin)
-	paths := []string{filepath.Dir(bin)}
+	var paths []string
+	for _, e := range env {
+		if p, ok := strings.CutPrefix(e, "PATH="); ok {
+			paths = append(paths, p) // first: it shadows the tools below
+		}
+	}
+	paths = append(paths, filepath.Dir(bin))
 	for _, tl := range [][2]string{{"kustomize", kustomizeInstall}, {"helm", helmInstall}, {"kpt", "kpt ships at /usr/bin/kpt"}} {
 		paths = append(paths, filepath.Dir(tool(t, tl[0], tl[1])))
 	}
 	cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 	cmd.Dir = ".."
-	cmd.Env = append(os.Environ(), "PATH="+strings.Join(paths, ":")+":"+os.Getenv("PATH"))
+	cmd.Env = append(append(os.Environ(), env...), "PATH="+strings.Join(paths, ":")+":"+os.Getenv("PATH"))
 	var o, e bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &o, &e
 	err := cmd.Run()
@@ -199,6 +207,66 @@ func TestKpt(t *testing.T) {
 	}
 }
 
+// TestHelm4Plugin runs README's Helm 4 block with helm v4.3.1 in homes of its own:
+// the plugin is packaged (make helm-plugin, for this platform) and installed from
+// its archive, and `helm template --post-renderer istio-prometheus-mtls` runs it;
+// then from its directory; a chart the function refuses fails helm.
+func TestHelm4Plugin(t *testing.T) {
+	helm4 := tool(t, "helm4", helm4Install)
+	shadow := t.TempDir()
+	if err := os.Symlink(helm4, filepath.Join(shadow, "helm")); err != nil {
+		t.Fatal(err)
+	}
+	homes := t.TempDir()
+	env := []string{"PATH=" + shadow, "PLATFORMS=" + runtime.GOOS + "/" + runtime.GOARCH,
+		"HELM_DATA_HOME=" + filepath.Join(homes, "data"), "HELM_CONFIG_HOME=" + filepath.Join(homes, "config"), "HELM_CACHE_HOME=" + filepath.Join(homes, "cache")}
+	out, stderr, err := runReadme(t, "helm4", env...)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	// make and helm plugin install speak first; the rendered stream starts at "---".
+	_, rendered, ok := strings.Cut(out, "\n---\n")
+	if !ok || !strings.Contains(out, "Installed plugin: istio-prometheus-mtls") {
+		t.Fatalf("no plugin install, or no rendered stream:\n%s", out)
+	}
+	assertTransformed(t, parseBuilt(t, "---\n"+rendered), "demo-prometheus")
+
+	helm := func(args ...string) (string, error) {
+		cmd := exec.Command(helm4, args...)
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), env[2:]...)
+		b, err := cmd.CombinedOutput()
+		return string(b), err
+	}
+	if out, err := helm("plugin", "list"); err != nil || !strings.Contains(out, "postrenderer/v1") {
+		t.Fatalf("helm plugin list: %v\n%s", err, out)
+	}
+	// From the plugin directory too.
+	if out, err := helm("plugin", "uninstall", "istio-prometheus-mtls"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if out, err := helm("plugin", "install", "dist/helm-plugin/"+runtime.GOOS+"-"+runtime.GOARCH+"/istio-prometheus-mtls"); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	out, err = helm("template", "demo", "testdata/charts/prometheus-mini", "-n", "monitoring", "--post-renderer", "istio-prometheus-mtls", "--post-renderer-args", "istio-version=1.31")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	assertTransformed(t, parseBuilt(t, out), "demo-prometheus")
+
+	// Helm fails when the post-renderer does. (Helm 4.3 drops a post-renderer
+	// plugin's stderr: it says only that the plugin exited with an error.)
+	for _, args := range [][]string{
+		{"template", "demo", "testdata/charts/no-prometheus", "--post-renderer", "istio-prometheus-mtls"},
+		{"template", "demo", "testdata/charts/prometheus-mini", "--post-renderer", "istio-prometheus-mtls", "--post-renderer-args", "istio-version=1.2"},
+	} {
+		out, err := helm(args...)
+		if err == nil || !strings.Contains(out, `plugin "istio-prometheus-mtls" exited with error`) || strings.Contains(out, "kind:") {
+			t.Errorf("helm %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+}
+
 func TestHelmPostRenderer(t *testing.T) {
 	out, stderr, err := runReadme(t, "helm")
 	if err != nil {
@@ -213,6 +281,11 @@ func TestHelmPostRenderer(t *testing.T) {
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "Istio 1.2 is not supported") {
 		t.Errorf("helm with a failing post-renderer: %v\n%s", err, out)
+	}
+	cmd = exec.Command(helm, "template", "demo", "testdata/charts/no-prometheus", "--post-renderer", binary(t), "--post-renderer-args", "post-render")
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "no Prometheus workload found") {
+		t.Errorf("helm on a chart without Prometheus: %v\n%s", err, out)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
+	"sigs.k8s.io/kustomize/kyaml/yaml/merge2"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/*/expected.yaml")
@@ -46,7 +47,10 @@ func goldenCases(t testing.TB) []goldenCase {
 	return out
 }
 
-// input returns the case's input as a multi-document stream.
+// input returns the case's input as a multi-document stream: input.yaml, or the
+// shared fixture a file "fixture" names, with patch.yaml applied when there is one
+// (each document a strategic merge patch of the object of its kind and name, or an
+// object to add): a testdata edit of a fixture, such as a chart value would render.
 func (c goldenCase) input(t testing.TB) []byte {
 	if b, err := os.ReadFile(filepath.Join(c.dir, "input.yaml")); err == nil {
 		return b
@@ -59,7 +63,45 @@ func (c goldenCase) input(t testing.TB) []byte {
 	if err != nil {
 		t.Fatalf("%s: shared fixture: %v (the tests expect ../shared beside the checkout)", c.name, err)
 	}
-	return b
+	patch, err := os.ReadFile(filepath.Join(c.dir, "patch.yaml"))
+	if os.IsNotExist(err) {
+		return b
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return patched(t, b, patch)
+}
+
+func patched(t testing.TB, stream, patch []byte) []byte {
+	read := func(b []byte) []*yaml.RNode {
+		nodes, err := (&kio.ByteReader{Reader: bytes.NewReader(b), OmitReaderAnnotations: true}).Read()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return nodes
+	}
+	nodes := read(stream)
+	for _, p := range read(patch) {
+		found := false
+		for i, n := range nodes {
+			if n.GetKind() == p.GetKind() && n.GetName() == p.GetName() && n.GetNamespace() == p.GetNamespace() {
+				merged, err := merge2.Merge(p, n, yaml.MergeOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				nodes[i], found = merged, true
+			}
+		}
+		if !found {
+			nodes = append(nodes, p)
+		}
+	}
+	var out bytes.Buffer
+	if err := (&kio.ByteWriter{Writer: &out}).Write(nodes); err != nil {
+		t.Fatal(err)
+	}
+	return out.Bytes()
 }
 
 // inputFixture reads a shared fixture by name.

@@ -2,11 +2,15 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/stream"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -48,39 +52,173 @@ func postRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: reading stdin: %v\n", err)
 		return 1
 	}
-	nodes, err := readStream(in)
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: the input is not a YAML stream of objects: %v\n", err)
-		return 1
-	}
-	rl, err := wrap(nodes, fc)
+	out, err := renderStream(in, fc, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
 		return 1
 	}
-	out, err := fn.Run(fn.ResourceListProcessorFunc(process), rl)
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %s\n", summary(out, err))
-		return 1
-	}
-	res, err := fn.ParseResourceList(out)
-	if err != nil {
-		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
-		return 1
-	}
-	// Each object as the SDK writes it, "---" between them (kio's writer would also
-	// clear annotations, and fails on an empty-string annotations field).
-	var b strings.Builder
-	for i, o := range res.Items {
-		if i > 0 {
-			b.WriteString("---\n")
-		}
-		b.Write(o.Bytes())
-	}
-	if _, err := io.WriteString(stdout, b.String()); err != nil {
+	if _, err := stdout.Write(out); err != nil {
 		return 1
 	}
 	return 0
+}
+
+// Kinds whose documents post-render parses: what selection and the operator
+// support read. ConfigMaps and Secrets are parsed only when a parsed document
+// names them (a workload mounts them by name; a Prometheus references its
+// additionalScrapeConfigs Secret by name) or the config does.
+var (
+	parsedKinds     = map[string]bool{"Namespace": true, "PodMonitor": true, "ScrapeConfig": true}
+	referencedKinds = map[string]bool{"ConfigMap": true, "Secret": true}
+)
+
+func init() {
+	for _, k := range config.WorkloadKinds {
+		parsedKinds[k] = true
+	}
+}
+
+// renderStream runs the function on the documents of a Helm render that can
+// matter to it and writes every other document back byte for byte, in its place:
+// edited documents stay where they were (with their "---" and "# Source:" lines),
+// created ones are appended.
+func renderStream(in []byte, fc *yaml.RNode, stderr io.Writer) ([]byte, error) {
+	docs := stream.Split(in)
+	parse := make([]bool, len(docs))
+	var referenced []stream.Doc
+	var needles [][]byte
+	for i, d := range docs {
+		if d.Empty() {
+			continue
+		}
+		kind, ok := d.TopLevel("kind")
+		switch {
+		case !ok || parsedKinds[kind]:
+			parse[i] = true
+			needles = append(needles, d.Body)
+		case referencedKinds[kind]:
+			referenced = append(referenced, d)
+		}
+	}
+	if fc != nil {
+		if b, err := fc.MarshalJSON(); err == nil {
+			needles = append(needles, b)
+		}
+	}
+	for i, d := range docs {
+		if parse[i] || d.Empty() {
+			continue
+		}
+		if kind, _ := d.TopLevel("kind"); !referencedKinds[kind] {
+			continue
+		}
+		name, ok := d.MetadataName()
+		parse[i] = !ok || slices.ContainsFunc(needles, func(b []byte) bool { return bytes.Contains(b, []byte(name)) })
+	}
+
+	// Parse the chosen documents; remember which document each node came from.
+	var nodes []*yaml.RNode
+	from := map[*yaml.Node]int{}
+	docNodes := map[int][]*yaml.Node{}
+	for i, d := range docs {
+		if !parse[i] {
+			continue
+		}
+		ns, err := readStream(d.Body)
+		if err != nil {
+			return nil, fmt.Errorf("the input is not a YAML stream of objects: document %d: %v", i+1, err)
+		}
+		for _, n := range ns {
+			from[n.YNode()] = i
+			docNodes[i] = append(docNodes[i], n.YNode())
+		}
+		nodes = append(nodes, ns...)
+	}
+
+	rl := &fn.ResourceList{}
+	for _, n := range nodes {
+		rl.Items = append(rl.Items, fn.MoveToKubeObject(yaml.NewRNode(n.YNode())))
+	}
+	if fc != nil {
+		rl.FunctionConfig = fn.MoveToKubeObject(fc)
+	}
+	ok, err := process(rl)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rl.Results {
+		if r.Severity == fn.Error {
+			ok = false
+		}
+	}
+	if !ok {
+		for _, r := range rl.Results {
+			if r.Severity == fn.Error {
+				return nil, errors.New(strings.ReplaceAll(r.String(), "\n", " "))
+			}
+		}
+		return nil, errors.New("the function failed")
+	}
+	for _, r := range rl.Results {
+		if r.Severity == fn.Warning {
+			fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %s\n", strings.ReplaceAll(r.String(), "\n", " "))
+		}
+	}
+
+	// An item that is a node of the input came through untouched: its document is
+	// written as it was. Edited items are copies: they take the place of the
+	// document holding the object of the same identity.
+	byID := map[string]*yaml.Node{}
+	for _, n := range nodes {
+		byID[objectID(yaml.NewRNode(n.YNode()))] = n.YNode()
+	}
+	replaced := map[*yaml.Node]*yaml.Node{} // input node -> its edited copy
+	edited := map[int]bool{}
+	var created []*yaml.Node
+	for _, it := range rl.Items {
+		n := it.MoveToResourceNode()
+		if _, same := from[n.YNode()]; same {
+			continue
+		}
+		if orig, ok := byID[objectID(n)]; ok {
+			replaced[orig] = n.YNode()
+			edited[from[orig]] = true
+		} else {
+			created = append(created, n.YNode())
+		}
+	}
+	render := func(n *yaml.Node) string { return fn.MoveToKubeObject(yaml.NewRNode(n)).String() }
+	var out bytes.Buffer
+	out.Grow(len(in) + 4096)
+	for i, d := range docs {
+		out.Write(d.Prefix)
+		if !edited[i] {
+			out.Write(d.Body)
+			continue
+		}
+		// Rendered again: the document's objects, each edited one in its place.
+		for k, n := range docNodes[i] {
+			if r, ok := replaced[n]; ok {
+				n = r
+			}
+			if k > 0 {
+				out.WriteString("---\n")
+			}
+			out.WriteString(render(n))
+		}
+	}
+	for _, n := range created {
+		if out.Len() > 0 && !bytes.HasSuffix(out.Bytes(), []byte("\n")) {
+			out.WriteByte('\n')
+		}
+		out.WriteString("---\n")
+		out.WriteString(render(n))
+	}
+	return out.Bytes(), nil
+}
+
+func objectID(n *yaml.RNode) string {
+	return n.GetApiVersion() + "/" + n.GetKind() + "/" + n.GetNamespace() + "/" + n.GetName()
 }
 
 func postRenderConfig(file string, flat map[string]string) (*yaml.RNode, error) {

@@ -509,6 +509,7 @@ func setString(template *yaml.RNode, path []string, k, v string) error {
 		(n.YNode().ShortTag() == yaml.NodeTagNull || n.YNode().Value == "") {
 		*n.YNode() = yaml.Node{Kind: yaml.MappingNode}
 	}
+	labelsFirst(template, path)
 	m, err := template.Pipe(yaml.LookupCreate(yaml.MappingNode, path...))
 	if err != nil {
 		return krmerr.Errorf(strings.Join(path, "."), "%v", err)
@@ -524,6 +525,27 @@ func setString(template *yaml.RNode, path []string, k, v string) error {
 		node.YNode().Style = yaml.SingleQuotedStyle // JSON reads best unescaped
 	}
 	return m.PipeE(yaml.SetField(k, node))
+}
+
+// labelsFirst creates a missing metadata.labels in front of metadata.annotations,
+// where ObjectMeta has it, so that labels undone and added again by a later run
+// (a mode switch, or a re-run in injection mode) come back where they were.
+func labelsFirst(template *yaml.RNode, path []string) {
+	if len(path) != 2 || path[1] != "labels" {
+		return
+	}
+	meta, _ := template.Pipe(yaml.Lookup(path[0]))
+	if meta == nil || meta.YNode().Kind != yaml.MappingNode || meta.Field("labels") != nil {
+		return
+	}
+	c := meta.YNode().Content
+	for i := 0; i+1 < len(c); i += 2 {
+		if c[i].Value == "annotations" {
+			labels := []*yaml.Node{{Kind: yaml.ScalarNode, Value: "labels"}, {Kind: yaml.MappingNode}}
+			meta.YNode().Content = append(c[:i:i], append(labels, c[i:]...)...)
+			return
+		}
+	}
 }
 
 // ReadStatus returns what an earlier run recorded on the pod template.

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/internal/checks"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/stream"
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// TestPostRenderLeavesTheRestAlone: on each shared fixture (Helm renders and the
+// Istio addon), in sidecar and injection modes, post-render's output without the
+// documents it edited is the input without those documents, byte for byte (order,
+// "---" and "# Source:" lines, CRD text); each edited document keeps its prefix and
+// holds exactly the KRM mode's edit of that object; created objects are appended
+// and are the KRM mode's too.
+func TestPostRenderLeavesTheRestAlone(t *testing.T) {
+	configs := map[string]string{
+		"sidecar":   "",
+		"injection": cfg("  mode: injection\n"),
+	}
+	// The fixture with the chart's additionalScrapeConfigs value (a golden case's patch).
+	const additional = "kube-prometheus-stack.yaml+additionalScrapeConfigs"
+	for _, fixture := range []string{"kube-prometheus-stack.yaml", additional, "helm-prometheus.yaml", "istio-addon-prometheus.yaml"} {
+		for mode, config := range configs {
+			t.Run(fixture+"/"+mode, func(t *testing.T) {
+				var in []byte
+				if fixture == additional {
+					in = goldenCase{"kube-prometheus-stack-additional", "../testdata/kube-prometheus-stack-additional"}.input(t)
+				} else {
+					var err error
+					if in, err = os.ReadFile(filepath.Join(fixturesDir, fixture)); err != nil {
+						t.Fatal(err)
+					}
+				}
+				var fc *yaml.RNode
+				if config != "" {
+					fc = yaml.MustParse(config)
+				}
+				out, err := renderStream(in, fc, os.Stderr)
+				if err != nil {
+					t.Fatal(err)
+				}
+
+				// The KRM mode on the same objects.
+				krm, err := runFn(resourceList(t, in, []byte(config)))
+				if err != nil {
+					t.Fatalf("KRM mode: %v", err)
+				}
+				krmItems, err := checks.Items(krm)
+				if err != nil {
+					t.Fatal(err)
+				}
+				krmByID := map[string]string{}
+				for _, it := range krmItems {
+					krmByID[objectID(it)] = render(t, it)
+				}
+				changed := map[string]bool{}
+				inItems, _ := checks.Items(resourceList(t, in, nil))
+				for _, it := range inItems {
+					if krmByID[objectID(it)] != render(t, it) {
+						changed[objectID(it)] = true
+					}
+				}
+
+				inDocs, outDocs := stream.Split(in), stream.Split(out)
+				if len(outDocs) < len(inDocs) {
+					t.Fatalf("%d documents in, %d out", len(inDocs), len(outDocs))
+				}
+				var restIn, restOut bytes.Buffer
+				seen := map[string]bool{}
+				for i, d := range inDocs {
+					o := outDocs[i]
+					if bytes.Equal(d.Prefix, o.Prefix) && bytes.Equal(d.Body, o.Body) {
+						restIn.Write(d.Prefix)
+						restIn.Write(d.Body)
+						restOut.Write(o.Prefix)
+						restOut.Write(o.Body)
+						continue
+					}
+					if !bytes.Equal(d.Prefix, o.Prefix) {
+						t.Errorf("document %d lost its prefix: %q, now %q", i, d.Prefix, o.Prefix)
+					}
+					n, err := yaml.Parse(string(o.Body))
+					if err != nil {
+						t.Fatalf("document %d: %v", i, err)
+					}
+					id := objectID(n)
+					seen[id] = true
+					if !changed[id] {
+						t.Errorf("document %d (%s) was rewritten, but the KRM mode leaves it alone", i, id)
+					}
+					if got, want := render(t, n), krmByID[id]; got != want {
+						t.Errorf("document %d (%s) is not the KRM mode's edit:\n%s", i, id, lineDiff(want, got))
+					}
+				}
+				if restIn.String() != restOut.String() {
+					t.Errorf("the untouched documents differ:\n%s", lineDiff(restIn.String(), restOut.String()))
+				}
+				for _, d := range outDocs[len(inDocs):] {
+					n, err := yaml.Parse(string(d.Body))
+					if err != nil {
+						t.Fatal(err)
+					}
+					id := objectID(n)
+					seen[id] = true
+					if got, want := render(t, n), krmByID[id]; got != want {
+						t.Errorf("created %s is not the KRM mode's:\n%s", id, lineDiff(want, got))
+					}
+				}
+				for id := range changed {
+					if !seen[id] {
+						t.Errorf("the KRM mode edits %s; post-render does not", id)
+					}
+				}
+				if len(seen) == 0 {
+					t.Error("post-render edited nothing")
+				}
+			})
+		}
+	}
+}
+
+// render writes an object as the SDK does, so that objects read from a
+// ResourceList and from a document compare equal when their trees are.
+func render(t *testing.T, n *yaml.RNode) string {
+	t.Helper()
+	// Without leading comment lines: the "# Source:" line is part of a document's
+	// prefix in post-render, and of the object in a ResourceList.
+	s := fn.CopyToKubeObject(n).String()
+	for strings.HasPrefix(s, "#") {
+		_, s, _ = strings.Cut(s, "\n")
+	}
+	return s
+}
+
+// TestPostRenderStreams: edge cases of the stream itself.
+func TestPostRenderStreams(t *testing.T) {
+	prom := strings.Join([]string{deploy, configMap}, "---\n")
+	for name, c := range map[string]struct {
+		in      string
+		wantErr string
+	}{
+		"no trailing newline":  {in: "---\n# Source: x\n" + strings.TrimSuffix(prom, "\n")},
+		"empty template first": {in: "---\n# Source: empty.yaml\n---\n# Source: x\n" + prom},
+		"unrelated junk kept":  {in: "---\n# Source: notes\nkind: Notes\nthis is: [not, {closed\n---\n" + prom},
+		"broken workload":      {in: "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: [\n", wantErr: "not a YAML stream of objects"},
+		"no Prometheus":        {in: "---\n" + configMap, wantErr: "no Prometheus workload found"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var stdout, stderr bytes.Buffer
+			code := postRender(nil, strings.NewReader(c.in), &stdout, &stderr)
+			if c.wantErr != "" {
+				if code != 1 || stdout.Len() != 0 || !strings.Contains(stderr.String(), c.wantErr) {
+					t.Errorf("exit %d, stdout %q, stderr %q; want exit 1, nothing on stdout, %q", code, stdout.String(), stderr.String(), c.wantErr)
+				}
+				return
+			}
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, stderr.String())
+			}
+			got := stdout.String()
+			if !strings.Contains(got, "name: istio-proxy") || !strings.Contains(got, "kubernetes-pods-istio-secure") {
+				t.Errorf("not transformed:\n%s", got)
+			}
+			if strings.Contains(c.in, "this is: [not") && !strings.Contains(got, "---\n# Source: notes\nkind: Notes\nthis is: [not, {closed\n---\n") {
+				t.Errorf("the unrelated document was not kept as it was:\n%s", got)
+			}
+		})
+	}
+}
