@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -52,12 +53,14 @@ func postRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: reading stdin: %v\n", err)
 		return 1
 	}
-	out, err := renderStream(in, fc, stderr)
+	write, err := renderStream(in, fc, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
 		return 1
 	}
-	if _, err := stdout.Write(out); err != nil {
+	w := bufio.NewWriterSize(stdout, 64<<10)
+	if err := write(w); err != nil || w.Flush() != nil {
+		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: writing stdout: %v\n", err)
 		return 1
 	}
 	return 0
@@ -79,10 +82,11 @@ func init() {
 }
 
 // renderStream runs the function on the documents of a Helm render that can
-// matter to it and writes every other document back byte for byte, in its place:
-// edited documents stay where they were (with their "---" and "# Source:" lines),
-// created ones are appended.
-func renderStream(in []byte, fc *yaml.RNode, stderr io.Writer) ([]byte, error) {
+// matter to it. On success it returns the writer of the output, which writes every
+// other document back byte for byte, in its place: edited documents stay where
+// they were (with their "---" and "# Source:" lines), created ones are appended.
+// Nothing is written on error.
+func renderStream(in []byte, fc *yaml.RNode, stderr io.Writer) (func(io.Writer) error, error) {
 	docs := stream.Split(in)
 	parse := make([]bool, len(docs))
 	var referenced []stream.Doc
@@ -188,33 +192,48 @@ func renderStream(in []byte, fc *yaml.RNode, stderr io.Writer) ([]byte, error) {
 		}
 	}
 	render := func(n *yaml.Node) string { return fn.MoveToKubeObject(yaml.NewRNode(n)).String() }
-	var out bytes.Buffer
-	out.Grow(len(in) + 4096)
-	for i, d := range docs {
-		out.Write(d.Prefix)
-		if !edited[i] {
-			out.Write(d.Body)
-			continue
-		}
-		// Rendered again: the document's objects, each edited one in its place.
-		for k, n := range docNodes[i] {
-			if r, ok := replaced[n]; ok {
-				n = r
+	return func(w io.Writer) error {
+		var err error
+		put := func(b []byte) {
+			if err == nil {
+				_, err = w.Write(b)
 			}
-			if k > 0 {
-				out.WriteString("---\n")
+		}
+		last := byte('\n')
+		for i, d := range docs {
+			put(d.Prefix)
+			if len(d.Prefix) > 0 {
+				last = d.Prefix[len(d.Prefix)-1]
 			}
-			out.WriteString(render(n))
+			if !edited[i] {
+				put(d.Body)
+				if len(d.Body) > 0 {
+					last = d.Body[len(d.Body)-1]
+				}
+				continue
+			}
+			// Rendered again: the document's objects, each edited one in its place.
+			for k, n := range docNodes[i] {
+				if r, ok := replaced[n]; ok {
+					n = r
+				}
+				if k > 0 {
+					put([]byte("---\n"))
+				}
+				put([]byte(render(n)))
+			}
+			last = '\n'
 		}
-	}
-	for _, n := range created {
-		if out.Len() > 0 && !bytes.HasSuffix(out.Bytes(), []byte("\n")) {
-			out.WriteByte('\n')
+		for _, n := range created {
+			if last != '\n' {
+				put([]byte("\n"))
+				last = '\n'
+			}
+			put([]byte("---\n"))
+			put([]byte(render(n)))
 		}
-		out.WriteString("---\n")
-		out.WriteString(render(n))
-	}
-	return out.Bytes(), nil
+		return err
+	}, nil
 }
 
 func objectID(n *yaml.RNode) string {

@@ -42,10 +42,15 @@ func TestPostRenderLeavesTheRestAlone(t *testing.T) {
 				if config != "" {
 					fc = yaml.MustParse(config)
 				}
-				out, err := renderStream(in, fc, os.Stderr)
+				write, err := renderStream(in, fc, os.Stderr)
 				if err != nil {
 					t.Fatal(err)
 				}
+				var buf bytes.Buffer
+				if err := write(&buf); err != nil {
+					t.Fatal(err)
+				}
+				out := buf.Bytes()
 
 				// The KRM mode on the same objects.
 				krm, err := runFn(resourceList(t, in, []byte(config)))
@@ -145,12 +150,16 @@ func TestPostRenderStreams(t *testing.T) {
 	for name, c := range map[string]struct {
 		in      string
 		wantErr string
+		want    string // in the output; default: the sidecar and the secure job
 	}{
 		"no trailing newline":  {in: "---\n# Source: x\n" + strings.TrimSuffix(prom, "\n")},
 		"empty template first": {in: "---\n# Source: empty.yaml\n---\n# Source: x\n" + prom},
-		"unrelated junk kept":  {in: "---\n# Source: notes\nkind: Notes\nthis is: [not, {closed\n---\n" + prom},
-		"broken workload":      {in: "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: [\n", wantErr: "not a YAML stream of objects"},
-		"no Prometheus":        {in: "---\n" + configMap, wantErr: "no Prometheus workload found"},
+		"created Secret after a last line without newline": {
+			in:   "---\n# Source: p.yaml\napiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: k8s, namespace: m}\nspec: {}\n---\n# Source: empty.yaml",
+			want: "---\n# Source: empty.yaml\n---\napiVersion: v1\nkind: Secret\n"},
+		"unrelated junk kept": {in: "---\n# Source: notes\nkind: Notes\nthis is: [not, {closed\n---\n" + prom},
+		"broken workload":     {in: "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: [\n", wantErr: "not a YAML stream of objects"},
+		"no Prometheus":       {in: "---\n" + configMap, wantErr: "no Prometheus workload found"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
@@ -165,6 +174,12 @@ func TestPostRenderStreams(t *testing.T) {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
 			got := stdout.String()
+			if c.want != "" {
+				if !strings.Contains(got, c.want) || !strings.Contains(got, "name: istio-proxy") {
+					t.Errorf("output lacks %q:\n%s", c.want, got)
+				}
+				return
+			}
 			if !strings.Contains(got, "name: istio-proxy") || !strings.Contains(got, "kubernetes-pods-istio-secure") {
 				t.Errorf("not transformed:\n%s", got)
 			}

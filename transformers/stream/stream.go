@@ -85,15 +85,16 @@ func (d Doc) Empty() bool { return len(bytes.TrimSpace(d.Body)) == 0 }
 // or a repeated key gives ok false, and the caller should parse the document.
 func (d Doc) TopLevel(key string) (value string, ok bool) {
 	found := false
-	for _, line := range lines(d.Body) {
-		if !strings.HasPrefix(line, key+":") {
+	prefix := []byte(key + ":")
+	for line := range bytes.Lines(d.Body) {
+		if !bytes.HasPrefix(line, prefix) {
 			continue
 		}
 		if found {
 			return "", false
 		}
 		found = true
-		value, ok = scalar(line[len(key)+1:])
+		value, ok = scalar(string(line[len(prefix):]))
 		if !ok {
 			return "", false
 		}
@@ -105,34 +106,39 @@ func (d Doc) TopLevel(key string) (value string, ok bool) {
 // top-level "metadata:" line at the indentation of its first child. ok is false
 // when it cannot be read that way.
 func (d Doc) MetadataName() (string, bool) {
-	ls := lines(d.Body)
-	for i, line := range ls {
-		if strings.TrimRight(line, " \t\r") != "metadata:" {
-			continue
+	i := bytes.Index(d.Body, []byte("metadata:"))
+	for i > 0 && d.Body[i-1] != '\n' { // not at the start of a line: look further
+		j := bytes.Index(d.Body[i+1:], []byte("metadata:"))
+		if j < 0 {
+			return "", false
 		}
-		indent := ""
-		for _, l := range ls[i+1:] {
-			t := strings.TrimLeft(l, " ")
-			if t == "" || strings.HasPrefix(t, "#") {
-				continue
-			}
-			if len(t) == len(l) {
-				return "", false // metadata ended without a name
-			}
-			if indent == "" {
-				indent = l[:len(l)-len(t)]
-			}
-			if strings.HasPrefix(l, indent+"name:") {
-				return scalar(l[len(indent)+len("name:"):])
-			}
-		}
+		i += 1 + j
+	}
+	if i < 0 {
 		return "", false
 	}
+	first, rest, _ := bytes.Cut(d.Body[i:], []byte("\n"))
+	if string(bytes.TrimRight(first, " \t\r")) != "metadata:" {
+		return "", false
+	}
+	indent := ""
+	for lb := range bytes.Lines(rest) {
+		l := strings.TrimRight(string(lb), "\n")
+		t := strings.TrimLeft(l, " ")
+		if t == "" || strings.HasPrefix(t, "#") {
+			continue
+		}
+		if len(t) == len(l) {
+			return "", false // metadata ended without a name
+		}
+		if indent == "" {
+			indent = l[:len(l)-len(t)]
+		}
+		if strings.HasPrefix(l, indent+"name:") {
+			return scalar(l[len(indent)+len("name:"):])
+		}
+	}
 	return "", false
-}
-
-func lines(b []byte) []string {
-	return strings.Split(string(b), "\n")
 }
 
 // scalar reads a plain, single- or double-quoted scalar without escapes, with an
