@@ -2,7 +2,7 @@
 BIN      := bin/istio-prometheus-mtls
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 # The same flags as the Dockerfile's build stage.
-GOFLAGS_BUILD := -trimpath -ldflags "-s -w -X main.version=$(VERSION)"
+GOFLAGS_BUILD := -trimpath -ldflags "-s -w -buildid= -X main.version=$(VERSION)"
 GOBIN    ?= $(shell go env GOPATH)/bin
 IMAGE    ?= istio-prometheus-mtls:$(VERSION)
 
@@ -11,7 +11,7 @@ HELM_VERSION      := v3.19.5
 HELM4_VERSION     := v4.3.1
 PROMTOOL_VERSION  := v0.316.0
 
-.PHONY: build test demo image image-local helm-plugin bench fmt vet tools clean
+.PHONY: build test demo image image-local helm-plugin dist schema bench fmt vet tools clean
 
 build:
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN) ./fn
@@ -37,6 +37,15 @@ image-local:
 helm-plugin:
 	VERSION=$(VERSION) hack/helm-plugin.sh
 
+# The release files in dist/: static binaries for every platform, the Helm plugin
+# archives, the config schema and SHA256SUMS; reproducible.
+dist:
+	hack/dist.sh
+
+# The function config's JSON Schema, generated from the Go types.
+schema:
+	go generate ./internal/schema
+
 # Wall time and peak RSS against a no-op function and a bare YAML round trip.
 bench:
 	bench/run.sh
@@ -50,7 +59,7 @@ vet:
 	go vet ./...
 
 # Test tools, installed once from the Go module proxy (promtool takes minutes).
-tools: $(GOBIN)/promtool $(GOBIN)/kustomize $(GOBIN)/helm $(GOBIN)/helm4
+tools: $(GOBIN)/promtool $(GOBIN)/kustomize $(GOBIN)/helm $(GOBIN)/helm4 $(GOBIN)/actionlint
 	@command -v kpt >/dev/null || { echo "kpt 1.0.0-beta.56 is needed on PATH"; exit 1; }
 
 $(GOBIN)/promtool:
@@ -61,6 +70,9 @@ $(GOBIN)/kustomize:
 
 $(GOBIN)/helm:
 	go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+$(GOBIN)/actionlint:
+	go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 
 # Helm 4 beside Helm 3: installed to a scratch GOBIN, then renamed.
 $(GOBIN)/helm4:

@@ -34,7 +34,7 @@ func TestDockerfileDrift(t *testing.T) {
 	var last string
 	for _, st := range regexp.MustCompile(`(?m)^FROM `).Split(string(df), -1)[1:] {
 		name := "final"
-		if m := regexp.MustCompile(`^\S+ AS (\S+)`).FindStringSubmatch(st); m != nil {
+		if m := regexp.MustCompile(`^(?:--platform=\S+ )?\S+ AS (\S+)`).FindStringSubmatch(st); m != nil {
 			name = m[1]
 		}
 		stages[name] = st
@@ -66,7 +66,7 @@ func TestDockerfileDrift(t *testing.T) {
 	if got, want := script("ENTRYPOINT"), field("final", "ENTRYPOINT"); got != want {
 		t.Errorf("entrypoint: script %q, Dockerfile %q", got, want)
 	}
-	build := regexp.MustCompile(`CGO_ENABLED=0 go build (-trimpath -ldflags "[^"]+")`).FindStringSubmatch(stages["build"])
+	build := regexp.MustCompile(`CGO_ENABLED=0 (?:GOOS=\$\{TARGETOS\} GOARCH=\$\{TARGETARCH\} )?go build (-trimpath -ldflags "[^"]+")`).FindStringSubmatch(stages["build"])
 	if build == nil {
 		t.Fatal("the build stage has no `CGO_ENABLED=0 go build -trimpath -ldflags ...`")
 	}

@@ -13,7 +13,7 @@ CMP_IMAGE="${CMP_IMAGE:-ghcr.io/istio-prometheus-mtls/argocd-cmp:v0.1.0}"
 KUSTOMIZE_VERSION=v5.8.2
 
 # Keep in step with the Dockerfile (checked by TestDockerfileDrift).
-BUILD_FLAGS=(-trimpath -ldflags "-s -w -X main.version=${VERSION}")
+BUILD_FLAGS=(-trimpath -ldflags "-s -w -buildid= -X main.version=${VERSION}")
 FN_USER="65532:65532"
 CMP_USER="999:999"
 ENTRYPOINT='["/usr/local/bin/istio-prometheus-mtls"]'
@@ -60,6 +60,27 @@ DOCKERFILE
 
 docker build -q -f "$ctx/Dockerfile.fn" -t "$IMAGE" "$ctx" >/dev/null
 docker build -q -f "$ctx/Dockerfile.cmp" -t "$CMP_IMAGE" "$ctx" >/dev/null
+# The function image for every platform of IMAGE_PLATFORMS as well, tagged
+# $IMAGE-ARCH (one tag per platform: the engine's classic image store holds no
+# manifest lists; a registry push with buildx makes the multi-platform image). The
+# classic builder and `docker import` build for the engine's own platform only, so
+# each image is written as a `docker save` archive (one layer, a config naming its
+# platform and the Dockerfile's user, entrypoint and labels) and loaded.
+for platform in ${IMAGE_PLATFORMS:-linux/amd64 linux/arm64}; do
+  os="${platform%/*}" arch="${platform#*/}"
+  root="$ctx/rootfs-$arch" img="$ctx/image-$arch"
+  mkdir -p "$root/etc" "$root/usr/local/bin" "$img"
+  cp "$ctx/etc/passwd" "$ctx/etc/group" "$root/etc/"
+  CGO_ENABLED=0 GOOS="$os" GOARCH="$arch" go build "${BUILD_FLAGS[@]}" -o "$root/usr/local/bin/istio-prometheus-mtls" ./fn
+  tar -C "$root" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf "$img/layer.tar" etc usr
+  diff_id="sha256:$(sha256sum < "$img/layer.tar" | cut -d' ' -f1)"
+  cat > "$img/config.json" <<CONFIG
+{"architecture":"$arch","os":"$os","config":{"User":"${FN_USER}","Entrypoint":${ENTRYPOINT},"Labels":{"org.opencontainers.image.title":"istio-prometheus-mtls","org.opencontainers.image.description":"KRM function: Istio mTLS certificates and an https scrape job for Prometheus","org.opencontainers.image.licenses":"Apache-2.0"}},"rootfs":{"type":"layers","diff_ids":["$diff_id"]},"history":[{"created_by":"hack/image-local.sh"}]}
+CONFIG
+  printf '[{"Config":"config.json","RepoTags":["%s"],"Layers":["layer.tar"]}]\n' "$IMAGE-$arch" > "$img/manifest.json"
+  tar -C "$img" -cf - manifest.json config.json layer.tar | docker load -q >/dev/null
+  printf '%s\t%s\t%s bytes\n' "$IMAGE-$arch" "$platform" "$(docker image inspect -f '{{.Size}}' "$IMAGE-$arch")"
+done
 for i in "$IMAGE" "$CMP_IMAGE"; do
   printf '%s\t%s bytes\n' "$i" "$(docker image inspect -f '{{.Size}}' "$i")"
 done

@@ -1,0 +1,150 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+const actionlintInstall = "make tools (go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12)"
+
+// TestDist runs `make dist`'s script twice: the SHA256SUMS (and so every binary,
+// plugin archive and the schema) are identical; each binary says, in its build
+// information, the platform it was built for; the linux/amd64 one passes the golden
+// cases; each plugin archive holds the binary of its platform.
+func TestDist(t *testing.T) {
+	run := func(dir string) string {
+		cmd := exec.Command("bash", "hack/dist.sh")
+		cmd.Dir = ".."
+		cmd.Env = append(os.Environ(), "DIST="+dir, "VERSION=v9.8.7")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("hack/dist.sh: %v\n%s", err, out)
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "SHA256SUMS"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(b)
+	}
+	a, b := t.TempDir(), t.TempDir()
+	sumsA, sumsB := run(a), run(b)
+	if sumsA != sumsB {
+		t.Fatalf("two runs differ:\n%s\n%s", sumsA, sumsB)
+	}
+	platforms := []string{"linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64", "windows/amd64"}
+	for _, p := range platforms {
+		os_, arch, _ := strings.Cut(p, "/")
+		exe := "istio-prometheus-mtls-" + os_ + "-" + arch
+		if os_ == "windows" {
+			exe += ".exe"
+		}
+		for _, f := range []string{exe, "istio-prometheus-mtls-9.8.7-" + os_ + "-" + arch + ".tgz"} {
+			if !strings.Contains(sumsA, "  "+f+"\n") {
+				t.Errorf("SHA256SUMS lacks %s", f)
+			}
+		}
+		out, err := exec.Command("go", "version", "-m", filepath.Join(a, exe)).CombinedOutput()
+		if err != nil {
+			t.Fatalf("go version -m %s: %v\n%s", exe, err, out)
+		}
+		for _, want := range []string{"\tbuild\tGOOS=" + os_ + "\n", "\tbuild\tGOARCH=" + arch + "\n", "\tbuild\t-trimpath=true\n"} {
+			if !strings.Contains(string(out), want) {
+				t.Errorf("%s: build information lacks %q:\n%s", exe, strings.TrimSpace(want), out)
+			}
+		}
+		// The plugin archive carries the same binary.
+		archive := filepath.Join(a, "istio-prometheus-mtls-9.8.7-"+os_+"-"+arch+".tgz")
+		listing, err := exec.Command("tar", "tzf", archive).CombinedOutput()
+		name := "istio-prometheus-mtls/istio-prometheus-mtls"
+		if os_ == "windows" {
+			name += ".exe"
+		}
+		if err != nil || !strings.Contains(string(listing), name+"\n") || !strings.Contains(string(listing), "istio-prometheus-mtls/plugin.yaml\n") {
+			t.Errorf("%s: %v\n%s", archive, err, listing)
+		}
+		inside, err := exec.Command("tar", "xzOf", archive, name).Output()
+		bin, _ := os.ReadFile(filepath.Join(a, exe))
+		if err != nil || !bytes.Equal(inside, bin) {
+			t.Errorf("%s does not hold %s: %v", archive, exe, err)
+		}
+	}
+	if !strings.Contains(sumsA, "  prometheusmtls.schema.json\n") {
+		t.Error("SHA256SUMS lacks the schema")
+	}
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		return
+	}
+	// The release binary of this platform carries the version and passes the
+	// golden cases.
+	bin := filepath.Join(a, "istio-prometheus-mtls-linux-amd64")
+	if out, err := exec.Command(bin, "--version").Output(); err != nil || string(out) != "v9.8.7\n" {
+		t.Errorf("--version: %q, %v", out, err)
+	}
+	for _, c := range goldenCases(t) {
+		in := resourceList(t, c.input(t), c.config(t))
+		cmd := exec.Command(bin)
+		cmd.Stdin = bytes.NewReader(in)
+		out, err := cmd.Output()
+		_, statErr := os.Stat(filepath.Join(c.dir, "error"))
+		if (err != nil) != (statErr == nil) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		want, _ := os.ReadFile(filepath.Join(c.dir, "expected.yaml"))
+		if got := c.view(t, in, out); !bytes.Equal(got, want) {
+			t.Errorf("%s: the release binary's output differs:\n%s", c.name, lineDiff(string(want), string(got)))
+		}
+	}
+}
+
+// TestReleaseWorkflow: actionlint (with shellcheck when installed) finds nothing in
+// the workflows, and the release workflow runs make dist and publishes its files.
+func TestReleaseWorkflow(t *testing.T) {
+	actionlint := tool(t, "actionlint", actionlintInstall)
+	cmd := exec.Command(actionlint)
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("actionlint: %v\n%s", err, out)
+	}
+	wf, err := os.ReadFile("../.github/workflows/release.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"tags: [\"v*\"]", "make dist", "platforms: linux/amd64,linux/arm64", "target: argocd-cmp", "gh release create", "dist/*", "bash .ci/run"} {
+		if !strings.Contains(string(wf), want) {
+			t.Errorf("release.yaml lacks %q", want)
+		}
+	}
+}
+
+// TestFunctionImageForEachPlatform: image-local builds the function image for
+// linux/amd64 and linux/arm64 (FROM scratch, --platform); each is of its platform
+// and carries the binary built for it.
+func TestFunctionImageForEachPlatform(t *testing.T) {
+	images(t)
+	for _, arch := range []string{"amd64", "arm64"} {
+		image := fnImage + "-" + arch
+		out, _, err := docker(t, nil, "image", "inspect", "-f", "{{.Os}}/{{.Architecture}} {{.Config.User}}", image)
+		if err != nil || strings.TrimSpace(out) != "linux/"+arch+" 65532:65532" {
+			t.Errorf("%s: %v %q", image, err, out)
+			continue
+		}
+		id, stderr, err := docker(t, nil, "create", image)
+		if err != nil {
+			t.Fatalf("docker create %s: %v\n%s", image, err, stderr)
+		}
+		id = strings.TrimSpace(id)
+		dst := filepath.Join(t.TempDir(), "fn")
+		if _, stderr, err := docker(t, nil, "cp", id+":/usr/local/bin/istio-prometheus-mtls", dst); err != nil {
+			t.Fatalf("docker cp: %v\n%s", err, stderr)
+		}
+		docker(t, nil, "rm", id)
+		info, err := exec.Command("go", "version", "-m", dst).CombinedOutput()
+		if err != nil || !strings.Contains(string(info), "\tbuild\tGOARCH="+arch+"\n") || !strings.Contains(string(info), "\tbuild\tGOOS=linux\n") {
+			t.Errorf("%s holds a binary for another platform: %v\n%s", image, err, info)
+		}
+	}
+}
