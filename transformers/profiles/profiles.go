@@ -218,12 +218,20 @@ var Table = []Profile{
 		Volumes:          append(append([]string{}, socketVolumes...), baseVolumes...),
 		NoEnvoy:          true,
 	},
-	{
-		Name: "1.28", MinMinor: 28, MaxMinor: 28,
-		Notes: "adds the istio-ca-crl volume (optional ConfigMap) mounted at /var/run/secrets/istio/crl; " +
-			"as a native sidecar, a preStop hook that drains Envoy",
+	crlLayout("1.28", 28, 28, "0", "adds the istio-ca-crl volume (optional ConfigMap) mounted at /var/run/secrets/istio/crl; "+
+		"as a native sidecar, a preStop hook that drains Envoy"),
+	// 1.31's injector renders istio-proxy exactly as 1.30's does
+	// (shared/anchors/kube-inject-1.31.0-rc.0.yaml against kube-inject-1.30.0.yaml).
+	crlLayout("1.29", 29, 31, "1", "resourceFieldRef divisors are \"1\" (istio/istio#58077); 1.30 and 1.31 render the same istio-proxy"),
+}
+
+// crlLayout is the layout from 1.28 on (the istio-ca-crl volume, the native
+// sidecar's drain hook); divisor is what the injector writes in resourceFieldRef.
+func crlLayout(name string, minMinor, maxMinor int, divisor, notes string) Profile {
+	return Profile{
+		Name: name, MinMinor: minMinor, MaxMinor: maxMinor, Notes: notes,
 		Args:             modernArgs,
-		Env:              modernEnv(false, []corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "0")}, goRuntimeEnv("0"), nodeMetaTail),
+		Env:              modernEnv(false, []corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", divisor)}, goRuntimeEnv(divisor), nodeMetaTail),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
 		Readiness:        httpProbe(15021, 4, 0, 15, 3),
@@ -231,22 +239,7 @@ var Table = []Profile{
 		Volumes:          crlVolumes,
 		NoEnvoy:          true,
 		NativeDrain:      true,
-	},
-	{
-		// 1.31's injector renders istio-proxy exactly as 1.30's does
-		// (shared/anchors/kube-inject-1.31.0-rc.0.yaml against kube-inject-1.30.0.yaml).
-		Name: "1.29", MinMinor: 29, MaxMinor: 31,
-		Notes:            "resourceFieldRef divisors are \"1\" (istio/istio#58077); 1.30 and 1.31 render the same istio-proxy",
-		Args:             modernArgs,
-		Env:              modernEnv(false, []corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", "1")}, goRuntimeEnv("1"), nodeMetaTail),
-		OutputCertsDir:   "/etc/istio-output-certs",
-		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
-		Readiness:        httpProbe(15021, 4, 0, 15, 3),
-		Startup:          ptr(httpProbe(15021, 600, 0, 1, 3)),
-		Volumes:          crlVolumes,
-		NoEnvoy:          true,
-		NativeDrain:      true,
-	},
+	}
 }
 
 // NativeSidecarsSince is the first minor whose injector makes istio-proxy a native
