@@ -11,7 +11,7 @@ HELM_VERSION      := v3.19.5
 HELM4_VERSION     := v4.3.1
 PROMTOOL_VERSION  := v0.316.0
 
-.PHONY: build test demo image image-local helm-plugin dist schema bench fmt vet tools clean
+.PHONY: build test e2e demo image image-local helm-plugin dist schema bench fmt vet tools clean
 
 build:
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN) ./fn
@@ -20,6 +20,11 @@ build:
 test: build tools
 	go vet ./...
 	PATH="$(GOBIN):$$PATH" go test -count=1 ./...
+
+# End to end with the real components (e2e/): etcd, kube-apiserver, istiod, Istio's
+# agent and Prometheus; the first run builds them (minutes), later runs reuse them.
+e2e:
+	cd e2e && E2E_BIN="$$(./build.sh)" go test -count=1 -timeout 30m -v ./...
 
 # Print the Istio addon's Prometheus transformed with the default config.
 demo: build
