@@ -127,6 +127,8 @@ func TestBadInput(t *testing.T) {
 			"Deployment/mon/prom", "spec.template.spec.containers[1]", `the pod already has a container named "istio-proxy", and Istio's injector adds one of that name`},
 		{"operator: a Prometheus name that is no Secret name", "apiVersion: monitoring.coreos.com/v1\nkind: Prometheus\nmetadata: {name: 'x: {y', namespace: monitoring}\nspec: {}\n", "",
 			"Prometheus/monitoring/x: {y", "metadata.name", `the function would create Secret "x: {y-istio-mtls-scrape" for spec.additionalScrapeConfigs, which is not a valid name`},
+		{"scrapeConfig names a missing ConfigMap", deploy + "---\n" + configMap, cfg("  scrapeConfig:\n    kind: ConfigMap\n    name: other\n"),
+			"PrometheusMTLS/x", "spec.scrapeConfig", `ConfigMap "other"`},
 		{"metadata is a list", "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n- name: prom\n---\n" + configMap, "",
 			"", "metadata", "items[0] (Deployment): metadata must be a mapping, got a list"},
 		{"pod template labels are a list", strings.Replace(deploy, "metadata: {labels: {app: prom}}", "metadata: {labels: [app]}", 1) + "---\n" + configMap, "",

@@ -63,9 +63,9 @@ func process(rl *fn.ResourceList) (bool, error) {
 		rl.Items = append(rl.Items, fn.MoveToKubeObject(n))
 	}
 	if err != nil {
-		// Errors about a spec.* field without a resource are about the config.
+		// An error about the config names the config (when there is one).
 		var e *krmerr.Error
-		if errors.As(err, &e) && e.Ref == nil && strings.HasPrefix(e.Field, "spec.") && cfgNode != nil {
+		if errors.As(err, &e) && e.Config && cfgNode != nil {
 			err = krmerr.At(cfgNode, err)
 		}
 		rl.Results = append(rl.Results, errorResult(err))
@@ -138,7 +138,7 @@ func chooseIstio(cfg *config.PrometheusMTLS) (istioChoice, error) {
 	minor, _ := config.ParseVersion(is.Version)
 	profile, newer, ok := profiles.Resolve(minor)
 	if !ok {
-		return istioChoice{}, krmerr.Errorf("spec.istio.version", "Istio %s is not supported (supported: %s, and newer releases with the newest profile)", is.Version, profiles.Supported())
+		return istioChoice{}, krmerr.ConfigErrorf("spec.istio.version", "Istio %s is not supported (supported: %s, and newer releases with the newest profile)", is.Version, profiles.Supported())
 	}
 	c := istioChoice{profile: profile, newer: newer, inject: is.NativeSidecar}
 	switch {
@@ -183,7 +183,7 @@ func (j *job) podController(sel selection.Workload) error {
 	w := j.original
 	sidecar, err := j.profile.Build(sidecarParams(j.cfg, j.istio.native, w.GetApiVersion(), w.GetKind(), w.GetName()))
 	if err != nil {
-		return &krmerr.Error{Field: "spec.istio.envoy", Message: err.Error()}
+		return krmerr.ConfigErrorf("spec.istio.envoy", "%v", err)
 	}
 	if err := checkMountPath(sel.ContainerSpec, j.cfg.Spec.Certificates); err != nil {
 		return at(krmerr.Prefix(fmt.Sprintf("spec.containers[%d]", sel.Container), err))
@@ -228,7 +228,7 @@ func (j *job) operatorResource() error {
 	// The pods are the operator's StatefulSet's.
 	sidecar, err := j.profile.Build(sidecarParams(j.cfg, j.istio.native, "apps/v1", "StatefulSet", operator.StatefulSetName(cr)))
 	if err != nil {
-		return &krmerr.Error{Field: "spec.istio.envoy", Message: err.Error()}
+		return krmerr.ConfigErrorf("spec.istio.envoy", "%v", err)
 	}
 	if err := applyMode(tpl, j.cfg, j.istio, certMount(j.cfg, ""), sidecar, operator.ScrapeClassName); err != nil {
 		return at(err)
@@ -294,8 +294,8 @@ func (j *job) at(prefix, metadata string, err error) error {
 	if !errors.As(err, &e) {
 		return krmerr.At(j.original, err)
 	}
-	if e.Ref != nil {
-		return err
+	if e.Ref != nil || e.Config {
+		return err // about another resource, or about the config
 	}
 	c := *e
 	if rest, ok := strings.CutPrefix(c.Field, "metadata"); ok && metadata != "metadata" {

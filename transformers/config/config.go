@@ -157,7 +157,7 @@ func DefaultResources() *corev1.ResourceRequirements {
 }
 
 func fieldErr(field, format string, a ...any) *krmerr.Error {
-	return krmerr.Errorf(field, format, a...)
+	return krmerr.ConfigErrorf(field, format, a...)
 }
 
 // EnvoyEnabled reports whether the sidecar runs Envoy (default true).

@@ -40,6 +40,9 @@ type Error struct {
 	Ref     *Ref
 	Field   string
 	Message string
+	// Config marks an error about the function config itself (its field is a
+	// field of the config): the function names the config as its resource.
+	Config bool
 }
 
 func (e *Error) Error() string {
@@ -56,6 +59,11 @@ func (e *Error) Error() string {
 // Errorf makes an Error about field (of a resource to be named later with At).
 func Errorf(field, format string, a ...any) *Error {
 	return &Error{Field: field, Message: fmt.Sprintf(format, a...)}
+}
+
+// ConfigErrorf makes an Error about field of the function config.
+func ConfigErrorf(field, format string, a ...any) *Error {
+	return &Error{Field: field, Message: fmt.Sprintf(format, a...), Config: true}
 }
 
 // At names the resource of err when it does not name one yet; a plain error

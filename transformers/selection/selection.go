@@ -288,9 +288,9 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 			what = "no workload matches spec.target " + describeTarget(t)
 		}
 		if len(considered) == 0 {
-			return Workload{}, krmerr.Errorf("spec.target", "%s: the list holds no %s", what, strings.Join(config.WorkloadKinds, ", "))
+			return Workload{}, krmerr.ConfigErrorf("spec.target", "%s: the list holds no %s", what, strings.Join(config.WorkloadKinds, ", "))
 		}
-		return Workload{}, krmerr.Errorf("spec.target", "%s among the workloads considered (%s); a Prometheus workload runs a prometheus image or passes --config.file, or is a monitoring.coreos.com Prometheus or PrometheusAgent; %s", what, strings.Join(considered, ", "), how)
+		return Workload{}, krmerr.ConfigErrorf("spec.target", "%s among the workloads considered (%s); a Prometheus workload runs a prometheus image or passes --config.file, or is a monitoring.coreos.com Prometheus or PrometheusAgent; %s", what, strings.Join(considered, ", "), how)
 	case 1:
 		w := candidates[0]
 		if w.Container < 0 && !w.Operator {
@@ -304,7 +304,7 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 		}
 		return w, nil
 	}
-	return Workload{}, krmerr.Errorf("spec.target", "%d Prometheus workloads match (%s); %s", len(candidates), strings.Join(matched, ", "), how)
+	return Workload{}, krmerr.ConfigErrorf("spec.target", "%d Prometheus workloads match (%s); %s", len(candidates), strings.Join(matched, ", "), how)
 }
 
 func describeTarget(t config.Target) string {
@@ -571,10 +571,10 @@ func (ix *Index) explicit(ns string, ref *config.ScrapeConfigRef) (Source, error
 	what := fmt.Sprintf("spec.scrapeConfig names %s %q", ref.Kind, ref.Name)
 	i, err := ix.Lookup(ref.Kind, ns, ref.Name)
 	if err != nil {
-		return Source{}, krmerr.Errorf("spec.scrapeConfig", "%v", err)
+		return Source{}, krmerr.ConfigErrorf("spec.scrapeConfig", "%v", err)
 	}
 	if i < 0 {
-		return Source{}, krmerr.Errorf("spec.scrapeConfig", "%s in namespace %q; it is not in the list of resources", what, ns)
+		return Source{}, krmerr.ConfigErrorf("spec.scrapeConfig", "%s in namespace %q; it is not in the list of resources", what, ns)
 	}
 	keys := []string{ref.Key}
 	if ref.Key == "" {
