@@ -189,3 +189,42 @@ func TestPostRenderStreams(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPostRender feeds arbitrary streams to post-render. It must never panic; on
+// failure it writes nothing; on success every input document comes out in its place,
+// either as it was or, when edited, with its prefix ("---", comments) kept.
+func FuzzPostRender(f *testing.F) {
+	for _, name := range []string{"istio-addon-prometheus.yaml", "helm-prometheus.yaml", "kube-prometheus-prometheus.yaml"} {
+		b, err := os.ReadFile(filepath.Join(fixturesDir, name))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte("---\n# Source: x\n" + deploy + "---\n" + configMap))
+	f.Add([]byte(deploy + "---\n" + configMap + "---\n# Source: empty\n"))
+	f.Add([]byte("--- {kind: Deployment}\n---\nkind: ConfigMap\nmetadata:\n  name: prom-config\n"))
+	for _, c := range hostileCases() {
+		f.Add([]byte(c.items))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var stdout, stderr bytes.Buffer
+		code := postRender(nil, bytes.NewReader(in), &stdout, &stderr)
+		if code != 0 {
+			if stdout.Len() != 0 {
+				t.Fatalf("a failed post-render wrote to stdout: %q", stdout.String())
+			}
+			return
+		}
+		inDocs, outDocs := stream.Split(in), stream.Split(stdout.Bytes())
+		if len(outDocs) < len(inDocs) {
+			t.Fatalf("%d documents in, %d out", len(inDocs), len(outDocs))
+		}
+		for i, d := range inDocs {
+			o := outDocs[i]
+			if !bytes.Equal(d.Prefix, o.Prefix) {
+				t.Fatalf("document %d: prefix %q became %q", i, d.Prefix, o.Prefix)
+			}
+		}
+	})
+}
