@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -248,7 +249,7 @@ func (c *PrometheusMTLS) Validate() error {
 		return fieldErr("kind", "must be %q, got %q", Kind, c.Kind)
 	}
 	s := c.Spec
-	if s.Target.Kind != "" && !contains(WorkloadKinds, s.Target.Kind) {
+	if s.Target.Kind != "" && !slices.Contains(WorkloadKinds, s.Target.Kind) {
 		return fieldErr("spec.target.kind", "unsupported kind %q (supported: %s)", s.Target.Kind, strings.Join(WorkloadKinds, ", "))
 	}
 	switch s.Mode {
@@ -304,15 +305,6 @@ func (c *PrometheusMTLS) Validate() error {
 		}
 	}
 	return nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Parse decodes, defaults and validates the function config carried by node, which
@@ -564,4 +556,4 @@ func fromConfigMap(node *kyaml.RNode) (*PrometheusMTLS, error) {
 }
 
 // IsWorkloadKind tells whether kind is one the function can select.
-func IsWorkloadKind(kind string) bool { return contains(WorkloadKinds, kind) }
+func IsWorkloadKind(kind string) bool { return slices.Contains(WorkloadKinds, kind) }

@@ -6,6 +6,7 @@ package operator
 
 import (
 	"fmt"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"strings"
 
@@ -49,15 +50,15 @@ func StatefulSetName(cr *yaml.RNode) string {
 
 // ScrapeClass returns the scrape class node for certDir.
 func ScrapeClass(certDir string, makeDefault bool) *yaml.RNode {
-	certDir = strings.TrimSuffix(certDir, "/")
+	ca, chain, key := certs.Paths(certDir)
 	fields := []*yaml.Node{str("name"), str(ScrapeClassName)}
 	if makeDefault {
 		fields = append(fields, str("default"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})
 	}
 	fields = append(fields, str("tlsConfig"), mapping(
-		str("caFile"), str(certDir+"/root-cert.pem"),
-		str("certFile"), str(certDir+"/cert-chain.pem"),
-		str("keyFile"), str(certDir+"/key.pem"),
+		str("caFile"), str(ca),
+		str("certFile"), str(chain),
+		str("keyFile"), str(key),
 		str("insecureSkipVerify"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"},
 	))
 	n := mapping(fields...)

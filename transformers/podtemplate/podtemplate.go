@@ -8,6 +8,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -208,7 +210,7 @@ func Apply(template *yaml.RNode, d Desired) error {
 			if i < 0 {
 				continue
 			}
-			if !d.TakeOver && !containsStr(old.lists()[list], name) {
+			if !d.TakeOver && !slices.Contains(old.lists()[list], name) {
 				return krmerr.Errorf(fmt.Sprintf("spec.%s[%d]", list, i), "the pod already has a container named %q, and Istio's injector adds one of that name: the pod would be rejected (remove it, or set spec.takeOver: true to let the function remove it)", name)
 			}
 			if err := removeElement(template, []string{"spec", list}, "name", name); err != nil {
@@ -230,7 +232,7 @@ func Apply(template *yaml.RNode, d Desired) error {
 					return err
 				}
 			}
-			owned := containsStr(old.lists()[list], c.Name) || d.TakeOver
+			owned := slices.Contains(old.lists()[list], c.Name) || d.TakeOver
 			node, err := ToNode(c)
 			if err != nil {
 				return err
@@ -265,7 +267,7 @@ func Apply(template *yaml.RNode, d Desired) error {
 		if err != nil {
 			return err
 		}
-		taken, err := upsert(template, []string{"spec", "volumes"}, "name", v.Name, node, containsStr(old.Volumes, v.Name) || d.TakeOver, false)
+		taken, err := upsert(template, []string{"spec", "volumes"}, "name", v.Name, node, slices.Contains(old.Volumes, v.Name) || d.TakeOver, false)
 		if err != nil {
 			return err
 		}
@@ -280,12 +282,12 @@ func Apply(template *yaml.RNode, d Desired) error {
 	}
 	next.VolumeMounts = mounts
 
-	for _, k := range sortedKeys(d.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(d.Labels)) {
 		if err := setString(template, []string{"metadata", "labels"}, k, d.Labels[k]); err != nil {
 			return err
 		}
 	}
-	for _, k := range sortedKeys(d.Annotations) {
+	for _, k := range slices.Sorted(maps.Keys(d.Annotations)) {
 		if err := setString(template, []string{"metadata", "annotations"}, k, d.Annotations[k]); err != nil {
 			return err
 		}
@@ -333,7 +335,7 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool
 		// A mount of our volume elsewhere in this container is a leftover of a
 		// different mountPath (or the user's own): refuse unless it is ours.
 		if j, other := findElement(c, []string{"volumeMounts"}, "name", m.Name); j >= 0 {
-			if p := yaml.GetValue(other.Field("mountPath").Value); p != m.MountPath && !containsStr(old, m.Container+":"+p) {
+			if p := yaml.GetValue(other.Field("mountPath").Value); p != m.MountPath && !slices.Contains(old, m.Container+":"+p) {
 				if !takeOver {
 					return nil, krmerr.Errorf(fmt.Sprintf("%s.volumeMounts[%d]", field, j), "container %q already mounts volume %q at %s; the certificates are to be mounted at %s (set spec.certificates.mountPath to %s, remove that mount, or set spec.takeOver: true)", m.Container, m.Name, p, m.MountPath, p)
 				}
@@ -342,7 +344,7 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool
 				}
 			}
 		}
-		ok, err := upsert(c, []string{"volumeMounts"}, "mountPath", m.MountPath, node, containsStr(old, key) || takeOver, false)
+		ok, err := upsert(c, []string{"volumeMounts"}, "mountPath", m.MountPath, node, slices.Contains(old, key) || takeOver, false)
 		if err != nil {
 			return nil, krmerr.Prefix(field, err)
 		}
@@ -578,22 +580,4 @@ func writeStatus(template *yaml.RNode, s Status) error {
 		return err
 	}
 	return setString(template, []string{"metadata", "annotations"}, StatusAnnotation, string(b))
-}
-
-func containsStr(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

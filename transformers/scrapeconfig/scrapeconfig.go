@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
@@ -155,8 +156,9 @@ func job(name, certDir string, rules []*yaml.RNode) *yaml.RNode {
 	nameNode := str(name)
 	nameNode.LineComment = "# " + Marker
 	tls := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
-	for _, kv := range [][2]string{{"ca_file", "root-cert.pem"}, {"cert_file", "cert-chain.pem"}, {"key_file", "key.pem"}} {
-		tls.YNode().Content = append(tls.YNode().Content, str(kv[0]), str(strings.TrimSuffix(certDir, "/")+"/"+kv[1]))
+	ca, chain, key := certs.Paths(certDir)
+	for _, kv := range [][2]string{{"ca_file", ca}, {"cert_file", chain}, {"key_file", key}} {
+		tls.YNode().Content = append(tls.YNode().Content, str(kv[0]), str(kv[1]))
 	}
 	skip := str("insecure_skip_verify")
 	skip.HeadComment = "# Prometheus cannot verify Istio's SPIFFE identities (no secure naming),\n# so the server certificate is not checked; the client certificate still\n# authenticates Prometheus to the sidecars, and traffic is encrypted."

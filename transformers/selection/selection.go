@@ -5,7 +5,9 @@ package selection
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
@@ -314,19 +316,10 @@ func describeTarget(t config.Target) string {
 			parts = append(parts, kv[0]+"="+kv[1])
 		}
 	}
-	for _, k := range sortedKeys(t.MatchLabels) {
+	for _, k := range slices.Sorted(maps.Keys(t.MatchLabels)) {
 		parts = append(parts, "matchLabels."+k+"="+t.MatchLabels[k])
 	}
 	return "(" + strings.Join(parts, ", ") + ")"
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // labelsMatch matches the workload's labels or its pod template's.
