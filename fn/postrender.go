@@ -59,7 +59,11 @@ func postRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	w := bufio.NewWriterSize(stdout, 64<<10)
-	if err := write(w); err != nil || w.Flush() != nil {
+	err = write(w)
+	if ferr := w.Flush(); err == nil {
+		err = ferr
+	}
+	if err != nil {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: writing stdout: %v\n", err)
 		return 1
 	}
@@ -88,20 +92,27 @@ func init() {
 // Nothing is written on error.
 func renderStream(in []byte, fc *yaml.RNode, stderr io.Writer) (func(io.Writer) error, error) {
 	docs := stream.Split(in)
+	parsed, err := parseDocs(docs, chooseDocs(docs, fc))
+	if err != nil {
+		return nil, err
+	}
+	items, err := runOn(parsed.nodes, fc, stderr)
+	if err != nil {
+		return nil, err
+	}
+	return parsed.writer(items), nil
+}
+
+// chooseDocs tells which documents to parse: those of parsedKinds, those whose
+// kind cannot be read from the text, and the ConfigMaps and Secrets whose name a
+// parsed document or the config holds (or whose name cannot be read).
+func chooseDocs(docs []stream.Doc, fc *yaml.RNode) []bool {
 	parse := make([]bool, len(docs))
-	var referenced []stream.Doc
 	var needles [][]byte
 	for i, d := range docs {
-		if d.Empty() {
-			continue
-		}
-		kind, ok := d.TopLevel("kind")
-		switch {
-		case !ok || parsedKinds[kind]:
+		if kind, ok := d.TopLevel("kind"); !d.Empty() && (!ok || parsedKinds[kind]) {
 			parse[i] = true
 			needles = append(needles, d.Body)
-		case referencedKinds[kind]:
-			referenced = append(referenced, d)
 		}
 	}
 	if fc != nil {
@@ -110,20 +121,26 @@ func renderStream(in []byte, fc *yaml.RNode, stderr io.Writer) (func(io.Writer) 
 		}
 	}
 	for i, d := range docs {
-		if parse[i] || d.Empty() {
-			continue
-		}
-		if kind, _ := d.TopLevel("kind"); !referencedKinds[kind] {
+		if kind, _ := d.TopLevel("kind"); parse[i] || d.Empty() || !referencedKinds[kind] {
 			continue
 		}
 		name, ok := d.MetadataName()
 		parse[i] = !ok || slices.ContainsFunc(needles, func(b []byte) bool { return bytes.Contains(b, []byte(name)) })
 	}
+	return parse
+}
 
-	// Parse the chosen documents; remember which document each node came from.
-	var nodes []*yaml.RNode
-	from := map[*yaml.Node]int{}
-	docNodes := map[int][]*yaml.Node{}
+// parsedStream is a stream with some of its documents parsed: which document
+// each node came from, and each parsed document's nodes in order.
+type parsedStream struct {
+	docs     []stream.Doc
+	nodes    []*yaml.Node
+	from     map[*yaml.Node]int
+	docNodes map[int][]*yaml.Node
+}
+
+func parseDocs(docs []stream.Doc, parse []bool) (*parsedStream, error) {
+	p := &parsedStream{docs: docs, from: map[*yaml.Node]int{}, docNodes: map[int][]*yaml.Node{}}
 	for i, d := range docs {
 		if !parse[i] {
 			continue
@@ -133,15 +150,20 @@ func renderStream(in []byte, fc *yaml.RNode, stderr io.Writer) (func(io.Writer) 
 			return nil, fmt.Errorf("the input is not a YAML stream of objects: document %d: %v", i+1, err)
 		}
 		for _, n := range ns {
-			from[n.YNode()] = i
-			docNodes[i] = append(docNodes[i], n.YNode())
+			p.from[n.YNode()] = i
+			p.docNodes[i] = append(p.docNodes[i], n.YNode())
+			p.nodes = append(p.nodes, n.YNode())
 		}
-		nodes = append(nodes, ns...)
 	}
+	return p, nil
+}
 
+// runOn runs the function on nodes; the first error result is the error, warnings
+// go to stderr. It returns the output items.
+func runOn(nodes []*yaml.Node, fc *yaml.RNode, stderr io.Writer) ([]*yaml.Node, error) {
 	rl := &fn.ResourceList{}
 	for _, n := range nodes {
-		rl.Items = append(rl.Items, fn.MoveToKubeObject(yaml.NewRNode(n.YNode())))
+		rl.Items = append(rl.Items, fn.MoveToKubeObject(yaml.NewRNode(n)))
 	}
 	if fc != nil {
 		rl.FunctionConfig = fn.MoveToKubeObject(fc)
@@ -151,89 +173,81 @@ func renderStream(in []byte, fc *yaml.RNode, stderr io.Writer) (func(io.Writer) 
 		return nil, err
 	}
 	for _, r := range rl.Results {
-		if r.Severity == fn.Error {
-			ok = false
+		line := strings.ReplaceAll(r.String(), "\n", " ")
+		switch r.Severity {
+		case fn.Error:
+			return nil, errors.New(line)
+		case fn.Warning:
+			fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %s\n", line)
 		}
 	}
 	if !ok {
-		for _, r := range rl.Results {
-			if r.Severity == fn.Error {
-				return nil, errors.New(strings.ReplaceAll(r.String(), "\n", " "))
-			}
-		}
 		return nil, errors.New("the function failed")
 	}
-	for _, r := range rl.Results {
-		if r.Severity == fn.Warning {
-			fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %s\n", strings.ReplaceAll(r.String(), "\n", " "))
-		}
+	out := make([]*yaml.Node, 0, len(rl.Items))
+	for _, it := range rl.Items {
+		out = append(out, it.MoveToResourceNode().YNode())
 	}
+	return out, nil
+}
 
-	// An item that is a node of the input came through untouched: its document is
-	// written as it was. Edited items are copies: they take the place of the
-	// document holding the object of the same identity.
+// writer writes the stream with the function's items in it. An item that is a node
+// of the input came through untouched: its document is written as it was. Edited
+// items are copies: they take the place of the object of the same identity, and
+// that document is rendered again. Other items were created: they are appended.
+func (p *parsedStream) writer(items []*yaml.Node) func(io.Writer) error {
 	byID := map[string]*yaml.Node{}
-	for _, n := range nodes {
-		byID[objectID(yaml.NewRNode(n.YNode()))] = n.YNode()
+	for _, n := range p.nodes {
+		byID[objectID(yaml.NewRNode(n))] = n
 	}
 	replaced := map[*yaml.Node]*yaml.Node{} // input node -> its edited copy
 	edited := map[int]bool{}
 	var created []*yaml.Node
-	for _, it := range rl.Items {
-		n := it.MoveToResourceNode()
-		if _, same := from[n.YNode()]; same {
+	for _, n := range items {
+		if _, same := p.from[n]; same {
 			continue
 		}
-		if orig, ok := byID[objectID(n)]; ok {
-			replaced[orig] = n.YNode()
-			edited[from[orig]] = true
+		if orig, ok := byID[objectID(yaml.NewRNode(n))]; ok {
+			replaced[orig], edited[p.from[orig]] = n, true
 		} else {
-			created = append(created, n.YNode())
+			created = append(created, n)
 		}
 	}
-	render := func(n *yaml.Node) string { return fn.MoveToKubeObject(yaml.NewRNode(n)).String() }
+	render := func(n *yaml.Node) []byte { return []byte(fn.MoveToKubeObject(yaml.NewRNode(n)).String()) }
 	return func(w io.Writer) error {
 		var err error
+		last := byte('\n')
 		put := func(b []byte) {
-			if err == nil {
+			if err == nil && len(b) > 0 {
 				_, err = w.Write(b)
+				last = b[len(b)-1]
 			}
 		}
-		last := byte('\n')
-		for i, d := range docs {
+		for i, d := range p.docs {
 			put(d.Prefix)
-			if len(d.Prefix) > 0 {
-				last = d.Prefix[len(d.Prefix)-1]
-			}
 			if !edited[i] {
 				put(d.Body)
-				if len(d.Body) > 0 {
-					last = d.Body[len(d.Body)-1]
-				}
 				continue
 			}
-			// Rendered again: the document's objects, each edited one in its place.
-			for k, n := range docNodes[i] {
+			for k, n := range p.docNodes[i] {
 				if r, ok := replaced[n]; ok {
 					n = r
 				}
 				if k > 0 {
 					put([]byte("---\n"))
 				}
-				put([]byte(render(n)))
+				put(render(n))
 			}
-			last = '\n'
 		}
 		for _, n := range created {
 			if last != '\n' {
 				put([]byte("\n"))
-				last = '\n'
 			}
 			put([]byte("---\n"))
-			put([]byte(render(n)))
+			put(render(n))
 		}
 		return err
-	}, nil
+	}
 }
 
 func objectID(n *yaml.RNode) string {
