@@ -188,16 +188,38 @@ func Apply(template *yaml.RNode, d Desired) error {
 		return err
 	}
 	next := Status{Injection: d.Injection, ScrapeClass: d.ScrapeClass}
-	want := map[string][]corev1.Container{"containers": d.Containers, "initContainers": d.InitContainers}
-	// Drop our earlier containers that are no longer wanted in their list (for
-	// example when nativeSidecar is switched), before names are checked.
-	for _, list := range []string{"containers", "initContainers"} {
-		keep := map[string]bool{}
-		for _, c := range want[list] {
-			keep[c.Name] = true
+	if err := applyContainers(template, d, old, &next); err != nil {
+		return err
+	}
+	if next.Volumes, err = applyVolumes(template, d, old.Volumes); err != nil {
+		return err
+	}
+	if next.VolumeMounts, err = applyMounts(template, old.VolumeMounts, d.Mounts, d.TakeOver); err != nil {
+		return err
+	}
+	for _, meta := range []struct {
+		path string
+		m    map[string]string
+	}{{"labels", d.Labels}, {"annotations", d.Annotations}} {
+		for _, k := range slices.Sorted(maps.Keys(meta.m)) {
+			if err := setString(template, []string{"metadata", meta.path}, k, meta.m[k]); err != nil {
+				return err
+			}
 		}
+	}
+	return writeStatus(template, next)
+}
+
+var containerLists = []string{"containers", "initContainers"}
+
+// applyContainers drops our earlier containers no longer wanted in their list (when
+// nativeSidecar is switched) and the forbidden ones, then puts each wanted container
+// in its list, recording the ones taken in next.
+func applyContainers(template *yaml.RNode, d Desired, old Status, next *Status) error {
+	want := map[string][]corev1.Container{"containers": d.Containers, "initContainers": d.InitContainers}
+	for _, list := range containerLists {
 		for _, name := range old.lists()[list] {
-			if !keep[name] {
+			if !slices.ContainsFunc(want[list], func(c corev1.Container) bool { return c.Name == name }) {
 				if err := removeElement(template, []string{"spec", list}, "name", name); err != nil {
 					return err
 				}
@@ -205,7 +227,7 @@ func Apply(template *yaml.RNode, d Desired) error {
 		}
 	}
 	for _, name := range d.Forbid {
-		for _, list := range []string{"containers", "initContainers"} {
+		for _, list := range containerLists {
 			i, _ := findElement(template, []string{"spec", list}, "name", name)
 			if i < 0 {
 				continue
@@ -218,81 +240,68 @@ func Apply(template *yaml.RNode, d Desired) error {
 			}
 		}
 	}
-	for _, list := range []string{"containers", "initContainers"} {
-		other := "initContainers"
-		if list == "initContainers" {
-			other = "containers"
-		}
+	taken := map[string]*[]string{"containers": &next.Containers, "initContainers": &next.InitContainers}
+	for _, list := range containerLists {
 		for _, c := range want[list] {
-			if i, _ := findElement(template, []string{"spec", other}, "name", c.Name); i >= 0 {
-				if !d.TakeOver {
-					return krmerr.Errorf(fmt.Sprintf("spec.%s[%d]", other, i), "a container named %q already exists; it collides with the %s this function adds (rename it, remove it, or set spec.takeOver: true to replace it)", c.Name, list)
-				}
-				if err := removeElement(template, []string{"spec", other}, "name", c.Name); err != nil {
-					return err
-				}
-			}
-			owned := slices.Contains(old.lists()[list], c.Name) || d.TakeOver
-			node, err := ToNode(c)
+			ok, err := putContainer(template, list, c, slices.Contains(old.lists()[list], c.Name), d.TakeOver)
 			if err != nil {
 				return err
 			}
-			taken, err := upsert(template, []string{"spec", list}, "name", c.Name, node, owned, list == "initContainers")
-			if err != nil {
-				return err
-			}
-			if taken {
-				if list == "containers" {
-					next.Containers = append(next.Containers, c.Name)
-				} else {
-					next.InitContainers = append(next.InitContainers, c.Name)
-				}
+			if ok {
+				*taken[list] = append(*taken[list], c.Name)
 			}
 		}
 	}
+	return nil
+}
 
-	keepVol := map[string]bool{}
-	for _, v := range d.Volumes {
-		keepVol[v.Name] = true
+// putContainer puts c into list (first in initContainers), refusing a container of
+// its name in the other list unless takeOver.
+func putContainer(template *yaml.RNode, list string, c corev1.Container, owned, takeOver bool) (bool, error) {
+	other := "initContainers"
+	if list == "initContainers" {
+		other = "containers"
 	}
-	for _, name := range old.Volumes {
-		if !keepVol[name] {
+	if i, _ := findElement(template, []string{"spec", other}, "name", c.Name); i >= 0 {
+		if !takeOver {
+			return false, krmerr.Errorf(fmt.Sprintf("spec.%s[%d]", other, i), "a container named %q already exists; it collides with the %s this function adds (rename it, remove it, or set spec.takeOver: true to replace it)", c.Name, list)
+		}
+		if err := removeElement(template, []string{"spec", other}, "name", c.Name); err != nil {
+			return false, err
+		}
+	}
+	node, err := ToNode(c)
+	if err != nil {
+		return false, err
+	}
+	return upsert(template, []string{"spec", list}, "name", c.Name, node, owned || takeOver, list == "initContainers")
+}
+
+// applyVolumes drops our earlier volumes no longer wanted and puts the wanted ones;
+// it returns the names taken.
+func applyVolumes(template *yaml.RNode, d Desired, old []string) ([]string, error) {
+	for _, name := range old {
+		if !slices.ContainsFunc(d.Volumes, func(v corev1.Volume) bool { return v.Name == name }) {
 			if err := removeElement(template, []string{"spec", "volumes"}, "name", name); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
+	var taken []string
 	for _, v := range d.Volumes {
 		node, err := ToNode(v)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		taken, err := upsert(template, []string{"spec", "volumes"}, "name", v.Name, node, slices.Contains(old.Volumes, v.Name) || d.TakeOver, false)
+		ok, err := upsert(template, []string{"spec", "volumes"}, "name", v.Name, node, slices.Contains(old, v.Name) || d.TakeOver, false)
 		if err != nil {
-			return err
+			return nil, err
 		}
-		if taken {
-			next.Volumes = append(next.Volumes, v.Name)
-		}
-	}
-
-	mounts, err := applyMounts(template, old.VolumeMounts, d.Mounts, d.TakeOver)
-	if err != nil {
-		return err
-	}
-	next.VolumeMounts = mounts
-
-	for _, k := range slices.Sorted(maps.Keys(d.Labels)) {
-		if err := setString(template, []string{"metadata", "labels"}, k, d.Labels[k]); err != nil {
-			return err
+		if ok {
+			taken = append(taken, v.Name)
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(d.Annotations)) {
-		if err := setString(template, []string{"metadata", "annotations"}, k, d.Annotations[k]); err != nil {
-			return err
-		}
-	}
-	return writeStatus(template, next)
+	return taken, nil
 }
 
 func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool) ([]string, error) {
