@@ -131,28 +131,9 @@ func (te *textEdits) list(s seqSnap, seqIndent string) (bool, bool) {
 	if len(old) == 0 {
 		return false, len(cur) == 0
 	}
-	dash, ok := te.dashColumn(old[0])
+	dash, oldIndex, ok := te.listShape(old, cur)
 	if !ok {
 		return false, false
-	}
-	for _, e := range old[1:] {
-		if d, ok := te.dashColumn(e); !ok || d != dash {
-			return false, false
-		}
-	}
-	oldIndex := map[*yaml.Node]int{}
-	for i, e := range old {
-		oldIndex[e] = i
-	}
-	// Kept elements must keep their order.
-	last := -1
-	for _, e := range cur {
-		if i, ok := oldIndex[e]; ok {
-			if i < last {
-				return false, false
-			}
-			last = i
-		}
 	}
 
 	// Pair each run of new elements with the old elements it replaces: those
@@ -214,6 +195,35 @@ func (te *textEdits) list(s seqSnap, seqIndent string) (bool, bool) {
 		return false, false
 	}
 	return changed, true
+}
+
+// listShape checks that a list can be spliced: every old element's dash at one
+// column, and the kept elements in their old order. It returns that column and
+// each old element's index.
+func (te *textEdits) listShape(old, cur []*yaml.Node) (int, map[*yaml.Node]int, bool) {
+	dash, ok := te.dashColumn(old[0])
+	if !ok {
+		return 0, nil, false
+	}
+	for _, e := range old[1:] {
+		if d, ok := te.dashColumn(e); !ok || d != dash {
+			return 0, nil, false
+		}
+	}
+	oldIndex := map[*yaml.Node]int{}
+	for i, e := range old {
+		oldIndex[e] = i
+	}
+	last := -1
+	for _, e := range cur {
+		if i, ok := oldIndex[e]; ok {
+			if i < last {
+				return 0, nil, false
+			}
+			last = i
+		}
+	}
+	return dash, oldIndex, true
 }
 
 // sameList: the new elements say exactly what the removed ones said, comments

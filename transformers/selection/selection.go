@@ -498,16 +498,7 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container
 	}
 	p = path.Clean(p)
 	what := fmt.Sprintf("container %q passes --config.file=%s", c.Name, flag)
-	var mount *corev1.VolumeMount
-	for i := range c.VolumeMounts {
-		m := &c.VolumeMounts[i]
-		mp := path.Clean(m.MountPath)
-		if p == mp || strings.HasPrefix(p, mp+"/") || mp == "/" {
-			if mount == nil || len(mp) > len(path.Clean(mount.MountPath)) {
-				mount = m
-			}
-		}
-	}
+	mount := mountOf(c, p)
 	if mount == nil {
 		return Source{}, krmerr.Errorf("spec.containers", "%s, but no volumeMount of that container contains %s; mount the ConfigMap there or set spec.scrapeConfig", what, p)
 	}
@@ -619,6 +610,22 @@ func (c candidate) keyFor(rel string) (string, bool) {
 		return k, ok
 	}
 	return rel, rel != "" && !strings.Contains(rel, "/")
+}
+
+// mountOf returns the volume mount of c whose path holds file p, the longest if
+// several do.
+func mountOf(c corev1.Container, p string) *corev1.VolumeMount {
+	var mount *corev1.VolumeMount
+	for i := range c.VolumeMounts {
+		m := &c.VolumeMounts[i]
+		mp := path.Clean(m.MountPath)
+		if p == mp || strings.HasPrefix(p, mp+"/") || mp == "/" {
+			if mount == nil || len(mp) > len(path.Clean(mount.MountPath)) {
+				mount = m
+			}
+		}
+	}
+	return mount
 }
 
 func candidates(v corev1.Volume) []candidate {
