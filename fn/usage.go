@@ -77,5 +77,8 @@ Istio profiles:
 	for _, p := range profiles.Table {
 		fmt.Fprintf(&b, "  %-5s (1.%d–1.%d): %s\n", p.Name, p.MinMinor, p.MaxMinor, p.Notes)
 	}
+	n := profiles.Newest()
+	fmt.Fprintf(&b, "  newer releases (1.%d and later) run with profile %s, following Istio 1.%d's injector, and a warning result\n",
+		n.MaxMinor+1, n.Name, n.MaxMinor)
 	return b.String()
 }
