@@ -374,3 +374,28 @@ func assertOthersUntouched(t *testing.T, in, out []byte) {
 		}
 	}
 }
+
+// wrap builds a ResourceList of nodes. It writes the nodes as they are (kio's
+// writer reads their annotations, and its accessors panic on malformed metadata,
+// which the function must report instead).
+func wrap(nodes []*yaml.RNode, fc *yaml.RNode) ([]byte, error) {
+	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
+	items := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, n := range nodes {
+		items.Content = append(items.Content, n.YNode())
+	}
+	root := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+		str("apiVersion"), str(kio.ResourceListAPIVersion),
+		str("kind"), str(kio.ResourceListKind),
+		str("items"), items,
+	}}
+	if fc != nil {
+		root.Content = append(root.Content, str("functionConfig"), fc.YNode())
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}

@@ -13,7 +13,6 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/stream"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
-	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -108,9 +107,12 @@ func renderStream(in []byte, fc *yaml.RNode, stderr io.Writer) (func(io.Writer) 
 // parsed document or the config holds (or whose name cannot be read).
 func chooseDocs(docs []stream.Doc, fc *yaml.RNode) []bool {
 	parse := make([]bool, len(docs))
+	kinds := make([]string, len(docs)) // read once: the text of a CRD runs to a megabyte
 	var needles [][]byte
 	for i, d := range docs {
-		if kind, ok := d.TopLevel("kind"); !d.Empty() && (!ok || parsedKinds[kind]) {
+		kind, ok := d.TopLevel("kind")
+		kinds[i] = kind
+		if !d.Empty() && (!ok || parsedKinds[kind]) {
 			parse[i] = true
 			needles = append(needles, d.Body)
 		}
@@ -121,7 +123,7 @@ func chooseDocs(docs []stream.Doc, fc *yaml.RNode) []bool {
 		}
 	}
 	for i, d := range docs {
-		if kind, _ := d.TopLevel("kind"); parse[i] || d.Empty() || !referencedKinds[kind] {
+		if parse[i] || d.Empty() || !referencedKinds[kinds[i]] {
 			continue
 		}
 		name, ok := d.MetadataName()
@@ -285,31 +287,6 @@ func toAny(m map[string]string) map[string]any {
 		out[k] = v
 	}
 	return out
-}
-
-// wrap builds a ResourceList of nodes. It writes the nodes as they are (kio's
-// writer reads their annotations, and its accessors panic on malformed metadata,
-// which the function must report instead).
-func wrap(nodes []*yaml.RNode, fc *yaml.RNode) ([]byte, error) {
-	str := func(v string) *yaml.Node { return &yaml.Node{Kind: yaml.ScalarNode, Value: v} }
-	items := &yaml.Node{Kind: yaml.SequenceNode}
-	for _, n := range nodes {
-		items.Content = append(items.Content, n.YNode())
-	}
-	root := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
-		str("apiVersion"), str(kio.ResourceListAPIVersion),
-		str("kind"), str(kio.ResourceListKind),
-		str("items"), items,
-	}}
-	if fc != nil {
-		root.Content = append(root.Content, str("functionConfig"), fc.YNode())
-	}
-	var buf bytes.Buffer
-	enc := yaml.NewEncoder(&buf)
-	if err := enc.Encode(&yaml.Node{Kind: yaml.DocumentNode, Content: []*yaml.Node{root}}); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), enc.Close()
 }
 
 // readStream decodes a multi-document YAML stream into its objects as they are

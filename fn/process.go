@@ -87,7 +87,7 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS, istio istioChoic
 	if err != nil {
 		return nil, nil, err
 	}
-	j := &job{cfg: cfg, profile: istio.profile, istio: istio, ix: ix, original: nodes[sel.Item], nodes: nodes}
+	j := &job{cfg: cfg, istio: istio, ix: ix, original: nodes[sel.Item], nodes: nodes}
 	j.workload = j.original.Copy()
 	if sel.Operator {
 		err = j.operatorResource()
@@ -112,8 +112,7 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS, istio istioChoic
 // job is one run of the function on one selected workload.
 type job struct {
 	cfg      *config.PrometheusMTLS
-	profile  profiles.Profile
-	istio    istioChoice
+	istio    istioChoice // the profile, and the sidecar's form
 	ix       *selection.Index
 	nodes    []*yaml.RNode
 	original *yaml.RNode // as it came in
@@ -181,7 +180,7 @@ func (j *job) podController(sel selection.Workload) error {
 		return at(err)
 	}
 	w := j.original
-	sidecar, err := j.profile.Build(sidecarParams(j.cfg, j.istio.native, w.GetApiVersion(), w.GetKind(), w.GetName()))
+	sidecar, err := j.istio.profile.Build(sidecarParams(j.cfg, j.istio.native, w.GetApiVersion(), w.GetKind(), w.GetName()))
 	if err != nil {
 		return krmerr.ConfigErrorf("spec.istio.envoy", "%v", err)
 	}
@@ -226,7 +225,7 @@ func (j *job) operatorResource() error {
 		return at(err)
 	}
 	// The pods are the operator's StatefulSet's.
-	sidecar, err := j.profile.Build(sidecarParams(j.cfg, j.istio.native, "apps/v1", "StatefulSet", operator.StatefulSetName(cr)))
+	sidecar, err := j.istio.profile.Build(sidecarParams(j.cfg, j.istio.native, "apps/v1", "StatefulSet", operator.StatefulSetName(cr)))
 	if err != nil {
 		return krmerr.ConfigErrorf("spec.istio.envoy", "%v", err)
 	}
@@ -336,7 +335,7 @@ func (j *job) reportWorkload(field, into, suffix string) {
 	}
 	j.results = append(j.results, infoResult(j.workload, field, fmt.Sprintf(
 		"%s (Istio %s, profile %s; %s), certificate volume %q mounted into %s at %s%s",
-		what, cfg.Spec.Istio.Version, j.profile.Name, form, cfg.Spec.Certificates.VolumeName, into, cfg.Spec.Certificates.MountPath, suffix)))
+		what, cfg.Spec.Istio.Version, j.istio.profile.Name, form, cfg.Spec.Certificates.VolumeName, into, cfg.Spec.Certificates.MountPath, suffix)))
 }
 
 func (j *job) reportJobs(obj *yaml.RNode, key string, rep scrapeconfig.Report, prefix string) {
