@@ -10,7 +10,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/stream"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -79,7 +79,7 @@ var (
 )
 
 func init() {
-	for _, k := range config.WorkloadKinds {
+	for _, k := range kinds.Selectable() {
 		parsedKinds[k] = true
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
 )
 
@@ -70,7 +71,7 @@ A v1 ConfigMap works too, with flat keys (kpt fn eval ... -- istio-version=1.28)
   %s
 
 Istio profiles:
-`, version, config.APIVersion, config.Kind, strings.Join(config.WorkloadKinds, " | "),
+`, version, config.APIVersion, config.Kind, strings.Join(kinds.Selectable(), " | "),
 		config.DefaultIstioVersion, config.DefaultProxyImageRepo, config.DefaultControlPlaneNamespace,
 		config.DefaultTrustDomain, config.DefaultClusterID, config.DefaultCertVolumeName,
 		config.DefaultCertMountPath, config.DefaultScrapeJobName, strings.Join(config.FlatKeys(), ", "))

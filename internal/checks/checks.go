@@ -7,7 +7,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	monitoringv1alpha1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1alpha1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -70,7 +70,7 @@ func PodSpec(n *yaml.RNode) (*corev1.PodTemplateSpec, error) {
 // and volume names, every volumeMount names a volume of the pod.
 func Workloads(items []*yaml.RNode) error {
 	for _, n := range items {
-		if _, ok := podtemplate.Path(n.GetKind()); !ok {
+		if _, ok := kinds.TemplatePath(n.GetKind()); !ok {
 			continue
 		}
 		tpl, err := PodSpec(n)

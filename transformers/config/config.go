@@ -9,11 +9,11 @@ import (
 	"fmt"
 	"path"
 	"regexp"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -34,13 +34,6 @@ const (
 	ModeSidecar   = "sidecar"
 	ModeInjection = "injection"
 )
-
-// Workload kinds the function can select: pod controllers, and prometheus-operator's
-// custom resources (monitoring.coreos.com).
-var WorkloadKinds = []string{"Deployment", "StatefulSet", "DaemonSet", "Prometheus", "PrometheusAgent"}
-
-// IsOperatorKind tells the prometheus-operator kinds.
-func IsOperatorKind(kind string) bool { return kind == "Prometheus" || kind == "PrometheusAgent" }
 
 // PrometheusMTLS is the function config.
 type PrometheusMTLS struct {
@@ -249,8 +242,8 @@ func (c *PrometheusMTLS) Validate() error {
 		return fieldErr("kind", "must be %q, got %q", Kind, c.Kind)
 	}
 	s := c.Spec
-	if s.Target.Kind != "" && !slices.Contains(WorkloadKinds, s.Target.Kind) {
-		return fieldErr("spec.target.kind", "unsupported kind %q (supported: %s)", s.Target.Kind, strings.Join(WorkloadKinds, ", "))
+	if s.Target.Kind != "" && !kinds.IsSelectable(s.Target.Kind) {
+		return fieldErr("spec.target.kind", "unsupported kind %q (supported: %s)", s.Target.Kind, strings.Join(kinds.Selectable(), ", "))
 	}
 	switch s.Mode {
 	case ModeSidecar:
@@ -554,6 +547,3 @@ func fromConfigMap(node *kyaml.RNode) (*PrometheusMTLS, error) {
 	}
 	return c, nil
 }
-
-// IsWorkloadKind tells whether kind is one the function can select.
-func IsWorkloadKind(kind string) bool { return slices.Contains(WorkloadKinds, kind) }

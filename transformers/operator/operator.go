@@ -6,11 +6,13 @@ package operator
 
 import (
 	"fmt"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
-	"k8s.io/apimachinery/pkg/util/validation"
 	"strings"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -62,7 +64,7 @@ func ScrapeClass(certDir string, makeDefault bool) *yaml.RNode {
 		str("insecureSkipVerify"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"},
 	))
 	n := mapping(fields...)
-	n.HeadComment = "# Istio mTLS certificates (istio-prometheus-mtls): monitors opt in with scrapeClass: " + ScrapeClassName + ".\n# insecureSkipVerify: Prometheus cannot verify Istio's SPIFFE identities."
+	n.HeadComment = "# Istio mTLS certificates (istio-prometheus-mtls): monitors opt in with scrapeClass: " + ScrapeClassName + ".\n" + certs.SkipVerifyWhyShort
 	return yaml.NewRNode(n)
 }
 
@@ -105,17 +107,11 @@ func EnsureScrapeClass(cr *yaml.RNode, certDir string, makeDefault, owned, takeO
 		list.YNode().Content = append(list.YNode().Content, want.YNode())
 		return nil
 	}
-	if !owned && !takeOver && !sameClass(list.YNode().Content[at], want.YNode()) {
+	if !owned && !takeOver && !yamlcmp.SameDecoded(list.YNode().Content[at], want.YNode()) {
 		return krmerr.Errorf(fmt.Sprintf("spec.scrapeClasses[%d]", at), "a scrape class named %q exists that this function did not write; remove it, or set spec.scrapeJob.takeOver: true to replace it", ScrapeClassName)
 	}
 	list.YNode().Content[at] = want.YNode()
 	return nil
-}
-
-func sameClass(a, b *yaml.Node) bool {
-	x, _ := yaml.NewRNode(a).MarshalJSON()
-	y, _ := yaml.NewRNode(b).MarshalJSON()
-	return string(x) == string(y)
 }
 
 // AdditionalScrapeConfigs returns the Secret name and key cr references, if any.
@@ -186,7 +182,7 @@ func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode) []string {
 		default:
 			continue
 		}
-		if !strings.HasPrefix(it.GetApiVersion(), "monitoring.coreos.com/") {
+		if !strings.HasPrefix(it.GetApiVersion(), kinds.OperatorGroup+"/") {
 			continue
 		}
 		if !selects(cr, sel, it.GetLabels()) || !selectsNamespace(cr, nsSel, it.GetNamespace(), items) {

@@ -13,7 +13,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
 	corev1 "k8s.io/api/core/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -22,26 +24,10 @@ import (
 // StatusAnnotation records, on the pod template, what this function added.
 const StatusAnnotation = "istio-prometheus-mtls.dev/status"
 
-// templatePaths maps a workload kind to the path of its pod template.
-var templatePaths = map[string][]string{
-	"Deployment":  {"spec", "template"},
-	"StatefulSet": {"spec", "template"},
-	"DaemonSet":   {"spec", "template"},
-	"ReplicaSet":  {"spec", "template"},
-	"Job":         {"spec", "template"},
-	"CronJob":     {"spec", "jobTemplate", "spec", "template"},
-}
-
-// Path returns the pod template path of kind.
-func Path(kind string) ([]string, bool) {
-	p, ok := templatePaths[kind]
-	return p, ok
-}
-
 // Template returns the pod template of workload (shared with it: edits show in the
 // workload) and its field path.
 func Template(workload *yaml.RNode) (*yaml.RNode, string, error) {
-	p, ok := Path(workload.GetKind())
+	p, ok := kinds.TemplatePath(workload.GetKind())
 	if !ok {
 		return nil, "", krmerr.Errorf("kind", "%s has no pod template this function knows", workload.GetKind())
 	}
@@ -386,7 +372,7 @@ func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNo
 			list.YNode().Content = append(list.YNode().Content[:i:i], list.YNode().Content[i+1:]...)
 			break
 		}
-		if equal(yaml.NewRNode(el), node) {
+		if yamlcmp.SameDecoded(el, node.YNode()) {
 			return false, nil
 		}
 		existing, _ := yaml.NewRNode(el).String()
@@ -402,55 +388,6 @@ func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNo
 		list.YNode().Content = append(list.YNode().Content, node.YNode())
 	}
 	return true, nil
-}
-
-// equal compares two elements as the API server would read them: mapping keys in
-// any order, scalars by resolved tag and value, aliases expanded; style and
-// comments do not count. Past maxCompared nodes (nested aliases expand
-// exponentially) the elements count as different.
-func equal(a, b *yaml.RNode) bool {
-	budget := maxCompared
-	return sameContent(a.YNode(), b.YNode(), &budget)
-}
-
-const maxCompared = 100000
-
-func sameContent(a, b *yaml.Node, budget *int) bool {
-	if *budget--; *budget < 0 {
-		return false
-	}
-	if a.Kind == yaml.AliasNode && a.Alias != nil {
-		a = a.Alias
-	}
-	if b.Kind == yaml.AliasNode && b.Alias != nil {
-		b = b.Alias
-	}
-	if a.Kind != b.Kind || len(a.Content) != len(b.Content) {
-		return false
-	}
-	switch a.Kind {
-	case yaml.ScalarNode:
-		return a.Value == b.Value && a.ShortTag() == b.ShortTag()
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(a.Content); i += 2 {
-			j := 0
-			for ; j+1 < len(b.Content); j += 2 {
-				if b.Content[j].Value == a.Content[i].Value {
-					break
-				}
-			}
-			if j+1 >= len(b.Content) || !sameContent(a.Content[i+1], b.Content[j+1], budget) {
-				return false
-			}
-		}
-		return true
-	}
-	for i := range a.Content {
-		if !sameContent(a.Content[i], b.Content[i], budget) {
-			return false
-		}
-	}
-	return true
 }
 
 func findElement(parent *yaml.RNode, path []string, key, value string) (int, *yaml.RNode) {

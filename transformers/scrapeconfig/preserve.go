@@ -3,6 +3,7 @@ package scrapeconfig
 import (
 	"strings"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -51,39 +52,10 @@ func preserve(original string, pristine, editedRoot *yaml.RNode, edited string) 
 	}
 	result := strings.Join(out, "")
 	check, err := yaml.Parse(result)
-	if err != nil || !sameNodes(check.YNode(), editedRoot.YNode()) {
+	if err != nil || !yamlcmp.SameContent(check.YNode(), editedRoot.YNode()) {
 		return edited
 	}
 	return result
-}
-
-// sameNodes compares two YAML trees by content (kinds, resolved tags, values,
-// order, anchors named by aliases), ignoring style, comments and positions.
-func sameNodes(a, b *yaml.Node) bool {
-	for a.Kind == yaml.DocumentNode && len(a.Content) == 1 {
-		a = a.Content[0]
-	}
-	for b.Kind == yaml.DocumentNode && len(b.Content) == 1 {
-		b = b.Content[0]
-	}
-	if a.Kind != b.Kind || len(a.Content) != len(b.Content) {
-		return false
-	}
-	// An alias is compared by the anchor it names, not followed: both trees come
-	// from texts that spell it the same way, the anchored node is compared where it
-	// stands, and following aliases is exponential on nested ones.
-	if a.Kind == yaml.AliasNode {
-		return a.Value == b.Value
-	}
-	if a.Kind == yaml.ScalarNode && (a.Value != b.Value || a.ShortTag() != b.ShortTag()) {
-		return false
-	}
-	for i := range a.Content {
-		if !sameNodes(a.Content[i], b.Content[i]) {
-			return false
-		}
-	}
-	return true
 }
 
 func lines(s string) []string { return strings.SplitAfter(s, "\n") }

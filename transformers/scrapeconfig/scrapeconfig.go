@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -161,7 +162,7 @@ func job(name, certDir string, rules []*yaml.RNode) *yaml.RNode {
 		tls.YNode().Content = append(tls.YNode().Content, str(kv[0]), str(kv[1]))
 	}
 	skip := str("insecure_skip_verify")
-	skip.HeadComment = "# Prometheus cannot verify Istio's SPIFFE identities (no secure naming),\n# so the server certificate is not checked; the client certificate still\n# authenticates Prometheus to the sidecars, and traffic is encrypted."
+	skip.HeadComment = certs.SkipVerifyWhy
 	tls.YNode().Content = append(tls.YNode().Content, skip, &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})
 	sd := yaml.NewRNode(&yaml.Node{Kind: yaml.SequenceNode})
 	sd.YNode().Content = append(sd.YNode().Content, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str("role"), str("pod")}})
@@ -243,7 +244,7 @@ func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) 
 	}
 	// Nothing changed (a re-run): the user's text stays exactly as it is. Comments
 	// do not count, but our jobs must still carry their marker.
-	if pristine != nil && sameNodes(pristine.YNode(), root.YNode()) && strings.Count(doc, Marker) >= len(rep.Jobs) {
+	if pristine != nil && yamlcmp.SameContent(pristine.YNode(), root.YNode()) && strings.Count(doc, Marker) >= len(rep.Jobs) {
 		return doc, rep, nil
 	}
 	out, err := render(root, doc)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -119,7 +120,7 @@ func splice(doc string, snaps []seqSnap, root *yaml.RNode, seqIndent string) (st
 		out = strings.TrimSuffix(out, "\n")
 	}
 	check, err := yaml.Parse(out)
-	if err != nil || !sameNodes(check.YNode(), root.YNode()) {
+	if err != nil || !yamlcmp.SameContent(check.YNode(), root.YNode()) {
 		return "", false
 	}
 	return out, true
@@ -233,7 +234,7 @@ func sameList(a, b []*yaml.Node) bool {
 		return false
 	}
 	for i := range a {
-		if !sameNodes(a[i], b[i]) || commentText(a[i]) != commentText(b[i]) {
+		if !yamlcmp.SameContent(a[i], b[i]) || commentText(a[i]) != commentText(b[i]) {
 			return false
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	corev1 "k8s.io/api/core/v1"
@@ -49,7 +50,7 @@ func NewIndex(items []*yaml.RNode) (*Index, error) {
 				ix.byKey[k] = append(ix.byKey[k], i)
 			}
 		default:
-			if config.IsWorkloadKind(kind) {
+			if kinds.IsSelectable(kind) {
 				ix.workloads = append(ix.workloads, i)
 			}
 		}
@@ -75,12 +76,12 @@ func checkShape(n *yaml.RNode, i int) error {
 		what += ")"
 	}
 	paths := [][]string{{"metadata"}, {"metadata", "labels"}, {"metadata", "annotations"}}
-	if p, ok := podtemplate.Path(scalar(root, "kind")); ok {
+	if p, ok := kinds.TemplatePath(scalar(root, "kind")); ok {
 		for _, sub := range [][]string{{"metadata"}, {"metadata", "labels"}, {"metadata", "annotations"}} {
 			paths = append(paths, append(append([]string{}, p...), sub...))
 		}
 	}
-	if config.IsOperatorKind(scalar(root, "kind")) {
+	if kinds.IsOperator(scalar(root, "kind")) {
 		paths = append(paths, []string{"spec", "podMetadata"}, []string{"spec", "podMetadata", "labels"}, []string{"spec", "podMetadata", "annotations"})
 	}
 	for _, p := range paths {
@@ -228,11 +229,6 @@ type Workload struct {
 	Operator bool
 }
 
-// IsOperatorResource tells a monitoring.coreos.com Prometheus or PrometheusAgent.
-func IsOperatorResource(n *yaml.RNode) bool {
-	return config.IsOperatorKind(n.GetKind()) && strings.HasPrefix(n.GetApiVersion(), "monitoring.coreos.com/")
-}
-
 // SelectWorkload picks the Prometheus workload named by t, or the single one.
 func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 	explicit := t.Kind != "" || t.Name != "" || t.Namespace != "" || len(t.MatchLabels) > 0 || t.Container != ""
@@ -253,8 +249,8 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 		if len(t.MatchLabels) > 0 && !labelsMatch(n, t.MatchLabels) {
 			continue
 		}
-		if config.IsOperatorKind(n.GetKind()) {
-			if IsOperatorResource(n) {
+		if kinds.IsOperator(n.GetKind()) {
+			if kinds.IsOperatorResource(n.GetApiVersion(), n.GetKind()) {
 				matched = append(matched, describe(n))
 				candidates = append(candidates, Workload{Item: i, Container: -1, Operator: true})
 			}
@@ -290,7 +286,7 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 			what = "no workload matches spec.target " + describeTarget(t)
 		}
 		if len(considered) == 0 {
-			return Workload{}, krmerr.ConfigErrorf("spec.target", "%s: the list holds no %s", what, strings.Join(config.WorkloadKinds, ", "))
+			return Workload{}, krmerr.ConfigErrorf("spec.target", "%s: the list holds no %s", what, strings.Join(kinds.Selectable(), ", "))
 		}
 		return Workload{}, krmerr.ConfigErrorf("spec.target", "%s among the workloads considered (%s); a Prometheus workload runs a prometheus image or passes --config.file, or is a monitoring.coreos.com Prometheus or PrometheusAgent; %s", what, strings.Join(considered, ", "), how)
 	case 1:
@@ -382,7 +378,7 @@ func PrometheusContainer(tpl *yaml.RNode, name string) (int, corev1.Container, e
 // mayRunPrometheus is a cheap look at a workload's container images and
 // arguments, so only likely candidates are decoded.
 func mayRunPrometheus(n *yaml.RNode) bool {
-	p, ok := podtemplate.Path(n.GetKind())
+	p, ok := kinds.TemplatePath(n.GetKind())
 	if !ok {
 		return false
 	}
