@@ -43,6 +43,20 @@ type Options struct {
 	Native *bool
 }
 
+// Record is what Enable changed in the pod template's metadata, for Disable to
+// undo it.
+type Record struct {
+	// Created lists "labels/KEY" and "annotations/KEY" entries the function added.
+	Created []string `json:"created,omitempty"`
+	// Replaced holds the earlier values of entries it changed or removed.
+	Replaced map[string]string `json:"replaced,omitempty"`
+	// Merged lists annotations it merged an entry into (proxy config, user mounts).
+	Merged []string `json:"merged,omitempty"`
+	// Volume and Dir are the certificate volume and OUTPUT_CERTS directory merged in.
+	Volume string `json:"volume,omitempty"`
+	Dir    string `json:"dir,omitempty"`
+}
+
 type change struct {
 	path []string
 	key  string
@@ -55,8 +69,8 @@ func (c change) id() string { return c.path[1] + "/" + c.key }
 
 // Enable edits the pod template's metadata and returns the record that undoes it.
 // Call Disable with the previous record first.
-func Enable(tpl *yaml.RNode, o Options) (*podtemplate.Injection, error) {
-	rec := &podtemplate.Injection{Replaced: map[string]string{}, Volume: o.CertVolume, Dir: o.OutputCertsDir}
+func Enable(tpl *yaml.RNode, o Options) (*Record, error) {
+	rec := &Record{Replaced: map[string]string{}, Volume: o.CertVolume, Dir: o.OutputCertsDir}
 	changes := []change{}
 	if o.Revision != "" {
 		// Istio expects the revision label and no inject label/annotation then.
@@ -126,7 +140,7 @@ func Enable(tpl *yaml.RNode, o Options) (*podtemplate.Injection, error) {
 }
 
 // Disable undoes what Enable recorded in rec.
-func Disable(tpl *yaml.RNode, rec *podtemplate.Injection) error {
+func Disable(tpl *yaml.RNode, rec *Record) error {
 	if rec == nil {
 		return nil
 	}

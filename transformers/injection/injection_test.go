@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 	sigyaml "sigs.k8s.io/yaml"
@@ -121,7 +120,7 @@ func TestEnableDisableRoundTrip(t *testing.T) {
 					t.Errorf("proxy config %q", annotations[AnnProxyConfig])
 				}
 				b, _ := json.Marshal(rec)
-				var back podtemplate.Injection
+				var back Record
 				json.Unmarshal(b, &back)
 				if err := Disable(n, &back); err != nil {
 					t.Fatal(err)

@@ -61,6 +61,11 @@ func Errorf(field, format string, a ...any) *Error {
 	return &Error{Field: field, Message: fmt.Sprintf(format, a...)}
 }
 
+// About makes an Error about field of resource n.
+func About(n *yaml.RNode, field, format string, a ...any) *Error {
+	return &Error{Ref: RefOf(n), Field: field, Message: fmt.Sprintf(format, a...)}
+}
+
 // ConfigErrorf makes an Error about field of the function config.
 func ConfigErrorf(field, format string, a ...any) *Error {
 	return &Error{Field: field, Message: fmt.Sprintf(format, a...), Config: true}
@@ -97,15 +102,19 @@ func Prefix(parent string, err error) error {
 		return err
 	}
 	c := *e
-	switch {
-	case c.Field == "":
-		c.Field = parent
-	case len(c.Field) > 0 && c.Field[0] == '[':
-		c.Field = parent + c.Field
-	default:
-		c.Field = parent + "." + c.Field
-	}
+	c.Field = Path(parent, c.Field)
 	return &c
+}
+
+// Path is field under parent: parent.field, parent[i] for an index, or parent.
+func Path(parent, field string) string {
+	switch {
+	case field == "":
+		return parent
+	case field[0] == '[':
+		return parent + field
+	}
+	return parent + "." + field
 }
 
 // Split returns the errors an errors.Join holds, or err alone.

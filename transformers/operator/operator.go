@@ -5,13 +5,17 @@
 package operator
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -25,7 +29,9 @@ const AdditionalKey = "additional-scrape-configs.yaml"
 // Template returns a pod-template view of the resource: metadata is its
 // spec.podMetadata (created when missing), spec is its spec. The view shares the
 // resource's nodes, so edits through it land in the resource, and the pod template
-// editor serves Deployments and Prometheus resources alike.
+// editor serves Deployments and Prometheus resources alike. The operator gives the
+// resource's spec.volumeMounts to its prometheus container: a podtemplate.Mount
+// with no container goes there.
 func Template(cr *yaml.RNode) (*yaml.RNode, error) {
 	spec, err := cr.Pipe(yaml.Lookup("spec"))
 	if err != nil || spec == nil || spec.YNode().Kind != yaml.MappingNode {
@@ -50,11 +56,21 @@ func StatefulSetName(cr *yaml.RNode) string {
 	return "prometheus-" + cr.GetName()
 }
 
-// ScrapeClass returns the scrape class node for certDir.
-func ScrapeClass(certDir string, makeDefault bool) *yaml.RNode {
-	ca, chain, key := certs.Paths(certDir)
+// ScrapeClass is the istio-mtls scrape class to write.
+type ScrapeClass struct {
+	// Certs is where the prometheus container reads the certificates.
+	Certs config.Certificates
+	// Default makes it the default class of the resource.
+	Default bool
+	// TakeOver replaces a class of its name this function did not write.
+	TakeOver bool
+}
+
+// Node is the scrape class as it is written into spec.scrapeClasses.
+func (c ScrapeClass) Node() *yaml.RNode {
+	ca, chain, key := certs.Paths(c.Certs.MountPath)
 	fields := []*yaml.Node{str("name"), str(ScrapeClassName)}
-	if makeDefault {
+	if c.Default {
 		fields = append(fields, str("default"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})
 	}
 	fields = append(fields, str("tlsConfig"), mapping(
@@ -78,16 +94,16 @@ func mapping(kv ...*yaml.Node) *yaml.Node {
 	return &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap, Content: kv}
 }
 
-// EnsureScrapeClass adds or replaces the istio-mtls scrape class. owned says an
+// Ensure adds or replaces the class in cr's spec.scrapeClasses. owned says an
 // earlier run wrote it; a class of that name we did not write is an error unless
-// takeOver. Only one class may be the default.
-func EnsureScrapeClass(cr *yaml.RNode, certDir string, makeDefault, owned, takeOver bool) error {
+// TakeOver. Only one class may be the default.
+func (c ScrapeClass) Ensure(cr *yaml.RNode, owned bool) error {
 	list, err := cr.Pipe(yaml.LookupCreate(yaml.SequenceNode, "spec", "scrapeClasses"))
 	if err != nil || list.YNode().Kind != yaml.SequenceNode {
 		return krmerr.Errorf("spec.scrapeClasses", "must be a list")
 	}
 	list.YNode().Style &^= yaml.FlowStyle
-	want := ScrapeClass(certDir, makeDefault)
+	want := c.Node()
 	at := -1
 	for i, el := range list.YNode().Content {
 		rn := yaml.NewRNode(el)
@@ -99,7 +115,7 @@ func EnsureScrapeClass(cr *yaml.RNode, certDir string, makeDefault, owned, takeO
 			at = i
 			continue
 		}
-		if d := rn.Field("default"); makeDefault && d != nil && yaml.GetValue(d.Value) == "true" {
+		if d := rn.Field("default"); c.Default && d != nil && yaml.GetValue(d.Value) == "true" {
 			return krmerr.Errorf(fmt.Sprintf("spec.scrapeClasses[%d]", i), "scrape class %q is already the default; only one may be (unset it, or leave spec.scrapeJob.defaultScrapeClass false)", name)
 		}
 	}
@@ -107,7 +123,7 @@ func EnsureScrapeClass(cr *yaml.RNode, certDir string, makeDefault, owned, takeO
 		list.YNode().Content = append(list.YNode().Content, want.YNode())
 		return nil
 	}
-	if !owned && !takeOver && !yamlcmp.SameDecoded(list.YNode().Content[at], want.YNode()) {
+	if !owned && !c.TakeOver && !yamlcmp.SameDecoded(list.YNode().Content[at], want.YNode()) {
 		return krmerr.Errorf(fmt.Sprintf("spec.scrapeClasses[%d]", at), "a scrape class named %q exists that this function did not write; remove it, or set spec.scrapeJob.takeOver: true to replace it", ScrapeClassName)
 	}
 	list.YNode().Content[at] = want.YNode()
@@ -197,12 +213,12 @@ func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode) []string {
 }
 
 // selects evaluates spec.<field> (a LabelSelector; nil selects nothing).
-func selects(cr *yaml.RNode, field string, labels map[string]string) bool {
+func selects(cr *yaml.RNode, field string, set map[string]string) bool {
 	s, _ := cr.Pipe(yaml.Lookup("spec", field))
 	if s == nil {
 		return false
 	}
-	return matches(s, labels)
+	return matches(s, set)
 }
 
 func selectsNamespace(cr *yaml.RNode, field, ns string, items []*yaml.RNode) bool {
@@ -218,58 +234,17 @@ func selectsNamespace(cr *yaml.RNode, field, ns string, items []*yaml.RNode) boo
 	return true // the Namespace is not in the list: it may match
 }
 
-func matches(sel *yaml.RNode, labels map[string]string) bool {
-	if ml, _ := sel.Pipe(yaml.Lookup("matchLabels")); ml != nil {
-		for i := 0; i+1 < len(ml.YNode().Content); i += 2 {
-			if labels[ml.YNode().Content[i].Value] != ml.YNode().Content[i+1].Value {
-				return false
-			}
-		}
+// matches evaluates a LabelSelector node as prometheus-operator does, with
+// apimachinery's selector; one it cannot read selects nothing.
+func matches(sel *yaml.RNode, set map[string]string) bool {
+	b, err := sel.MarshalJSON()
+	if err != nil {
+		return false
 	}
-	exprs, _ := sel.Pipe(yaml.Lookup("matchExpressions"))
-	if exprs == nil {
-		return true
+	var ls metav1.LabelSelector
+	if err := json.Unmarshal(b, &ls); err != nil {
+		return false
 	}
-	for _, e := range exprs.YNode().Content {
-		rn := yaml.NewRNode(e)
-		key, op := "", ""
-		if f := rn.Field("key"); f != nil {
-			key = yaml.GetValue(f.Value)
-		}
-		if f := rn.Field("operator"); f != nil {
-			op = yaml.GetValue(f.Value)
-		}
-		var values []string
-		if f := rn.Field("values"); f != nil {
-			for _, v := range f.Value.YNode().Content {
-				values = append(values, v.Value)
-			}
-		}
-		v, has := labels[key]
-		in := false
-		for _, x := range values {
-			if x == v {
-				in = true
-			}
-		}
-		switch op {
-		case "In":
-			if !has || !in {
-				return false
-			}
-		case "NotIn":
-			if has && in {
-				return false
-			}
-		case "Exists":
-			if !has {
-				return false
-			}
-		case "DoesNotExist":
-			if has {
-				return false
-			}
-		}
-	}
-	return true
+	s, err := metav1.LabelSelectorAsSelector(&ls)
+	return err == nil && s.Matches(labels.Set(set))
 }

@@ -1,7 +1,8 @@
 // Package podtemplate finds the pod template of any workload kind and edits it in
-// place with kyaml filters, so comments, key order and annotations survive. It keeps
-// a status annotation listing what it added, so a second run updates its own output
-// and never mistakes a user's container, volume or mount for its own.
+// place with kyaml filters, so comments, key order and annotations survive. Apply
+// is told what an earlier run added (Owned) and returns what this one added, so a
+// second run updates its own output and never mistakes a user's container, volume
+// or mount for its own; keeping that record is the caller's.
 package podtemplate
 
 import (
@@ -10,7 +11,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
@@ -20,9 +20,6 @@ import (
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
-
-// StatusAnnotation records, on the pod template, what this function added.
-const StatusAnnotation = "istio-prometheus-mtls.dev/status"
 
 // Template returns the pod template of workload (shared with it: edits show in the
 // workload) and its field path.
@@ -107,39 +104,27 @@ func blockStyle(n *yaml.Node) {
 	}
 }
 
-// Status is the content of StatusAnnotation.
-type Status struct {
+// Owned is what Apply added to a pod template, by name.
+type Owned struct {
 	Containers     []string `json:"containers,omitempty"`
 	InitContainers []string `json:"initContainers,omitempty"`
 	Volumes        []string `json:"volumes,omitempty"`
 	// VolumeMounts are "container:mountPath" pairs.
 	VolumeMounts []string `json:"volumeMounts,omitempty"`
-	// Injection records the metadata edits of injection mode, to undo them.
-	Injection *Injection `json:"injection,omitempty"`
-	// ScrapeClass names the prometheus-operator scrape class the function wrote.
-	ScrapeClass string `json:"scrapeClass,omitempty"`
 }
 
-// Injection is what injection mode changed in the pod template's metadata.
-type Injection struct {
-	// Created lists "labels/KEY" and "annotations/KEY" entries the function added.
-	Created []string `json:"created,omitempty"`
-	// Replaced holds the earlier values of entries it changed or removed.
-	Replaced map[string]string `json:"replaced,omitempty"`
-	// Merged lists annotations it merged an entry into (proxy config, user mounts).
-	Merged []string `json:"merged,omitempty"`
-	// Volume and Dir are the certificate volume and OUTPUT_CERTS directory merged in.
-	Volume string `json:"volume,omitempty"`
-	Dir    string `json:"dir,omitempty"`
+// Empty tells whether nothing is owned.
+func (o Owned) Empty() bool {
+	return len(o.Containers)+len(o.InitContainers)+len(o.Volumes)+len(o.VolumeMounts) == 0
 }
 
-func (s Status) lists() map[string][]string {
-	return map[string][]string{"containers": s.Containers, "initContainers": s.InitContainers}
+func (o Owned) lists() map[string][]string {
+	return map[string][]string{"containers": o.Containers, "initContainers": o.InitContainers}
 }
 
-// Mount asks for a volume mount in one of the pod's own containers (Container
-// empty: in spec.volumeMounts, which prometheus-operator gives its prometheus
-// container).
+// Mount asks for a volume mount in one of the pod's own containers. With Container
+// empty it goes into the template's spec.volumeMounts: a pod-template view whose
+// spec carries a mount list of its own (prometheus-operator's resources do).
 type Mount struct {
 	Container string
 	corev1.VolumeMount
@@ -153,35 +138,29 @@ type Desired struct {
 	Volumes                    []corev1.Volume
 	Mounts                     []Mount
 	Labels, Annotations        map[string]string
-	// Injection and ScrapeClass are stored in the status as they are.
-	Injection   *Injection
-	ScrapeClass string
 	// TakeOver adopts containers, volumes and mounts of our names that this
 	// function did not add (a hand-written setup being migrated) instead of
 	// refusing them.
 	TakeOver bool
-	// Forbid names containers that must not be in the pod (injection mode: the
-	// injector adds istio-proxy itself). One that is there is an error, or is
-	// removed with TakeOver.
-	Forbid []string
+	// Forbid names containers that must not be in the pod, each with the reason
+	// the error gives. One that is there is an error, or is removed with TakeOver.
+	Forbid map[string]string
 }
 
-// Apply makes template hold d, replacing what an earlier Apply added (per the
-// status annotation) and refusing to overwrite anything else that differs.
-func Apply(template *yaml.RNode, d Desired) error {
-	old, err := ReadStatus(template)
-	if err != nil {
-		return err
-	}
-	next := Status{Injection: d.Injection, ScrapeClass: d.ScrapeClass}
+// Apply makes template hold d, replacing what an earlier Apply added (old) and
+// refusing to overwrite anything else that differs. It returns what it added,
+// each list sorted.
+func Apply(template *yaml.RNode, d Desired, old Owned) (Owned, error) {
+	var next Owned
+	var err error
 	if err := applyContainers(template, d, old, &next); err != nil {
-		return err
+		return Owned{}, err
 	}
 	if next.Volumes, err = applyVolumes(template, d, old.Volumes); err != nil {
-		return err
+		return Owned{}, err
 	}
 	if next.VolumeMounts, err = applyMounts(template, old.VolumeMounts, d.Mounts, d.TakeOver); err != nil {
-		return err
+		return Owned{}, err
 	}
 	for _, meta := range []struct {
 		path string
@@ -189,11 +168,14 @@ func Apply(template *yaml.RNode, d Desired) error {
 	}{{"labels", d.Labels}, {"annotations", d.Annotations}} {
 		for _, k := range slices.Sorted(maps.Keys(meta.m)) {
 			if err := setString(template, []string{"metadata", meta.path}, k, meta.m[k]); err != nil {
-				return err
+				return Owned{}, err
 			}
 		}
 	}
-	return writeStatus(template, next)
+	for _, l := range [][]string{next.Containers, next.InitContainers, next.Volumes, next.VolumeMounts} {
+		slices.Sort(l)
+	}
+	return next, nil
 }
 
 var containerLists = []string{"containers", "initContainers"}
@@ -201,7 +183,7 @@ var containerLists = []string{"containers", "initContainers"}
 // applyContainers drops our earlier containers no longer wanted in their list (when
 // nativeSidecar is switched) and the forbidden ones, then puts each wanted container
 // in its list, recording the ones taken in next.
-func applyContainers(template *yaml.RNode, d Desired, old Status, next *Status) error {
+func applyContainers(template *yaml.RNode, d Desired, old Owned, next *Owned) error {
 	want := map[string][]corev1.Container{"containers": d.Containers, "initContainers": d.InitContainers}
 	for _, list := range containerLists {
 		for _, name := range old.lists()[list] {
@@ -212,14 +194,14 @@ func applyContainers(template *yaml.RNode, d Desired, old Status, next *Status) 
 			}
 		}
 	}
-	for _, name := range d.Forbid {
+	for _, name := range slices.Sorted(maps.Keys(d.Forbid)) {
 		for _, list := range containerLists {
 			i, _ := findElement(template, []string{"spec", list}, "name", name)
 			if i < 0 {
 				continue
 			}
 			if !d.TakeOver && !slices.Contains(old.lists()[list], name) {
-				return krmerr.Errorf(fmt.Sprintf("spec.%s[%d]", list, i), "the pod already has a container named %q, and Istio's injector adds one of that name: the pod would be rejected (remove it, or set spec.takeOver: true to let the function remove it)", name)
+				return krmerr.Errorf(fmt.Sprintf("spec.%s[%d]", list, i), "the pod already has a container named %q, and %s: the pod would be rejected (remove it, or set spec.takeOver: true to let the function remove it)", name, d.Forbid[name])
 			}
 			if err := removeElement(template, []string{"spec", list}, "name", name); err != nil {
 				return err
@@ -316,11 +298,14 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool
 		i, c := findElement(template, []string{"spec", "containers"}, "name", m.Container)
 		field := fmt.Sprintf("spec.containers[%d]", i)
 		if m.Container == "" {
-			// prometheus-operator: spec.volumeMounts go to its prometheus container.
+			// No container: the view's own spec.volumeMounts (see Mount).
 			i, c, field = 0, yaml.NewRNode(template.Field("spec").Value.YNode()), "spec"
 		}
 		if i < 0 {
 			return nil, krmerr.Errorf("spec.containers", "no container named %q to mount %s into", m.Container, m.Name)
+		}
+		if err := pathCollision(c, field, m, old); err != nil {
+			return nil, err
 		}
 		node, err := ToNode(m.VolumeMount)
 		if err != nil {
@@ -348,6 +333,38 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool
 		}
 	}
 	return taken, nil
+}
+
+// pathCollision refuses m when its container mounts another volume (not one an
+// earlier run added) at m's path or below it: those files would hide the
+// certificates, or be hidden by them.
+func pathCollision(c *yaml.RNode, field string, m Mount, old []string) error {
+	list, _ := c.Pipe(yaml.Lookup("volumeMounts"))
+	if list == nil || list.YNode().Kind != yaml.SequenceNode {
+		return nil
+	}
+	dir := strings.TrimSuffix(m.MountPath, "/")
+	for i, el := range list.YNode().Content {
+		name, at := scalarField(el, "name"), scalarField(el, "mountPath")
+		if name == m.Name || slices.Contains(old, m.Container+":"+at) {
+			continue
+		}
+		if p := strings.TrimSuffix(at, "/"); p == dir || strings.HasPrefix(p, dir+"/") {
+			what := fmt.Sprintf("container %q", m.Container)
+			if m.Container == "" {
+				what = "spec.volumeMounts"
+			}
+			return krmerr.Errorf(fmt.Sprintf("%s.volumeMounts[%d]", field, i), "%s already mounts volume %q at %s, which collides with the certificate mount path %s; set spec.certificates.mountPath to another directory", what, name, at, m.MountPath)
+		}
+	}
+	return nil
+}
+
+func scalarField(m *yaml.Node, key string) string {
+	if f := yaml.NewRNode(m).Field(key); f != nil {
+		return yaml.GetValue(f.Value)
+	}
+	return ""
 }
 
 // upsert puts node into the list at path, keyed by key=value. An element with that
@@ -477,7 +494,7 @@ func setString(template *yaml.RNode, path []string, k, v string) error {
 
 // labelsFirst creates a missing metadata.labels in front of metadata.annotations,
 // where ObjectMeta has it, so that labels undone and added again by a later run
-// (a mode switch, or a re-run in injection mode) come back where they were.
+// (a caller undoing its own metadata edits first) come back where they were.
 func labelsFirst(template *yaml.RNode, path []string) {
 	if len(path) != 2 || path[1] != "labels" {
 		return
@@ -494,36 +511,4 @@ func labelsFirst(template *yaml.RNode, path []string) {
 			return
 		}
 	}
-}
-
-// ReadStatus returns what an earlier run recorded on the pod template.
-func ReadStatus(template *yaml.RNode) (Status, error) {
-	var s Status
-	n, err := template.Pipe(yaml.Lookup("metadata", "annotations", StatusAnnotation))
-	if err != nil || n == nil {
-		return s, nil
-	}
-	if err := json.Unmarshal([]byte(yaml.GetValue(n)), &s); err != nil {
-		return s, krmerr.Errorf("metadata.annotations."+StatusAnnotation, "is not the JSON this function writes: %v", err)
-	}
-	return s, nil
-}
-
-func writeStatus(template *yaml.RNode, s Status) error {
-	for _, l := range [][]string{s.Containers, s.InitContainers, s.Volumes, s.VolumeMounts} {
-		sort.Strings(l)
-	}
-	if len(s.Containers)+len(s.InitContainers)+len(s.Volumes)+len(s.VolumeMounts) == 0 && s.Injection == nil {
-		_, err := template.Pipe(yaml.Lookup("metadata", "annotations"), yaml.Clear(StatusAnnotation))
-		return err
-	}
-	b, err := json.Marshal(s)
-	if err != nil {
-		return err
-	}
-	// Always last, after everything the run added, so re-runs keep the order.
-	if err := Delete(template, []string{"metadata", "annotations"}, StatusAnnotation); err != nil {
-		return err
-	}
-	return setString(template, []string{"metadata", "annotations"}, StatusAnnotation, string(b))
 }

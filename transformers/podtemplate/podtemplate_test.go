@@ -1,9 +1,13 @@
 package podtemplate
 
 import (
+	"errors"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -33,7 +37,8 @@ func workload(kind string) string {
 func desired(native bool, vols ...string) Desired {
 	c := corev1.Container{Name: "istio-proxy", Image: "proxy"}
 	d := Desired{
-		Mounts:      []Mount{{Container: "prometheus", VolumeMount: corev1.VolumeMount{Name: "certs", MountPath: "/etc/certs", ReadOnly: true}}},
+		// The certificate volume is the first.
+		Mounts:      []Mount{{Container: "prometheus", VolumeMount: corev1.VolumeMount{Name: vols[0], MountPath: "/etc/certs", ReadOnly: true}}},
 		Labels:      map[string]string{"sidecar.istio.io/inject": "false"},
 		Annotations: map[string]string{"sidecar.istio.io/inject": "false"},
 	}
@@ -61,11 +66,15 @@ func TestEveryKind(t *testing.T) {
 			if want := map[bool]string{true: "spec.jobTemplate.spec.template", false: "spec.template"}[kind == "CronJob"]; field != want {
 				t.Errorf("field %s", field)
 			}
-			if err := Apply(tpl, desired(false, "certs")); err != nil {
+			owned, err := Apply(tpl, desired(false, "certs"), Owned{})
+			if err != nil {
 				t.Fatal(err)
 			}
+			if want := (Owned{Containers: []string{"istio-proxy"}, Volumes: []string{"certs"}, VolumeMounts: []string{"prometheus:/etc/certs"}}); !reflect.DeepEqual(owned, want) {
+				t.Errorf("owned %+v, want %+v", owned, want)
+			}
 			out := w.MustString()
-			for _, want := range []string{"name: istio-proxy", "- name: prometheus # the server", "mountPath: /etc/certs", `sidecar.istio.io/inject: "false"`, StatusAnnotation} {
+			for _, want := range []string{"name: istio-proxy", "- name: prometheus # the server", "mountPath: /etc/certs", `sidecar.istio.io/inject: "false"`} {
 				if !strings.Contains(out, want) {
 					t.Errorf("output lacks %q:\n%s", want, out)
 				}
@@ -77,18 +86,20 @@ func TestEveryKind(t *testing.T) {
 func TestIdempotentAndSwitches(t *testing.T) {
 	w := yaml.MustParse(workload("Deployment"))
 	tpl, _, _ := Template(w)
-	if err := Apply(tpl, desired(false, "certs", "old")); err != nil {
+	owned, err := Apply(tpl, desired(false, "certs", "old"), Owned{})
+	if err != nil {
 		t.Fatal(err)
 	}
 	once := w.MustString()
-	if err := Apply(tpl, desired(false, "certs", "old")); err != nil {
+	again, err := Apply(tpl, desired(false, "certs", "old"), owned)
+	if err != nil {
 		t.Fatal(err)
 	}
-	if w.MustString() != once {
+	if w.MustString() != once || !reflect.DeepEqual(again, owned) {
 		t.Errorf("second Apply changed the template:\n%s\n---\n%s", once, w.MustString())
 	}
 	// Switch to a native sidecar and drop a volume: our old container and volume go.
-	if err := Apply(tpl, desired(true, "certs")); err != nil {
+	if owned, err = Apply(tpl, desired(true, "certs"), owned); err != nil {
 		t.Fatal(err)
 	}
 	cs, _ := Containers(tpl, "containers")
@@ -100,7 +111,7 @@ func TestIdempotentAndSwitches(t *testing.T) {
 	// Changing the mount path moves our mount and leaves no stale one behind.
 	d := desired(true, "certs")
 	d.Mounts[0].MountPath = "/certs"
-	if err := Apply(tpl, d); err != nil {
+	if _, err := Apply(tpl, d, owned); err != nil {
 		t.Fatal(err)
 	}
 	cs, _ = Containers(tpl, "containers")
@@ -113,7 +124,7 @@ func TestCollisions(t *testing.T) {
 	w := yaml.MustParse(strings.Replace(workload("Deployment"), "configMap: {name: c}", "configMap: {name: c}\n      - {name: certs, secret: {secretName: mine}}", 1))
 	tpl, _, _ := Template(w)
 	before := w.MustString()
-	err := Apply(tpl, desired(false, "certs"))
+	_, err := Apply(tpl, desired(false, "certs"), Owned{})
 	if err == nil || !strings.Contains(err.Error(), `name "certs" is already used by something this function did not add`) || !strings.Contains(err.Error(), "secretName: mine") {
 		t.Fatalf("err = %v", err)
 	}
@@ -122,10 +133,11 @@ func TestCollisions(t *testing.T) {
 	// Identical content is not a collision, and stays the user's.
 	w = yaml.MustParse(strings.Replace(workload("Deployment"), "configMap: {name: c}", "configMap: {name: c}\n      - {name: certs, emptyDir: {}}", 1))
 	tpl, _, _ = Template(w)
-	if err := Apply(tpl, desired(false, "certs")); err != nil {
+	owned, err := Apply(tpl, desired(false, "certs"), Owned{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(w.MustString(), `"volumes":["certs"]`) {
+	if slices.Contains(owned.Volumes, "certs") {
 		t.Error("an identical user volume was claimed as ours")
 	}
 }
@@ -138,5 +150,43 @@ func TestNoTemplate(t *testing.T) {
 	_, field, err := Template(yaml.MustParse("apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: s}\nspec: {}\n"))
 	if err == nil || field != "spec.template" {
 		t.Errorf("err = %v field %s", err, field)
+	}
+}
+
+// TestMountPathCollision: another volume mounted at the certificate path, or
+// below it, is refused with the path of that mount; one an earlier run added is
+// not the user's and is moved.
+func TestMountPathCollision(t *testing.T) {
+	for _, at := range []string{"/etc/certs", "/etc/certs/", "/etc/certs/sub"} {
+		w := yaml.MustParse(strings.Replace(workload("Deployment"), "- {name: config, mountPath: /etc/prometheus}", "- {name: config, mountPath: /etc/prometheus}\n        - {name: data, mountPath: "+at+"}", 1))
+		tpl, _, _ := Template(w)
+		_, err := Apply(tpl, desired(false, "certs"), Owned{})
+		var e *krmerr.Error
+		if !errors.As(err, &e) || e.Field != "spec.containers[0].volumeMounts[1]" || !strings.Contains(e.Message, `volume "data" at `+at+", which collides with the certificate mount path /etc/certs") {
+			t.Errorf("%s: err = %v", at, err)
+		}
+	}
+	// Not below it: /etc/certsx, and /etc (the certificates are mounted inside it).
+	for _, at := range []string{"/etc/certsx", "/etc"} {
+		w := yaml.MustParse(strings.Replace(workload("Deployment"), "- {name: config, mountPath: /etc/prometheus}", "- {name: data, mountPath: "+at+"}", 1))
+		tpl, _, _ := Template(w)
+		if _, err := Apply(tpl, desired(false, "certs"), Owned{}); err != nil {
+			t.Errorf("%s: %v", at, err)
+		}
+	}
+	// Ours from an earlier run under another volume name: replaced, not refused.
+	w := yaml.MustParse(workload("Deployment"))
+	tpl, _, _ := Template(w)
+	owned, err := Apply(tpl, desired(false, "old-certs"), Owned{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := desired(false, "certs")
+	if _, err := Apply(tpl, d, owned); err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := Containers(tpl, "containers")
+	if m := cs[0].VolumeMounts; len(m) != 2 || m[1].Name != "certs" {
+		t.Errorf("mounts %+v", m)
 	}
 }

@@ -345,8 +345,13 @@ type Params struct {
 	Native           bool
 	Resources        corev1.ResourceRequirements
 	CertVolume       string
-	// Workload identity, for ISTIO_META_WORKLOAD_NAME / ISTIO_META_OWNER.
-	WorkloadAPIVersion, WorkloadKind, WorkloadName string
+	// Owner is the workload whose pods run the sidecar.
+	Owner Owner
+}
+
+// Owner names a workload, for ISTIO_META_WORKLOAD_NAME and ISTIO_META_OWNER.
+type Owner struct {
+	APIVersion, Kind, Name string
 }
 
 // Sidecar is what Build produces: the container and the volumes it needs (the
@@ -379,11 +384,11 @@ func (p Profile) Build(in Params) (Sidecar, error) {
 		return Sidecar{}, err
 	}
 	owner := fmt.Sprintf("kubernetes://apis/%s/namespaces/$(POD_NAMESPACE)/%ss/%s",
-		in.WorkloadAPIVersion, strings.ToLower(in.WorkloadKind), in.WorkloadName)
+		in.Owner.APIVersion, strings.ToLower(in.Owner.Kind), in.Owner.Name)
 	fill := strings.NewReplacer(
 		phCAAddr, discovery, phDiscovery, discovery, phProxyConfig, string(proxyConfig),
 		phClusterID, in.ClusterID, phMeshID, in.MeshID, phTrustDomain, in.TrustDomain,
-		phOutputCerts, p.OutputCertsDir, phWorkloadName, in.WorkloadName, phOwner, owner,
+		phOutputCerts, p.OutputCertsDir, phWorkloadName, in.Owner.Name, phOwner, owner,
 	)
 
 	c := corev1.Container{

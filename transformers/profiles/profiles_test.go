@@ -109,7 +109,7 @@ func buildLocal(t *testing.T, version string, native bool) Sidecar {
 	s, err := p.Build(Params{
 		Image: "img", PullPolicy: corev1.PullIfNotPresent, Namespace: "istio-system",
 		TrustDomain: "cluster.local", MeshID: "cluster.local", ClusterID: "Kubernetes", Envoy: true,
-		Native: native, CertVolume: "istio-certs", WorkloadAPIVersion: "apps/v1", WorkloadKind: "Deployment", WorkloadName: "prometheus",
+		Native: native, CertVolume: "istio-certs", Owner: Owner{APIVersion: "apps/v1", Kind: "Deployment", Name: "prometheus"},
 	})
 	if err != nil {
 		t.Fatal(err)

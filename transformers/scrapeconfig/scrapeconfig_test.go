@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"sigs.k8s.io/kustomize/kyaml/yaml"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 )
 
 func opts() Options {
-	return Options{JobName: "secure", CertDir: "/etc/istio-certs"}
+	return Options{JobName: "secure", Certs: config.Certificates{VolumeName: "istio-certs", MountPath: "/etc/istio-certs"}}
 }
 
 const plain = `# keep me
@@ -45,7 +45,7 @@ func TestEditIsIdempotent(t *testing.T) {
 	}
 	// A changed option replaces our job and our rule in place.
 	o := opts()
-	o.CertDir = "/certs"
+	o.Certs.MountPath = "/certs"
 	o.JobName = "secure"
 	third, _, err := Edit(once, o)
 	if err != nil {
@@ -122,24 +122,6 @@ func TestNotMergedRegex(t *testing.T) {
 		if re.MatchString(port) != want {
 			t.Errorf("port %q: match %v, want %v", port, !want, want)
 		}
-	}
-}
-
-func TestValueForms(t *testing.T) {
-	sec := yaml.MustParse("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n  p.yml: c2NyYXBlX2NvbmZpZ3M6IFtdCg==\n")
-	v, form, err := ReadValue(sec, "Secret", "p.yml")
-	if err != nil || v != "scrape_configs: []\n" || form != FormBase64 {
-		t.Fatalf("%q %v %v", v, form, err)
-	}
-	if err := WriteValue(sec, "Secret", "p.yml", "x: 1\n", form); err != nil {
-		t.Fatal(err)
-	}
-	if got := yaml.GetValue(sec.Field("data").Value.Field("p.yml").Value); got != "eDogMQo=" {
-		t.Errorf("base64 written as %q", got)
-	}
-	sd := yaml.MustParse("apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData:\n  p.yml: |\n    a: 1\n")
-	if _, form, _ := ReadValue(sd, "Secret", "p.yml"); form != FormData {
-		t.Error("stringData not recognised")
 	}
 }
 

@@ -87,7 +87,7 @@ alerting:
 // too.
 func TestSpliceMatchesFullRender(t *testing.T) {
 	changed := opts()
-	changed.CertDir = "/certs"
+	changed.Certs.MountPath = "/certs"
 	changed.SecurePortJob = true
 	for name, doc := range spliceDocs {
 		t.Run(name, func(t *testing.T) {

@@ -532,7 +532,7 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container
 		}
 		if !hasKey(ix.Items[i], key) {
 			if cand.items || len(cands) == 1 {
-				return Source{}, krmerr.At(ix.Items[i], krmerr.Errorf("data", "%s, which reads key %q of this %s; the key is missing", what, key, cand.kind))
+				return Source{}, krmerr.About(ix.Items[i], "data", "%s, which reads key %q of this %s; the key is missing", what, key, cand.kind)
 			}
 			continue
 		}
@@ -565,7 +565,7 @@ func (ix *Index) explicit(ns string, ref *config.ScrapeConfigRef) (Source, error
 			return Source{Item: i, Kind: ref.Kind, Key: k, Via: what}, nil
 		}
 	}
-	return Source{}, krmerr.At(ix.Items[i], krmerr.Errorf("data", "%s, but it has no key %s", what, strings.Join(keys, " or ")))
+	return Source{}, krmerr.About(ix.Items[i], "data", "%s, but it has no key %s", what, strings.Join(keys, " or "))
 }
 
 // fallback looks for prometheus.yml in the ConfigMaps mounted into c.

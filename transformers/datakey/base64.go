@@ -1,4 +1,4 @@
-package scrapeconfig
+package datakey
 
 import (
 	"encoding/base64"

@@ -1,0 +1,60 @@
+// Package ownership owns the record of what the function added to a pod
+// template: one annotation, read once at the start of a run and written once at
+// its end. Each feature keeps its own part: the pod template editor what it
+// added by name, injection mode its undo record, the prometheus-operator
+// support the scrape class it wrote. A second run reads the record to update its
+// own output and never to mistake a user's container, volume or mount for its own.
+package ownership
+
+import (
+	"encoding/json"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/injection"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Annotation holds the record on the pod template.
+const Annotation = "istio-prometheus-mtls.dev/status"
+
+var annotations = []string{"metadata", "annotations"}
+
+// Record is the content of Annotation.
+type Record struct {
+	podtemplate.Owned
+	// Injection undoes injection mode's metadata edits.
+	Injection *injection.Record `json:"injection,omitempty"`
+	// ScrapeClass names the prometheus-operator scrape class the function wrote.
+	ScrapeClass string `json:"scrapeClass,omitempty"`
+}
+
+// Read returns what an earlier run recorded on the pod template.
+func Read(template *yaml.RNode) (Record, error) {
+	var r Record
+	n, err := template.Pipe(yaml.Lookup("metadata", "annotations", Annotation))
+	if err != nil || n == nil {
+		return r, nil
+	}
+	if err := json.Unmarshal([]byte(yaml.GetValue(n)), &r); err != nil {
+		return r, krmerr.Errorf("metadata.annotations."+Annotation, "is not the JSON this function writes: %v", err)
+	}
+	return r, nil
+}
+
+// Write stores r, as the last annotation (after everything the run added, so
+// re-runs keep the order), or removes the annotation when r holds nothing.
+func Write(template *yaml.RNode, r Record) error {
+	if r.Owned.Empty() && r.Injection == nil {
+		_, err := template.Pipe(yaml.Lookup(annotations...), yaml.Clear(Annotation))
+		return err
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	if err := podtemplate.Delete(template, annotations, Annotation); err != nil {
+		return err
+	}
+	return podtemplate.SetString(template, annotations, Annotation, string(b))
+}

@@ -1,0 +1,131 @@
+// Package plan turns the function config, its Istio profile and the selected
+// workload into what is to be done, computed once: the pod-template edit and the
+// scrape options. It decides; package target carries the plan out.
+//
+// Every value keeps one name from the config to its writers. The certificate
+// location is Certs (config.Certificates: VolumeName, MountPath) in the plan,
+// and Certs.MountPath reaches
+//   - the Prometheus container's volume mount (Pod.Mounts),
+//   - the scrape job's tls_config files (Scrape.Certs),
+//   - prometheus-operator's scrape class (Class.Certs).
+package plan
+
+import (
+	"fmt"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/injection"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/operator"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapeconfig"
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Target is what the plan needs to know of the selected workload.
+type Target struct {
+	// Owner is the workload whose pods run the sidecar (ISTIO_META_OWNER and
+	// ISTIO_META_WORKLOAD_NAME): the workload itself, or the StatefulSet
+	// prometheus-operator makes.
+	Owner profiles.Owner
+	// Container is the Prometheus container the certificates are mounted into;
+	// empty: the pod-template view's spec.volumeMounts (prometheus-operator).
+	Container string
+}
+
+// Plan is everything the run writes, decided before anything is edited.
+type Plan struct {
+	Config *config.PrometheusMTLS
+	Istio  Istio
+	// Certs is the certificate volume and where Prometheus reads it.
+	Certs config.Certificates
+	// Sidecar is the istio-proxy container and its volumes (the certificate
+	// volume last); in injection mode it is built only for those volumes.
+	Sidecar profiles.Sidecar
+	// Pod is the pod-template edit.
+	Pod podtemplate.Desired
+	// Injection asks Istio's injector for the sidecar; nil in sidecar mode.
+	Injection *injection.Options
+	// Scrape is the edit of the scrape configuration.
+	Scrape scrapeconfig.Options
+	// Class is prometheus-operator's scrape class (operator resources only).
+	Class operator.ScrapeClass
+}
+
+// New makes the plan for target.
+func New(cfg *config.PrometheusMTLS, istio Istio, t Target) (Plan, error) {
+	s := cfg.Spec
+	sidecar, err := istio.Profile.Build(sidecarParams(cfg, istio, t.Owner))
+	if err != nil {
+		return Plan{}, krmerr.ConfigErrorf("spec.istio.envoy", "%v", err)
+	}
+	p := Plan{
+		Config: cfg, Istio: istio, Certs: s.Certificates, Sidecar: sidecar,
+		Scrape: scrapeconfig.Options{
+			JobName:       s.ScrapeJob.Name,
+			Certs:         s.Certificates,
+			ExcludeFrom:   s.ScrapeJob.ExcludeFrom,
+			TakeOver:      s.ScrapeJob.TakeOver,
+			SecurePortJob: s.ScrapeJob.SecurePortJob,
+		},
+		Class: operator.ScrapeClass{Certs: s.Certificates, Default: s.ScrapeJob.DefaultScrapeClass, TakeOver: s.ScrapeJob.TakeOver},
+	}
+	p.Pod = podtemplate.Desired{
+		Mounts: []podtemplate.Mount{{Container: t.Container, VolumeMount: corev1.VolumeMount{
+			Name: s.Certificates.VolumeName, MountPath: s.Certificates.MountPath, ReadOnly: true}}},
+		TakeOver: s.TakeOver,
+	}
+	if s.Mode == config.ModeInjection {
+		p.Injection = &injection.Options{
+			Revision: s.Istio.Revision, OutputCertsDir: sidecar.OutputCertsDir,
+			CertVolume: s.Certificates.VolumeName, Native: istio.Inject,
+		}
+		// The volume is declared in the pod itself: one only named in the
+		// annotation is rejected by the API server (istio/istio#29919).
+		p.Pod.Volumes = sidecar.Volumes[len(sidecar.Volumes)-1:]
+		p.Pod.Forbid = map[string]string{profiles.ContainerName: "Istio's injector adds one of that name"}
+		return p, nil
+	}
+	p.Pod.Volumes = sidecar.Volumes
+	p.Pod.Labels = map[string]string{injection.LabelInject: "false"}
+	p.Pod.Annotations = map[string]string{injection.LabelInject: "false"}
+	if istio.Native {
+		p.Pod.InitContainers = []corev1.Container{sidecar.Container}
+	} else {
+		p.Pod.Containers = []corev1.Container{sidecar.Container}
+	}
+	return p, nil
+}
+
+// sidecarParams maps the config onto the profile's parameters.
+func sidecarParams(cfg *config.PrometheusMTLS, istio Istio, owner profiles.Owner) profiles.Params {
+	is := cfg.Spec.Istio
+	// Injection mode builds the sidecar only for its volume and directory.
+	needEnvoyChoice := cfg.Spec.Mode == config.ModeSidecar
+	return profiles.Params{
+		Image: is.ProxyImage, PullPolicy: is.ImagePullPolicy,
+		Namespace: is.ControlPlaneNamespace, Revision: is.Revision, DiscoveryAddress: is.DiscoveryAddress,
+		TrustDomain: is.TrustDomain, MeshID: is.MeshID, ClusterID: is.ClusterID, Network: is.Network,
+		Envoy: is.EnvoyEnabled() || !needEnvoyChoice, Native: istio.Native, Resources: *is.Resources,
+		CertVolume: cfg.Spec.Certificates.VolumeName,
+		Owner:      owner,
+	}
+}
+
+// Summary says what the pod-template edit does, for the info result: into
+// names where the certificates are mounted, suffix adds to the end.
+func (p Plan) Summary(into, suffix string) string {
+	s := p.Config.Spec
+	what, form := "istio-proxy sidecar in spec.containers", p.Istio.NativeWhy
+	switch {
+	case p.Injection != nil && p.Istio.Inject == nil:
+		what, form = "Istio injection annotations (the injector adds istio-proxy)", "native or classic sidecar as the injector decides"
+	case p.Injection != nil:
+		what = "Istio injection annotations (the injector adds istio-proxy)"
+	case p.Istio.Native:
+		what = "istio-proxy sidecar in spec.initContainers"
+	}
+	return fmt.Sprintf("%s (Istio %s, profile %s; %s), certificate volume %q mounted into %s at %s%s",
+		what, s.Istio.Version, p.Istio.Profile.Name, form, p.Certs.VolumeName, into, p.Certs.MountPath, suffix)
+}

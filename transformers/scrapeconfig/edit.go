@@ -1,0 +1,187 @@
+package scrapeconfig
+
+// The list editor: puts our jobs into a job list, replacing the ones an earlier run
+// wrote, and gives the plain pod jobs the drop rule for sidecar pods.
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
+	var rep Report
+	at := func(i int) string {
+		if field == "" {
+			return fmt.Sprintf("[%d]", i)
+		}
+		return fmt.Sprintf("%s[%d]", field, i)
+	}
+	// Our jobs are block style; a flow list (scrape_configs: []) would force them
+	// into one unreadable flow line.
+	jobs.YNode().Style &^= yaml.FlowStyle
+	names := map[string]int{}
+	for i, el := range jobs.YNode().Content {
+		if el.Kind != yaml.MappingNode {
+			return rep, krmerr.Errorf(at(i), "must be a mapping (a job), got a %s", kindName(el))
+		}
+		n := fieldValue(el, "job_name")
+		if _, dup := names[n]; dup && n != "" {
+			return rep, krmerr.Errorf(at(i)+".job_name", "job %q is defined twice", n)
+		}
+		names[n] = i
+	}
+
+	type want struct {
+		name string
+		node func() *yaml.RNode
+	}
+	wanted := []want{{o.JobName, func() *yaml.RNode { return SecureJob(o) }}}
+	optional := []want{
+		{SecureMergedJob, func() *yaml.RNode { return securePortJob(SecureMergedJob, lblSecurePort, o.Certs.MountPath) }},
+		{SecureEnvoyJob, func() *yaml.RNode { return securePortJob(SecureEnvoyJob, lblEnvoyPort, o.Certs.MountPath) }},
+	}
+	if o.SecurePortJob {
+		wanted = append(wanted, optional...)
+	} else {
+		// Remove the secure-port jobs an earlier run added.
+		for _, w := range optional {
+			if i, ok := names[w.name]; ok && isOurs(jobs.YNode().Content[i]) {
+				jobs.YNode().Content[i] = nil
+			}
+		}
+	}
+	for _, w := range wanted {
+		i, ok := names[w.name]
+		if !ok {
+			jobs.YNode().Content = append(jobs.YNode().Content, w.node().YNode())
+			rep.Jobs = append(rep.Jobs, w.name)
+			continue
+		}
+		if !isOurs(jobs.YNode().Content[i]) && !o.TakeOver {
+			return rep, krmerr.Errorf(at(i), "a job named %q exists that this function did not write; rename it, set spec.scrapeJob.name to another name, or set spec.scrapeJob.takeOver: true to replace it", w.name)
+		}
+		jobs.YNode().Content[i] = w.node().YNode()
+		rep.Jobs = append(rep.Jobs, w.name)
+	}
+	content := jobs.YNode().Content[:0]
+	for _, el := range jobs.YNode().Content {
+		if el != nil {
+			content = append(content, el)
+		}
+	}
+	jobs.YNode().Content = content
+
+	excluded, err := excludePlainJobs(jobs, o, at)
+	if err != nil {
+		return rep, err
+	}
+	rep.Excluded = excluded
+	return rep, nil
+}
+
+func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) ([]string, error) {
+	drop := DropRule(o)
+	targets := map[string]bool{}
+	if o.ExcludeFrom != nil {
+		for _, n := range *o.ExcludeFrom {
+			targets[n] = true
+		}
+	}
+	found := map[string]bool{}
+	var excluded []string
+	for i, el := range jobs.YNode().Content {
+		j := yaml.NewRNode(el)
+		name := fieldValue(el, "job_name")
+		if isOurs(el) {
+			continue
+		}
+		want := targets[name]
+		if o.ExcludeFrom == nil {
+			want = isPlainPodJob(j)
+		}
+		found[name] = true
+		rules, _ := j.Pipe(yaml.Lookup("relabel_configs"))
+		if rules != nil && rules.YNode().Kind != yaml.SequenceNode {
+			return nil, krmerr.Errorf(at(i)+".relabel_configs", "must be a list")
+		}
+		// Remove our earlier drop rules (any version of them), then insert one.
+		if rules != nil {
+			kept := rules.YNode().Content[:0]
+			for _, r := range rules.YNode().Content {
+				if !isOurDropRule(r) {
+					kept = append(kept, r)
+				}
+			}
+			rules.YNode().Content = kept
+		}
+		if !want {
+			continue
+		}
+		if rules == nil {
+			var err error
+			if rules, err = j.Pipe(yaml.LookupCreate(yaml.SequenceNode, "relabel_configs")); err != nil {
+				return nil, err
+			}
+		}
+		rules.YNode().Style &^= yaml.FlowStyle
+		at := keepScrapeIndex(rules) + 1
+		c := rules.YNode().Content
+		rules.YNode().Content = append(c[:at:at], append([]*yaml.Node{yaml.CopyYNode(drop.YNode())}, c[at:]...)...)
+		excluded = append(excluded, name)
+	}
+	if o.ExcludeFrom != nil {
+		for _, n := range *o.ExcludeFrom {
+			if !found[n] {
+				return nil, krmerr.Errorf("", "spec.scrapeJob.excludeFrom names job %q, which the scrape configuration does not define", n)
+			}
+		}
+	}
+	return excluded, nil
+}
+
+// isPlainPodJob: role pod, and a keep rule on prometheus_io_scrape*.
+func isPlainPodJob(job *yaml.RNode) bool {
+	sds, _ := job.Pipe(yaml.Lookup("kubernetes_sd_configs"))
+	pod := false
+	if sds != nil {
+		for _, sd := range sds.YNode().Content {
+			if f := yaml.NewRNode(sd).Field("role"); f != nil && yaml.GetValue(f.Value) == "pod" {
+				pod = true
+			}
+		}
+	}
+	if !pod {
+		return false
+	}
+	rules, _ := job.Pipe(yaml.Lookup("relabel_configs"))
+	return rules != nil && keepScrapeIndex(rules) >= 0
+}
+
+func keepScrapeIndex(rules *yaml.RNode) int {
+	for i, r := range rules.YNode().Content {
+		rn := yaml.NewRNode(r)
+		if a := rn.Field("action"); a == nil || yaml.GetValue(a.Value) != "keep" {
+			continue
+		}
+		src := rn.Field("source_labels")
+		if src == nil {
+			continue
+		}
+		for _, l := range src.Value.YNode().Content {
+			if strings.HasPrefix(l.Value, lblScrape) {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+func fieldValue(n *yaml.Node, key string) string {
+	if f := yaml.NewRNode(n).Field(key); f != nil {
+		return yaml.GetValue(f.Value)
+	}
+	return ""
+}

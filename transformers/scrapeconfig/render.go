@@ -1,0 +1,61 @@
+package scrapeconfig
+
+// The text-preserving renderer: writes the edited tree back so that the user's
+// text is kept wherever the edit did not touch it (splice.go, then preserve.go).
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// editAndRender edits the job list of root and writes root back, keeping the
+// user's text: the edit is spliced into it line by line (splice.go); where that
+// does not apply, the whole document is rendered and the user's lines are kept
+// where they provably did not change (preserve.go).
+func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) (string, Report, error) {
+	var snaps []seqSnap
+	if strings.TrimSpace(doc) != "" {
+		snaps = snapshot(jobs.YNode())
+	}
+	rep, err := editJobs(jobs, o, field)
+	if err != nil {
+		return "", rep, err
+	}
+	seqIndent := yaml.DeriveSeqIndentStyle(doc)
+	if out, ok := splice(doc, snaps, root, seqIndent); ok {
+		return out, rep, nil
+	}
+	var pristine *yaml.RNode
+	if strings.TrimSpace(doc) != "" {
+		pristine, _ = yaml.Parse(doc)
+	}
+	// Nothing changed (a re-run): the user's text stays exactly as it is. Comments
+	// do not count, but our jobs must still carry their marker.
+	if pristine != nil && yamlcmp.SameContent(pristine.YNode(), root.YNode()) && strings.Count(doc, Marker) >= len(rep.Jobs) {
+		return doc, rep, nil
+	}
+	out, err := render(root, doc)
+	if err != nil {
+		return "", rep, err
+	}
+	return preserve(doc, pristine, root, out), rep, nil
+}
+
+// render writes root with the sequence indentation of the original text and its
+// trailing-newline convention.
+func render(root *yaml.RNode, original string) (string, error) {
+	var buf bytes.Buffer
+	style := yaml.SequenceIndentStyle(yaml.DeriveSeqIndentStyle(original))
+	enc := yaml.NewEncoderWithOptions(&buf, &yaml.EncoderOptions{SeqIndent: style})
+	if err := enc.Encode(root.Document()); err != nil {
+		return "", err
+	}
+	out := buf.String()
+	if !strings.HasSuffix(original, "\n") && original != "" {
+		out = strings.TrimSuffix(out, "\n")
+	}
+	return out, nil
+}
