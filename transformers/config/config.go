@@ -7,14 +7,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -326,7 +329,7 @@ func Parse(node *kyaml.RNode) (*PrometheusMTLS, error) {
 
 func fromObject(node *kyaml.RNode) (*PrometheusMTLS, error) {
 	if node.YNode().Kind != kyaml.MappingNode {
-		return nil, fieldErr("", "functionConfig must be a mapping, got a %s", kindName(node.YNode().Kind))
+		return nil, fieldErr("", "functionConfig must be a mapping, got a %s", yamlnode.KindWord(node.YNode()))
 	}
 	if k := node.GetKind(); k != Kind {
 		return nil, fieldErr("kind", "must be %q (or a v1 ConfigMap), got %q", Kind, k)
@@ -408,18 +411,6 @@ func decodeError(b []byte, err error) error {
 	return fieldErr("", "cannot decode functionConfig: %v", err)
 }
 
-func kindName(k kyaml.Kind) string {
-	switch k {
-	case kyaml.ScalarNode:
-		return "scalar"
-	case kyaml.SequenceNode:
-		return "list"
-	case kyaml.MappingNode:
-		return "mapping"
-	}
-	return "node"
-}
-
 // flatKeys maps the ConfigMap keys to setters on the typed config.
 var flatKeys = map[string]func(c *PrometheusMTLS, v string) error{
 	"target-kind":         func(c *PrometheusMTLS, v string) error { c.Spec.Target.Kind = v; return nil },
@@ -458,14 +449,7 @@ var flatKeys = map[string]func(c *PrometheusMTLS, v string) error{
 }
 
 // FlatKeys lists the keys a ConfigMap function config accepts, sorted.
-func FlatKeys() []string {
-	keys := make([]string, 0, len(flatKeys))
-	for k := range flatKeys {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func FlatKeys() []string { return slices.Sorted(maps.Keys(flatKeys)) }
 
 func scrapeRef(c *PrometheusMTLS) *ScrapeConfigRef {
 	if c.Spec.ScrapeConfig == nil {

@@ -7,6 +7,8 @@ package injection
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -151,12 +153,7 @@ func Disable(tpl *yaml.RNode, rec *Record) error {
 			return err
 		}
 	}
-	keys := make([]string, 0, len(rec.Replaced))
-	for id := range rec.Replaced {
-		keys = append(keys, id)
-	}
-	sort.Strings(keys)
-	for _, id := range keys {
+	for _, id := range slices.Sorted(maps.Keys(rec.Replaced)) {
 		where, key, _ := strings.Cut(id, "/")
 		if err := podtemplate.SetString(tpl, []string{"metadata", where}, key, rec.Replaced[id]); err != nil {
 			return err

@@ -7,13 +7,15 @@ package operator
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -106,16 +108,12 @@ func (c ScrapeClass) Ensure(cr *yaml.RNode, owned bool) error {
 	want := c.Node()
 	at := -1
 	for i, el := range list.YNode().Content {
-		rn := yaml.NewRNode(el)
-		name := ""
-		if f := rn.Field("name"); f != nil {
-			name = yaml.GetValue(f.Value)
-		}
+		name := yamlnode.Value(el, "name")
 		if name == ScrapeClassName {
 			at = i
 			continue
 		}
-		if d := rn.Field("default"); c.Default && d != nil && yaml.GetValue(d.Value) == "true" {
+		if c.Default && yamlnode.Value(el, "default") == "true" {
 			return krmerr.Errorf(fmt.Sprintf("spec.scrapeClasses[%d]", i), "scrape class %q is already the default; only one may be (unset it, or leave spec.scrapeJob.defaultScrapeClass false)", name)
 		}
 	}
@@ -123,7 +121,7 @@ func (c ScrapeClass) Ensure(cr *yaml.RNode, owned bool) error {
 		list.YNode().Content = append(list.YNode().Content, want.YNode())
 		return nil
 	}
-	if !owned && !c.TakeOver && !yamlcmp.SameDecoded(list.YNode().Content[at], want.YNode()) {
+	if !owned && !c.TakeOver && !yamlnode.SameDecoded(list.YNode().Content[at], want.YNode()) {
 		return krmerr.Errorf(fmt.Sprintf("spec.scrapeClasses[%d]", at), "a scrape class named %q exists that this function did not write; remove it, or set spec.scrapeJob.takeOver: true to replace it", ScrapeClassName)
 	}
 	list.YNode().Content[at] = want.YNode()
@@ -139,13 +137,7 @@ func AdditionalScrapeConfigs(cr *yaml.RNode) (name, key string, err error) {
 	if ref.YNode().Kind != yaml.MappingNode {
 		return "", "", krmerr.Errorf("spec.additionalScrapeConfigs", "must be a Secret key selector {name, key}")
 	}
-	get := func(f string) string {
-		if v := ref.Field(f); v != nil {
-			return yaml.GetValue(v.Value)
-		}
-		return ""
-	}
-	name, key = get("name"), get("key")
+	name, key = yamlnode.Value(ref.YNode(), "name"), yamlnode.Value(ref.YNode(), "key")
 	if name == "" || key == "" {
 		return "", "", krmerr.Errorf("spec.additionalScrapeConfigs", "needs both name and key")
 	}
@@ -181,27 +173,49 @@ func NewScrapeSecret(cr *yaml.RNode) (*yaml.RNode, error) {
 	return s, nil
 }
 
+// monitorSelectors are the fields of a Prometheus that select each monitor kind:
+// by the monitor's labels, and by its namespace's labels.
+var monitorSelectors = map[string]struct{ labels, namespaces string }{
+	"PodMonitor":   {"podMonitorSelector", "podMonitorNamespaceSelector"},
+	"ScrapeConfig": {"scrapeConfigSelector", "scrapeConfigNamespaceSelector"},
+}
+
+// MonitorKinds are the kinds SelectedMonitors reads, sorted.
+func MonitorKinds() []string { return slices.Sorted(maps.Keys(monitorSelectors)) }
+
 // SelectedMonitors lists the PodMonitors and ScrapeConfigs among items that cr
 // selects (label selector; namespace selector evaluated against the Namespaces in
 // the list, otherwise assumed to match), for the info result that tells how to opt
-// them in.
+// them in. Each selector is read once, and the Namespaces are indexed once.
 func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode) []string {
+	namespaces := map[string]map[string]string{}
+	for _, it := range items {
+		if it.GetKind() == "Namespace" {
+			if _, seen := namespaces[it.GetName()]; !seen {
+				namespaces[it.GetName()] = it.GetLabels()
+			}
+		}
+	}
+	selectors := map[string]labels.Selector{}
+	selector := func(field string) labels.Selector {
+		s, ok := selectors[field]
+		if !ok {
+			s = selectorAt(cr, field)
+			selectors[field] = s
+		}
+		return s
+	}
 	var out []string
 	for _, it := range items {
 		kind := it.GetKind()
-		var sel, nsSel string
-		switch kind {
-		case "PodMonitor":
-			sel, nsSel = "podMonitorSelector", "podMonitorNamespaceSelector"
-		case "ScrapeConfig":
-			sel, nsSel = "scrapeConfigSelector", "scrapeConfigNamespaceSelector"
-		default:
+		f, ok := monitorSelectors[kind]
+		if !ok || !strings.HasPrefix(it.GetApiVersion(), kinds.OperatorGroup+"/") {
 			continue
 		}
-		if !strings.HasPrefix(it.GetApiVersion(), kinds.OperatorGroup+"/") {
-			continue
+		if s := selector(f.labels); s == nil || !s.Matches(labels.Set(it.GetLabels())) {
+			continue // no selector selects nothing
 		}
-		if !selects(cr, sel, it.GetLabels()) || !selectsNamespace(cr, nsSel, it.GetNamespace(), items) {
+		if !inNamespaces(cr, selector(f.namespaces), it.GetNamespace(), namespaces) {
 			continue
 		}
 		if n, _ := it.Pipe(yaml.Lookup("spec", "scrapeClass")); n != nil && yaml.GetValue(n) == ScrapeClassName {
@@ -212,39 +226,35 @@ func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode) []string {
 	return out
 }
 
-// selects evaluates spec.<field> (a LabelSelector; nil selects nothing).
-func selects(cr *yaml.RNode, field string, set map[string]string) bool {
-	s, _ := cr.Pipe(yaml.Lookup("spec", field))
-	if s == nil {
-		return false
-	}
-	return matches(s, set)
-}
-
-func selectsNamespace(cr *yaml.RNode, field, ns string, items []*yaml.RNode) bool {
-	s, _ := cr.Pipe(yaml.Lookup("spec", field))
-	if s == nil {
+// inNamespaces evaluates a namespace selector (nil: the resource's own
+// namespace) for namespace ns; a Namespace not in the list may match.
+func inNamespaces(cr *yaml.RNode, sel labels.Selector, ns string, namespaces map[string]map[string]string) bool {
+	if sel == nil {
 		return ns == cr.GetNamespace() || ns == ""
 	}
-	for _, it := range items {
-		if it.GetKind() == "Namespace" && it.GetName() == ns {
-			return matches(s, it.GetLabels())
-		}
-	}
-	return true // the Namespace is not in the list: it may match
+	l, listed := namespaces[ns]
+	return !listed || sel.Matches(labels.Set(l))
 }
 
-// matches evaluates a LabelSelector node as prometheus-operator does, with
-// apimachinery's selector; one it cannot read selects nothing.
-func matches(sel *yaml.RNode, set map[string]string) bool {
-	b, err := sel.MarshalJSON()
-	if err != nil {
-		return false
+// selectorAt reads the LabelSelector at spec.<field> of cr as prometheus-operator
+// does, with apimachinery's selector: nil when the field is absent, one that
+// selects nothing when it cannot be read.
+func selectorAt(cr *yaml.RNode, field string) labels.Selector {
+	n, _ := cr.Pipe(yaml.Lookup("spec", field))
+	if n == nil {
+		return nil
 	}
 	var ls metav1.LabelSelector
-	if err := json.Unmarshal(b, &ls); err != nil {
-		return false
+	b, err := n.MarshalJSON()
+	if err == nil {
+		err = json.Unmarshal(b, &ls)
+	}
+	if err != nil {
+		return labels.Nothing()
 	}
 	s, err := metav1.LabelSelectorAsSelector(&ls)
-	return err == nil && s.Matches(labels.Set(set))
+	if err != nil {
+		return labels.Nothing()
+	}
+	return s
 }

@@ -15,7 +15,7 @@ import (
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	corev1 "k8s.io/api/core/v1"
 	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -345,7 +345,7 @@ func pathCollision(c *yaml.RNode, field string, m Mount, old []string) error {
 	}
 	dir := strings.TrimSuffix(m.MountPath, "/")
 	for i, el := range list.YNode().Content {
-		name, at := scalarField(el, "name"), scalarField(el, "mountPath")
+		name, at := yamlnode.Value(el, "name"), yamlnode.Value(el, "mountPath")
 		if name == m.Name || slices.Contains(old, m.Container+":"+at) {
 			continue
 		}
@@ -358,13 +358,6 @@ func pathCollision(c *yaml.RNode, field string, m Mount, old []string) error {
 		}
 	}
 	return nil
-}
-
-func scalarField(m *yaml.Node, key string) string {
-	if f := yaml.NewRNode(m).Field(key); f != nil {
-		return yaml.GetValue(f.Value)
-	}
-	return ""
 }
 
 // upsert puts node into the list at path, keyed by key=value. An element with that
@@ -389,7 +382,7 @@ func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNo
 			list.YNode().Content = append(list.YNode().Content[:i:i], list.YNode().Content[i+1:]...)
 			break
 		}
-		if yamlcmp.SameDecoded(el, node.YNode()) {
+		if yamlnode.SameDecoded(el, node.YNode()) {
 			return false, nil
 		}
 		existing, _ := yaml.NewRNode(el).String()

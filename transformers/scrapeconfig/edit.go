@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -25,9 +26,9 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	names := map[string]int{}
 	for i, el := range jobs.YNode().Content {
 		if el.Kind != yaml.MappingNode {
-			return rep, krmerr.Errorf(at(i), "must be a mapping (a job), got a %s", kindName(el))
+			return rep, krmerr.Errorf(at(i), "must be a mapping (a job), got a %s", yamlnode.KindWord(el))
 		}
-		n := fieldValue(el, "job_name")
+		n := yamlnode.Value(el, "job_name")
 		if _, dup := names[n]; dup && n != "" {
 			return rep, krmerr.Errorf(at(i)+".job_name", "job %q is defined twice", n)
 		}
@@ -94,7 +95,7 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) ([]strin
 	var excluded []string
 	for i, el := range jobs.YNode().Content {
 		j := yaml.NewRNode(el)
-		name := fieldValue(el, "job_name")
+		name := yamlnode.Value(el, "job_name")
 		if isOurs(el) {
 			continue
 		}
@@ -148,7 +149,7 @@ func isPlainPodJob(job *yaml.RNode) bool {
 	pod := false
 	if sds != nil {
 		for _, sd := range sds.YNode().Content {
-			if f := yaml.NewRNode(sd).Field("role"); f != nil && yaml.GetValue(f.Value) == "pod" {
+			if yamlnode.Value(sd, "role") == "pod" {
 				pod = true
 			}
 		}
@@ -162,26 +163,18 @@ func isPlainPodJob(job *yaml.RNode) bool {
 
 func keepScrapeIndex(rules *yaml.RNode) int {
 	for i, r := range rules.YNode().Content {
-		rn := yaml.NewRNode(r)
-		if a := rn.Field("action"); a == nil || yaml.GetValue(a.Value) != "keep" {
+		if yamlnode.Value(r, "action") != "keep" {
 			continue
 		}
-		src := rn.Field("source_labels")
+		src := yamlnode.Field(r, "source_labels")
 		if src == nil {
 			continue
 		}
-		for _, l := range src.Value.YNode().Content {
+		for _, l := range src.Content {
 			if strings.HasPrefix(l.Value, lblScrape) {
 				return i
 			}
 		}
 	}
 	return -1
-}
-
-func fieldValue(n *yaml.Node, key string) string {
-	if f := yaml.NewRNode(n).Field(key); f != nil {
-		return yaml.GetValue(f.Value)
-	}
-	return ""
 }

@@ -4,11 +4,11 @@ package scrapeconfig
 // recognises them in a config it wrote before.
 
 import (
-	"encoding/json"
 	"fmt"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -172,16 +172,16 @@ func isOurDropRule(r *yaml.Node) bool {
 	if strings.Contains(r.HeadComment+r.Content[0].HeadComment, "istio-prometheus-mtls:") {
 		return true
 	}
-	rn := yaml.NewRNode(r)
-	src := rn.Field("source_labels")
-	act := rn.Field("action")
-	if src == nil || act == nil || yaml.GetValue(act.Value) != "drop" {
+	// An older drop rule without its comment: its source labels start so.
+	src := yamlnode.Field(r, "source_labels")
+	first := []string{lblStatus, lblMTLS, lblPort}
+	if src == nil || yamlnode.Value(r, "action") != "drop" || len(src.Content) < len(first) {
 		return false
 	}
-	var labels []string
-	for _, l := range src.Value.YNode().Content {
-		labels = append(labels, l.Value)
+	for i, l := range first {
+		if src.Content[i].Value != l {
+			return false
+		}
 	}
-	b, _ := json.Marshal(labels)
-	return strings.HasPrefix(string(b), fmt.Sprintf(`[%q,%q,%q`, lblStatus, lblMTLS, lblPort))
+	return true
 }

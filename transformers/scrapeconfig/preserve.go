@@ -3,7 +3,7 @@ package scrapeconfig
 import (
 	"strings"
 
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -52,7 +52,7 @@ func preserve(original string, pristine, editedRoot *yaml.RNode, edited string) 
 	}
 	result := strings.Join(out, "")
 	check, err := yaml.Parse(result)
-	if err != nil || !yamlcmp.SameContent(check.YNode(), editedRoot.YNode()) {
+	if err != nil || !yamlnode.SameContent(check.YNode(), editedRoot.YNode()) {
 		return edited
 	}
 	return result

@@ -7,7 +7,7 @@ import (
 	"bytes"
 	"strings"
 
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -34,7 +34,7 @@ func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) 
 	}
 	// Nothing changed (a re-run): the user's text stays exactly as it is. Comments
 	// do not count, but our jobs must still carry their marker.
-	if pristine != nil && yamlcmp.SameContent(pristine.YNode(), root.YNode()) && strings.Count(doc, Marker) >= len(rep.Jobs) {
+	if pristine != nil && yamlnode.SameContent(pristine.YNode(), root.YNode()) && strings.Count(doc, Marker) >= len(rep.Jobs) {
 		return doc, rep, nil
 	}
 	out, err := render(root, doc)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -50,7 +51,7 @@ func Edit(doc string, o Options) (string, Report, error) {
 		return "", Report{}, krmerr.Errorf("scrape_configs", "%v", err)
 	}
 	if jobs.YNode().Kind != yaml.SequenceNode {
-		return "", Report{}, krmerr.Errorf("scrape_configs", "must be a list of jobs, got a %s", kindName(jobs.YNode()))
+		return "", Report{}, krmerr.Errorf("scrape_configs", "must be a list of jobs, got a %s", yamlnode.KindWord(jobs.YNode()))
 	}
 	return editAndRender(doc, root, jobs, o, "scrape_configs")
 }
@@ -70,7 +71,7 @@ func EditJobList(doc string, o Options) (string, Report, error) {
 			root = yaml.NewRNode(&yaml.Node{Kind: yaml.SequenceNode})
 		}
 		if root.YNode().Kind != yaml.SequenceNode {
-			return "", Report{}, krmerr.Errorf("", "the additional scrape configs must be a YAML list of jobs, got a %s", kindName(root.YNode()))
+			return "", Report{}, krmerr.Errorf("", "the additional scrape configs must be a YAML list of jobs, got a %s", yamlnode.KindWord(root.YNode()))
 		}
 	}
 	return editAndRender(doc, root, root, o, "")
@@ -85,24 +86,7 @@ func parse(doc string) (*yaml.RNode, error) {
 		return nil, krmerr.Errorf("", "prometheus.yml is not valid YAML: %v", err)
 	}
 	if root.YNode().Kind != yaml.MappingNode {
-		return nil, krmerr.Errorf("", "prometheus.yml must be a YAML mapping, got a %s", kindName(root.YNode()))
+		return nil, krmerr.Errorf("", "prometheus.yml must be a YAML mapping, got a %s", yamlnode.KindWord(root.YNode()))
 	}
 	return root, nil
-}
-
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.ScalarNode:
-		if n.Tag == yaml.NodeTagNull {
-			return "null"
-		}
-		return "scalar"
-	case yaml.SequenceNode:
-		return "list"
-	case yaml.MappingNode:
-		return "mapping"
-	case yaml.AliasNode:
-		return "alias"
-	}
-	return "node"
 }

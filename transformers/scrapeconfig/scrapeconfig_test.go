@@ -166,3 +166,35 @@ func TestDiff(t *testing.T) {
 		}
 	}
 }
+
+// TestDropRuleWithoutComment: a drop rule whose comment was lost (a tool that
+// drops comments) is still recognised as ours by its source labels, and replaced
+// rather than doubled; a user's drop rule on other labels stays.
+func TestDropRuleWithoutComment(t *testing.T) {
+	once, _, err := Edit(plain, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kept []string
+	for _, l := range strings.SplitAfter(once, "\n") {
+		if !strings.Contains(l, "# istio-prometheus-mtls: sidecar pods") {
+			kept = append(kept, l)
+		}
+	}
+	bare := strings.Join(kept, "")
+	if bare == once {
+		t.Fatal("the drop rule's comment was not found")
+	}
+	user := "  - {source_labels: [" + lblStatus + ", " + lblPort + "], action: drop, regex: x}\n"
+	bare = strings.Replace(bare, "regex: \"true\"}\n", "regex: \"true\"}\n"+user, 1)
+	again, _, err := Edit(bare, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(again, sidecarPod+";"+notMerged); n != 1 {
+		t.Errorf("%d drop rules of ours after the re-run:\n%s", n, again)
+	}
+	if !strings.Contains(again, strings.TrimSpace(user)) {
+		t.Errorf("the user's drop rule went:\n%s", again)
+	}
+}

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"strings"
 
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -33,18 +33,11 @@ func snapshot(jobs *yaml.Node) []seqSnap {
 	}
 	snaps := []seqSnap{{jobs, append([]*yaml.Node(nil), jobs.Content...), jobs.Style}}
 	for _, job := range jobs.Content {
-		if rules := mapValue(job, "relabel_configs"); rules != nil && rules.Kind == yaml.SequenceNode {
+		if rules := yamlnode.Field(job, "relabel_configs"); rules != nil && rules.Kind == yaml.SequenceNode {
 			snaps = append(snaps, seqSnap{rules, append([]*yaml.Node(nil), rules.Content...), rules.Style})
 		}
 	}
 	return snaps
-}
-
-func mapValue(m *yaml.Node, key string) *yaml.Node {
-	if f := yaml.NewRNode(m).Field(key); f != nil {
-		return f.Value.YNode()
-	}
-	return nil
 }
 
 // textEdits are line operations on the original document: lines to drop, and
@@ -95,7 +88,7 @@ func splice(doc string, snaps []seqSnap, root *yaml.RNode, seqIndent string) (st
 		oldJobs[job] = true
 	}
 	for _, job := range snaps[0].node.Content {
-		if rules := mapValue(job, "relabel_configs"); rules != nil && !known[rules] && oldJobs[job] {
+		if rules := yamlnode.Field(job, "relabel_configs"); rules != nil && !known[rules] && oldJobs[job] {
 			return "", false
 		}
 	}
@@ -120,7 +113,7 @@ func splice(doc string, snaps []seqSnap, root *yaml.RNode, seqIndent string) (st
 		out = strings.TrimSuffix(out, "\n")
 	}
 	check, err := yaml.Parse(out)
-	if err != nil || !yamlcmp.SameContent(check.YNode(), root.YNode()) {
+	if err != nil || !yamlnode.SameContent(check.YNode(), root.YNode()) {
 		return "", false
 	}
 	return out, true
@@ -234,7 +227,7 @@ func sameList(a, b []*yaml.Node) bool {
 		return false
 	}
 	for i := range a {
-		if !yamlcmp.SameContent(a[i], b[i]) || commentText(a[i]) != commentText(b[i]) {
+		if !yamlnode.SameContent(a[i], b[i]) || commentText(a[i]) != commentText(b[i]) {
 			return false
 		}
 	}

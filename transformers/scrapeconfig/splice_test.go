@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -103,7 +103,7 @@ func TestSpliceMatchesFullRender(t *testing.T) {
 					t.Fatalf("step %d: %v\n%s", step, err, fast)
 				}
 				b, _ := yaml.Parse(full)
-				if !yamlcmp.SameContent(a.YNode(), b.YNode()) {
+				if !yamlnode.SameContent(a.YNode(), b.YNode()) {
 					t.Fatalf("step %d: fast and full differ:\n%s\n---\n%s", step, fast, full)
 				}
 				if strings.HasSuffix(doc, "\n") != strings.HasSuffix(fast, "\n") {
@@ -194,7 +194,7 @@ func FuzzSplice(f *testing.F) {
 		if err != nil {
 			t.Fatalf("%v\n%s", err, fast)
 		}
-		if !yamlcmp.SameContent(a.YNode(), root.YNode()) {
+		if !yamlnode.SameContent(a.YNode(), root.YNode()) {
 			t.Fatalf("the splice is not the edited tree:\n%s", fast)
 		}
 		if !strings.Contains(doc, Marker) && !strings.Contains(doc, "istio-prometheus-mtls:") {

@@ -15,6 +15,7 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -66,10 +67,10 @@ func checkShape(n *yaml.RNode, i int) error {
 		return krmerr.Errorf(fmt.Sprintf("items[%d]", i), "must be a mapping (a Kubernetes object)")
 	}
 	what := fmt.Sprintf("items[%d]", i)
-	if k := field(root, "kind"); k != nil && k.Kind == yaml.ScalarNode {
+	if k := yamlnode.Field(root, "kind"); k != nil && k.Kind == yaml.ScalarNode {
 		what += " (" + k.Value
-		if md := field(root, "metadata"); md != nil && md.Kind == yaml.MappingNode {
-			if nm := field(md, "name"); nm != nil && nm.Kind == yaml.ScalarNode {
+		if md := yamlnode.Field(root, "metadata"); md != nil && md.Kind == yaml.MappingNode {
+			if nm := yamlnode.Field(md, "name"); nm != nil && nm.Kind == yaml.ScalarNode {
 				what += " " + nm.Value
 			}
 		}
@@ -87,13 +88,13 @@ func checkShape(n *yaml.RNode, i int) error {
 	for _, p := range paths {
 		cur := root
 		for j, k := range p {
-			next := field(cur, k)
+			next := yamlnode.Field(cur, k)
 			if next == nil || isEmptyScalar(next) {
 				break // none, null or "": read as empty
 			}
 			if next.Kind != yaml.MappingNode {
 				field := strings.Join(p[:j+1], ".")
-				return krmerr.Errorf(field, "%s: %s must be a mapping, got a %s", what, field, kindOf(next))
+				return krmerr.Errorf(field, "%s: %s must be a mapping, got a %s", what, field, yamlnode.KindWord(next))
 			}
 			cur = next
 		}
@@ -106,35 +107,11 @@ func isEmptyScalar(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && (n.ShortTag() == yaml.NodeTagNull || n.Value == "")
 }
 
-func field(m *yaml.Node, key string) *yaml.Node {
-	if m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
 func scalar(m *yaml.Node, key string) string {
-	if v := field(m, key); v != nil && v.Kind == yaml.ScalarNode {
+	if v := yamlnode.Field(m, key); v != nil && v.Kind == yaml.ScalarNode {
 		return v.Value
 	}
 	return ""
-}
-
-func kindOf(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.SequenceNode:
-		return "list"
-	case yaml.ScalarNode:
-		return "scalar"
-	case yaml.AliasNode:
-		return "alias"
-	}
-	return "node"
 }
 
 // keysOf lists the current and previous names of a resource (reading only the

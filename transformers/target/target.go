@@ -24,7 +24,7 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapeconfig"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/selection"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlcmp"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -151,7 +151,7 @@ func quoteAll(s []string) []string {
 
 // workloadNote reports the pod-template edit, when the workload changed.
 func workloadNote(original, edited *yaml.RNode, p plan.Plan, field, into, suffix string) []Note {
-	if yamlcmp.Identical(original.YNode(), edited.YNode()) {
+	if yamlnode.Identical(original.YNode(), edited.YNode()) {
 		return nil
 	}
 	return []Note{{Ref: krmerr.RefOf(edited), Field: field, Message: p.Summary(into, suffix)}}

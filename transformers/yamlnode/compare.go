@@ -1,5 +1,7 @@
-// Package yamlcmp holds the comparisons of YAML trees the function makes, each
-// named by what it compares:
+// Package yamlnode holds the small helpers on go-yaml nodes that several packages
+// need: reading a mapping's field, the word for a node's kind in a message, and
+// the comparisons of YAML trees the function makes, each named by what it
+// compares:
 //
 //   - Identical: everything a reader of the text sees (a re-run must not
 //     report a change it did not make);
@@ -7,7 +9,7 @@
 //     (an edited text must parse to the edited tree);
 //   - SameDecoded: the same object to a decoder, mapping keys in any order and
 //     aliases followed (an element the user wrote equals the one we would add).
-package yamlcmp
+package yamlnode
 
 import "sigs.k8s.io/kustomize/kyaml/yaml"
 

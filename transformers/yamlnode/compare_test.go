@@ -1,4 +1,4 @@
-package yamlcmp
+package yamlnode
 
 import (
 	"testing"
