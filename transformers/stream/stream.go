@@ -21,22 +21,13 @@ type Doc struct {
 // after the marker ("--- {a: b}") stays inside Body: such a document is parsed whole.
 func Split(in []byte) []Doc {
 	var docs []Doc
-	start := 0
-	for off := 0; off <= len(in); {
-		end := bytes.IndexByte(in[off:], '\n')
-		next := len(in)
-		if end >= 0 {
-			next = off + end + 1
-		}
-		line := in[off:next]
+	start, off := 0, 0
+	for line := range bytes.Lines(in) {
 		if off > start && isMarker(line) {
 			docs = append(docs, cut(in[start:off]))
 			start = off
 		}
-		if next == off {
-			break
-		}
-		off = next
+		off += len(line)
 	}
 	if start < len(in) {
 		docs = append(docs, cut(in[start:]))
@@ -60,17 +51,11 @@ func isMarker(line []byte) bool {
 // and its body.
 func cut(doc []byte) Doc {
 	off := 0
-	for off < len(doc) {
-		end := bytes.IndexByte(doc[off:], '\n')
-		next := len(doc)
-		if end >= 0 {
-			next = off + end + 1
-		}
-		t := bytes.TrimSpace(doc[off:next])
-		if len(t) != 0 && t[0] != '#' && !isMarker(doc[off:next]) {
+	for line := range bytes.Lines(doc) {
+		if t := bytes.TrimSpace(line); len(t) != 0 && t[0] != '#' && !isMarker(line) {
 			break
 		}
-		off = next
+		off += len(line)
 	}
 	return Doc{Prefix: doc[:off], Body: doc[off:]}
 }
