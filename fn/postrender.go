@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/operator"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/stream"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -74,12 +76,12 @@ func postRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // names them (a workload mounts them by name; a Prometheus references its
 // additionalScrapeConfigs Secret by name) or the config does.
 var (
-	parsedKinds     = map[string]bool{"Namespace": true, "PodMonitor": true, "ScrapeConfig": true}
+	parsedKinds     = map[string]bool{"Namespace": true}
 	referencedKinds = map[string]bool{"ConfigMap": true, "Secret": true}
 )
 
 func init() {
-	for _, k := range kinds.Selectable() {
+	for _, k := range append(kinds.Selectable(), operator.MonitorKinds()...) {
 		parsedKinds[k] = true
 	}
 }
@@ -198,9 +200,9 @@ func runOn(nodes []*yaml.Node, fc *yaml.RNode, stderr io.Writer) ([]*yaml.Node, 
 // items are copies: they take the place of the object of the same identity, and
 // that document is rendered again. Other items were created: they are appended.
 func (p *parsedStream) writer(items []*yaml.Node) func(io.Writer) error {
-	byID := map[string]*yaml.Node{}
+	byID := map[krmerr.Ref]*yaml.Node{}
 	for _, n := range p.nodes {
-		byID[objectID(yaml.NewRNode(n))] = n
+		byID[*krmerr.RefOf(yaml.NewRNode(n))] = n
 	}
 	replaced := map[*yaml.Node]*yaml.Node{} // input node -> its edited copy
 	edited := map[int]bool{}
@@ -209,7 +211,7 @@ func (p *parsedStream) writer(items []*yaml.Node) func(io.Writer) error {
 		if _, same := p.from[n]; same {
 			continue
 		}
-		if orig, ok := byID[objectID(yaml.NewRNode(n))]; ok {
+		if orig, ok := byID[*krmerr.RefOf(yaml.NewRNode(n))]; ok {
 			replaced[orig], edited[p.from[orig]] = n, true
 		} else {
 			created = append(created, n)
@@ -252,10 +254,6 @@ func (p *parsedStream) writer(items []*yaml.Node) func(io.Writer) error {
 	}
 }
 
-func objectID(n *yaml.RNode) string {
-	return n.GetApiVersion() + "/" + n.GetKind() + "/" + n.GetNamespace() + "/" + n.GetName()
-}
-
 func postRenderConfig(file string, flat map[string]string) (*yaml.RNode, error) {
 	if file != "" && len(flat) > 0 {
 		return nil, fmt.Errorf("give either --config or key=value settings, not both")
@@ -274,19 +272,15 @@ func postRenderConfig(file string, flat map[string]string) (*yaml.RNode, error) 
 	if len(flat) == 0 {
 		return nil, nil
 	}
-	return yaml.FromMap(map[string]any{
+	cm, err := yaml.FromMap(map[string]any{
 		"apiVersion": "v1", "kind": "ConfigMap",
 		"metadata": map[string]any{"name": "istio-prometheus-mtls"},
-		"data":     toAny(flat),
 	})
-}
-
-func toAny(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
+	if err != nil {
+		return nil, err
 	}
-	return out
+	// The values stay the strings given: config reads the data as text.
+	return cm, cm.PipeE(yaml.SetField("data", yaml.NewMapRNode(&flat)))
 }
 
 // readStream decodes a multi-document YAML stream into its objects as they are

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/internal/checks"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/stream"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -61,15 +62,15 @@ func TestPostRenderLeavesTheRestAlone(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				krmByID := map[string]string{}
+				krmByID := map[krmerr.Ref]string{}
 				for _, it := range krmItems {
-					krmByID[objectID(it)] = render(t, it)
+					krmByID[*krmerr.RefOf(it)] = render(t, it)
 				}
-				changed := map[string]bool{}
+				changed := map[krmerr.Ref]bool{}
 				inItems, _ := checks.Items(resourceList(t, in, nil))
 				for _, it := range inItems {
-					if krmByID[objectID(it)] != render(t, it) {
-						changed[objectID(it)] = true
+					if krmByID[*krmerr.RefOf(it)] != render(t, it) {
+						changed[*krmerr.RefOf(it)] = true
 					}
 				}
 
@@ -78,7 +79,7 @@ func TestPostRenderLeavesTheRestAlone(t *testing.T) {
 					t.Fatalf("%d documents in, %d out", len(inDocs), len(outDocs))
 				}
 				var restIn, restOut bytes.Buffer
-				seen := map[string]bool{}
+				seen := map[krmerr.Ref]bool{}
 				for i, d := range inDocs {
 					o := outDocs[i]
 					if bytes.Equal(d.Prefix, o.Prefix) && bytes.Equal(d.Body, o.Body) {
@@ -95,13 +96,13 @@ func TestPostRenderLeavesTheRestAlone(t *testing.T) {
 					if err != nil {
 						t.Fatalf("document %d: %v", i, err)
 					}
-					id := objectID(n)
+					id := *krmerr.RefOf(n)
 					seen[id] = true
 					if !changed[id] {
-						t.Errorf("document %d (%s) was rewritten, but the KRM mode leaves it alone", i, id)
+						t.Errorf("document %d (%s) was rewritten, but the KRM mode leaves it alone", i, id.String())
 					}
 					if got, want := render(t, n), krmByID[id]; got != want {
-						t.Errorf("document %d (%s) is not the KRM mode's edit:\n%s", i, id, lineDiff(want, got))
+						t.Errorf("document %d (%s) is not the KRM mode's edit:\n%s", i, id.String(), lineDiff(want, got))
 					}
 				}
 				if restIn.String() != restOut.String() {
@@ -112,15 +113,15 @@ func TestPostRenderLeavesTheRestAlone(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					id := objectID(n)
+					id := *krmerr.RefOf(n)
 					seen[id] = true
 					if got, want := render(t, n), krmByID[id]; got != want {
-						t.Errorf("created %s is not the KRM mode's:\n%s", id, lineDiff(want, got))
+						t.Errorf("created %s is not the KRM mode's:\n%s", id.String(), lineDiff(want, got))
 					}
 				}
 				for id := range changed {
 					if !seen[id] {
-						t.Errorf("the KRM mode edits %s; post-render does not", id)
+						t.Errorf("the KRM mode edits %s; post-render does not", id.String())
 					}
 				}
 				if len(seen) == 0 {
