@@ -36,6 +36,10 @@ func process(rl *fn.ResourceList) (bool, error) {
 	if err != nil {
 		return fail(err)
 	}
+	if cfg.VersionAssumed {
+		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Info, ResourceRef: resultRef(krmerr.RefOf(cfgNode)),
+			Field: &fn.Field{Path: "spec.istio.version"}, Message: assumedVersion(cfg.Spec.Istio.Version)})
+	}
 	if istio.Newer {
 		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Warning, ResourceRef: resultRef(krmerr.RefOf(cfgNode)),
 			Field: &fn.Field{Path: "spec.istio.version"}, Message: istio.NewerWarning(cfg.Spec.Istio.Version)})
@@ -99,6 +103,11 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS, istio plan.Istio
 		}
 	}
 	return out, done.Notes, nil
+}
+
+// assumedVersion is the info result for a config that sets no Istio version.
+func assumedVersion(v string) string {
+	return fmt.Sprintf("istio.version not set: assuming %s, the newest this release knows; set it to your control plane's version", v)
 }
 
 // errorResult reports err; an error about the function config names the config

@@ -38,8 +38,10 @@ spec:
     container: ""          # default: the container running a prometheus image or passing --config.file
   mode: sidecar            # sidecar: our istio-proxy container; injection: steer Istio's injector
   istio:
-    version: "%s"          # a string; profile chosen from the table below; a release newer
-                           # than the table runs with the newest profile and a warning;
+    version: "%s"          # a string: set it to your control plane's version; unset: the
+                           # newest release this table knows, with an info result saying so;
+                           # profile chosen from the table below; a release newer than the
+                           # table runs with the newest profile and a warning;
                            # older than 1.5, or not 1.X / 1.X.Y: an error
     proxyImage: ""         # default %s:<version>.0 (or the full version given)
     imagePullPolicy: IfNotPresent
@@ -72,7 +74,7 @@ A v1 ConfigMap works too, with flat keys (kpt fn eval ... -- istio-version=1.28)
 
 Istio profiles:
 `, version, config.APIVersion, config.Kind, strings.Join(kinds.Selectable(), " | "),
-		config.DefaultIstioVersion, config.DefaultProxyImageRepo, config.DefaultControlPlaneNamespace,
+		config.DefaultIstioVersion(), config.DefaultProxyImageRepo, config.DefaultControlPlaneNamespace,
 		config.DefaultTrustDomain, config.DefaultClusterID, config.DefaultCertVolumeName,
 		config.DefaultCertMountPath, config.DefaultScrapeJobName, strings.Join(config.FlatKeys(), ", "))
 	for _, p := range profiles.Table {

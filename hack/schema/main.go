@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	out := flag.String("o", "schema/prometheusmtls.schema.json", "output file")
+	out := flag.String("o", "../../schema/prometheusmtls.schema.json", "output file (go generate runs this in internal/schema)")
 	flag.Parse()
 	b, err := schema.Generate()
 	if err == nil {

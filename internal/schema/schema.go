@@ -7,6 +7,7 @@ package schema
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 
@@ -18,6 +19,11 @@ import (
 // ID is where releases publish the schema (the `# yaml-language-server: $schema=`
 // line of every example config names it).
 const ID = "https://github.com/istio-prometheus-mtls/istio-prometheus-mtls/releases/latest/download/prometheusmtls.schema.json"
+
+// configSource is the config package's source seen from this directory, where go
+// generate and go test run Generate: the schema's descriptions are the doc comments
+// of its types and fields.
+const configSource = "../../transformers/config"
 
 // Generate returns the schema, indented, with a final newline.
 func Generate() ([]byte, error) {
@@ -32,6 +38,10 @@ func Generate() ([]byte, error) {
 			}
 			return nil
 		},
+	}
+	// AddGoComments names a package by base joined with its directory as walked.
+	if err := r.AddGoComments(reflect.TypeFor[config.PrometheusMTLS]().PkgPath()+"/../../internal/schema", configSource); err != nil {
+		return nil, fmt.Errorf("reading the config types' doc comments in %s: %w", configSource, err)
 	}
 	object := r.Reflect(&config.PrometheusMTLS{})
 	nullablePointers(object, reflect.TypeFor[config.PrometheusMTLS]())

@@ -17,6 +17,7 @@ import (
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -44,6 +45,10 @@ type PrometheusMTLS struct {
 	Kind       string   `json:"kind"`
 	Metadata   Metadata `json:"metadata,omitempty"`
 	Spec       Spec     `json:"spec,omitempty"`
+
+	// VersionAssumed is set by Default when spec.istio.version was not given and
+	// DefaultIstioVersion was filled in; the run says so in an info result.
+	VersionAssumed bool `json:"-"`
 }
 
 // Metadata is the part of ObjectMeta a function config carries.
@@ -79,6 +84,11 @@ type Target struct {
 
 // Istio describes the control plane the sidecar talks to.
 type Istio struct {
+	// Version is the control plane's Istio release, a string "1.X" or "1.X.Y"
+	// (quoted: YAML reads 1.30 as a number); it chooses the profile and the proxy
+	// image tag. Set it to your control plane's version; unset, the newest release
+	// the profile table knows is assumed and an info result says so. A release
+	// newer than the table runs with the newest profile and a warning.
 	Version               string            `json:"version,omitempty"`
 	ProxyImage            string            `json:"proxyImage,omitempty"`
 	ImagePullPolicy       corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
@@ -129,7 +139,6 @@ type ScrapeConfigRef struct {
 
 // Defaults.
 const (
-	DefaultIstioVersion          = "1.30"
 	DefaultProxyImageRepo        = "docker.io/istio/proxyv2"
 	DefaultControlPlaneNamespace = "istio-system"
 	DefaultTrustDomain           = "cluster.local"
@@ -138,6 +147,10 @@ const (
 	DefaultCertMountPath         = "/etc/istio-certs"
 	DefaultScrapeJobName         = "kubernetes-pods-istio-secure"
 )
+
+// DefaultIstioVersion is the newest release the profile table knows ("1.31"),
+// used when spec.istio.version is not set.
+func DefaultIstioVersion() string { return fmt.Sprintf("1.%d", profiles.Newest().MaxMinor) }
 
 // DefaultResources are the sidecar's modest defaults: it only fetches certificates.
 func DefaultResources() *corev1.ResourceRequirements {
@@ -167,7 +180,8 @@ func (c *PrometheusMTLS) Default() {
 		s.Mode = ModeSidecar
 	}
 	if s.Istio.Version == "" {
-		s.Istio.Version = DefaultIstioVersion
+		s.Istio.Version = DefaultIstioVersion()
+		c.VersionAssumed = true
 	}
 	if s.Istio.ControlPlaneNamespace == "" {
 		s.Istio.ControlPlaneNamespace = DefaultControlPlaneNamespace

@@ -21,7 +21,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Spec
-	if s.Mode != ModeSidecar || s.Istio.Version != DefaultIstioVersion || s.Istio.ProxyImage != "docker.io/istio/proxyv2:1.30.0" ||
+	if s.Mode != ModeSidecar || s.Istio.Version != "1.31" || !c.VersionAssumed || s.Istio.ProxyImage != "docker.io/istio/proxyv2:1.31.0" ||
 		s.Istio.MeshID != "cluster.local" || s.Istio.ClusterID != "Kubernetes" || s.Certificates.MountPath != "/etc/istio-certs" ||
 		s.Certificates.VolumeName != "istio-certs" || s.ScrapeJob.Name != "kubernetes-pods-istio-secure" || !s.Istio.EnvoyEnabled() ||
 		s.ScrapeJob.ExcludeFrom != nil {
@@ -34,7 +34,7 @@ func TestFullVersionKeepsImageTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Spec.Istio.ProxyImage != "docker.io/istio/proxyv2:1.28.3" || c.Spec.Istio.MeshID != "example.org" {
+	if c.Spec.Istio.ProxyImage != "docker.io/istio/proxyv2:1.28.3" || c.Spec.Istio.MeshID != "example.org" || c.VersionAssumed {
 		t.Errorf("%+v", c.Spec.Istio)
 	}
 }
