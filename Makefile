@@ -11,7 +11,7 @@ HELM_VERSION      := v3.19.5
 HELM4_VERSION     := v4.3.1
 PROMTOOL_VERSION  := v0.316.0
 
-.PHONY: build test e2e demo image image-local helm-plugin dist schema bench fmt vet tools clean
+.PHONY: build test e2e demo demo-kpt image image-local helm-plugin dist schema bench fmt vet tools clean
 
 build:
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN) ./fn
@@ -26,8 +26,13 @@ test: build tools
 e2e:
 	cd e2e && E2E_BIN="$$(./build.sh)" go test -count=1 -timeout 30m -v .
 
-# Print the Istio addon's Prometheus transformed with the default config.
+# Run the function on the bundled package (Istio's addon Prometheus) with only Go:
+# the change as a unified diff of before and after, then the results in words.
 demo: build
+	go run ./hack/demo -fn ./$(BIN) -config examples/demo/fn-config.yaml examples/demo/package
+
+# The same run through kpt (needs kpt on PATH): prints the whole transformed package.
+demo-kpt: build
 	kpt fn eval examples/demo/package --exec ./$(BIN) --fn-config examples/demo/fn-config.yaml -o unwrap
 
 image:
