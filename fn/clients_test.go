@@ -423,40 +423,118 @@ func equalMaps(a, b map[string]string) bool {
 	return true
 }
 
-// TestArgoCDRepoServerOverlay builds examples/argocd/repo-server with the real
-// kustomize, as shipped (applied with -n argocd) and with `namespace: argocd` in the
-// kustomization as Argo CD documents its kustomize install: the patch must apply
-// both ways and put the plugin sidecar, with its mounts, into argocd-repo-server.
-func TestArgoCDRepoServerOverlay(t *testing.T) {
+// argoCDInstallURL is what examples/argocd/repo-server names as its resource: Argo
+// CD v3.5.1's manifests/install.yaml, which ../shared/fixtures/argocd-install.yaml
+// holds unmodified.
+const argoCDInstallURL = "https://raw.githubusercontent.com/argoproj/argo-cd/v3.5.1/manifests/install.yaml"
+
+// buildRepoServerOverlay builds a copy of examples/argocd/repo-server with the real
+// kustomize on Argo CD's real install.yaml (the fixture in place of the URL), with
+// namespace set in the kustomization when given, and the patch rewritten by edit.
+func buildRepoServerOverlay(t *testing.T, namespace string, edit func(patch string) string) ([]byte, error) {
+	t.Helper()
 	kustomize := tool(t, "kustomize", kustomizeInstall)
+	dir := filepath.Join(t.TempDir(), "repo-server")
+	copyDir(t, "../examples/argocd/repo-server", dir)
+	install, err := os.ReadFile(filepath.Join(fixturesDir, "argocd-install.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("install.yaml", string(install))
+	k := snapshot(t, dir)["kustomization.yaml"]
+	if !strings.Contains(k, "- "+argoCDInstallURL+"\n") {
+		t.Fatalf("the overlay's resources do not name %s:\n%s", argoCDInstallURL, k)
+	}
+	k = strings.Replace(k, argoCDInstallURL, "install.yaml", 1)
+	if namespace != "" {
+		k += "namespace: " + namespace + "\n"
+	}
+	write("kustomization.yaml", k)
+	if edit != nil {
+		write("cmp-sidecar-patch.yaml", edit(snapshot(t, dir)["cmp-sidecar-patch.yaml"]))
+	}
+	return exec.Command(kustomize, "build", dir).CombinedOutput()
+}
+
+// repoServer finds argocd-repo-server in a kustomize build and decodes it strictly.
+func repoServer(t *testing.T, out []byte) (appsv1.Deployment, int) {
+	t.Helper()
+	items, err := checks.Items(out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	for _, it := range items {
+		if it.GetKind() == "Deployment" && it.GetName() == "argocd-repo-server" {
+			var d appsv1.Deployment
+			if err := sigyaml.UnmarshalStrict([]byte(it.MustString()), &d); err != nil {
+				t.Fatal(err)
+			}
+			return d, len(items)
+		}
+	}
+	t.Fatalf("no argocd-repo-server Deployment in the build:\n%.2000s", out)
+	return appsv1.Deployment{}, 0
+}
+
+// defaultContainer is the container `kubectl logs` and `kubectl exec` open without
+// -c: the one the kubectl.kubernetes.io/default-container annotation names, else
+// the first.
+func defaultContainer(spec corev1.PodTemplateSpec) string {
+	if name := spec.Annotations["kubectl.kubernetes.io/default-container"]; name != "" {
+		for _, c := range spec.Spec.Containers {
+			if c.Name == name {
+				return name
+			}
+		}
+	}
+	if len(spec.Spec.Containers) == 0 {
+		return ""
+	}
+	return spec.Spec.Containers[0].Name
+}
+
+// TestArgoCDRepoServerOverlay builds examples/argocd/repo-server with the real
+// kustomize on Argo CD v3.5.1's own install.yaml, as shipped (applied with -n argocd)
+// and with `namespace: argocd` in the kustomization as Argo CD documents its
+// kustomize install: the patch must apply both ways, put the plugin sidecar with its
+// mounts into argocd-repo-server, keep the repo server the default container, and
+// leave the install's other objects in the build.
+func TestArgoCDRepoServerOverlay(t *testing.T) {
+	installItems, err := checks.Items(mustRead(t, filepath.Join(fixturesDir, "argocd-install.yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
 	for name, namespace := range map[string]string{"plain": "", "namespace argocd": "argocd"} {
 		t.Run(name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "repo-server")
-			copyDir(t, "../examples/argocd/repo-server", dir)
-			if namespace != "" {
-				k := filepath.Join(dir, "kustomization.yaml")
-				b, _ := os.ReadFile(k)
-				if err := os.WriteFile(k, append(b, []byte("namespace: "+namespace+"\n")...), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			out, err := exec.Command(kustomize, "build", dir).CombinedOutput()
+			out, err := buildRepoServerOverlay(t, namespace, nil)
 			if err != nil {
 				t.Fatalf("kustomize build: %v\n%s", err, out)
 			}
-			var d appsv1.Deployment
-			if err := sigyaml.UnmarshalStrict(out, &d); err != nil {
-				t.Fatalf("%v\n%s", err, out)
+			d, n := repoServer(t, out)
+			if n != len(installItems) {
+				t.Errorf("the build has %d objects, the install %d", n, len(installItems))
 			}
-			if d.Name != "argocd-repo-server" || d.Namespace != namespace {
+			if d.Namespace != namespace {
 				t.Errorf("built %s/%s", d.Namespace, d.Name)
 			}
+			pod := d.Spec.Template
+			if got := defaultContainer(pod); got != "argocd-repo-server" {
+				t.Errorf("kubectl logs/exec without -c would open %q, not argocd-repo-server", got)
+			}
+			if len(pod.Spec.InitContainers) != 1 || pod.Spec.InitContainers[0].Name != "copyutil" {
+				t.Errorf("init containers: %v", pod.Spec.InitContainers)
+			}
 			byName := map[string]corev1.Container{}
-			for _, c := range d.Spec.Template.Spec.Containers {
+			for _, c := range pod.Spec.Containers {
 				byName[c.Name] = c
 			}
 			if _, ok := byName["argocd-repo-server"]; !ok || len(byName) != 2 {
-				t.Fatalf("containers: %v", d.Spec.Template.Spec.Containers)
+				t.Fatalf("containers: %v", pod.Spec.Containers)
 			}
 			side, ok := byName["istio-prometheus-mtls"]
 			if !ok {
@@ -466,7 +544,7 @@ func TestArgoCDRepoServerOverlay(t *testing.T) {
 				t.Errorf("sidecar: %+v", side)
 			}
 			vols := map[string]bool{}
-			for _, v := range d.Spec.Template.Spec.Volumes {
+			for _, v := range pod.Spec.Volumes {
 				vols[v.Name] = true
 			}
 			mounts := map[string]string{}
@@ -483,4 +561,37 @@ func TestArgoCDRepoServerOverlay(t *testing.T) {
 			}
 		})
 	}
+	// Negative controls: the checks above catch the two mistakes users hit.
+	t.Run("without the default-container annotation the plugin is the default", func(t *testing.T) {
+		out, err := buildRepoServerOverlay(t, "", func(p string) string {
+			return regexp.MustCompile(`(?s)\n    metadata:\n.*?default-container: argocd-repo-server`).ReplaceAllString(p, "")
+		})
+		if err != nil {
+			t.Fatalf("kustomize build: %v\n%s", err, out)
+		}
+		d, _ := repoServer(t, out)
+		if _, ok := d.Spec.Template.Annotations["kubectl.kubernetes.io/default-container"]; ok {
+			t.Fatal("the annotation was not removed")
+		}
+		if got := defaultContainer(d.Spec.Template); got != "istio-prometheus-mtls" {
+			t.Errorf("without the annotation the default container is %q; the ordering check would not catch its loss", got)
+		}
+	})
+	t.Run("a patch naming a namespace does not apply to install.yaml", func(t *testing.T) {
+		out, err := buildRepoServerOverlay(t, "", func(p string) string {
+			return strings.Replace(p, "  name: argocd-repo-server\n", "  name: argocd-repo-server\n  namespace: argocd\n", 1)
+		})
+		if err == nil {
+			t.Errorf("kustomize built the overlay with a namespaced patch on install.yaml:\n%.500s", out)
+		}
+	})
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
