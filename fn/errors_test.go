@@ -66,7 +66,7 @@ func TestBadInput(t *testing.T) {
 		{"Istio version that does not parse", deploy + "---\n" + configMap, cfg("  istio:\n    version: one.thirty\n"),
 			"PrometheusMTLS/x", "spec.istio.version", `"one.thirty" is not an Istio version of the form 1.X or 1.X.Y`},
 		{"invalid mode", deploy + "---\n" + configMap, cfg("  mode: magic\n"),
-			"PrometheusMTLS/x", "spec.mode", `must be "sidecar" or "injection", got "magic"`},
+			"PrometheusMTLS/x", "spec.mode", `must be "sidecar", "injection" or "ambient", got "magic"`},
 		{"unknown ConfigMap key", deploy + "---\n" + configMap, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  istio_version: \"1.28\"\n",
 			"ConfigMap/c", "data.istio_version", "unknown key (known: "},
 		{"no Prometheus", configMap, "",

@@ -206,15 +206,24 @@ func (p *parsedStream) writer(items []*yaml.Node) func(io.Writer) error {
 	}
 	replaced := map[*yaml.Node]*yaml.Node{} // input node -> its edited copy
 	edited := map[int]bool{}
+	kept := map[*yaml.Node]bool{}
 	var created []*yaml.Node
 	for _, n := range items {
 		if _, same := p.from[n]; same {
+			kept[n] = true
 			continue
 		}
 		if orig, ok := byID[*krmerr.RefOf(yaml.NewRNode(n))]; ok {
-			replaced[orig], edited[p.from[orig]] = n, true
+			replaced[orig], edited[p.from[orig]], kept[orig] = n, true, true
 		} else {
 			created = append(created, n)
+		}
+	}
+	// An input object the function deleted (a Secret it had created) leaves its
+	// document; a document left with no object goes whole, prefix and all.
+	for _, n := range p.nodes {
+		if !kept[n] {
+			edited[p.from[n]] = true
 		}
 	}
 	render := func(n *yaml.Node) []byte { return []byte(fn.MoveToKubeObject(yaml.NewRNode(n)).String()) }
@@ -228,19 +237,26 @@ func (p *parsedStream) writer(items []*yaml.Node) func(io.Writer) error {
 			}
 		}
 		for i, d := range p.docs {
-			put(d.Prefix)
 			if !edited[i] {
+				put(d.Prefix)
 				put(d.Body)
 				continue
 			}
-			for k, n := range p.docNodes[i] {
+			k := 0
+			for _, n := range p.docNodes[i] {
+				if !kept[n] {
+					continue
+				}
 				if r, ok := replaced[n]; ok {
 					n = r
 				}
-				if k > 0 {
+				if k == 0 {
+					put(d.Prefix)
+				} else {
 					put([]byte("---\n"))
 				}
 				put(render(n))
+				k++
 			}
 		}
 		for _, n := range created {

@@ -15,7 +15,7 @@ import (
 )
 
 // TestPostRenderLeavesTheRestAlone: on each shared fixture (Helm renders and the
-// Istio addon), in sidecar and injection modes, post-render's output without the
+// Istio addon), in sidecar, injection and ambient modes, post-render's output without the
 // documents it edited is the input without those documents, byte for byte (order,
 // "---" and "# Source:" lines, CRD text); each edited document keeps its prefix and
 // holds exactly the KRM mode's edit of that object; created objects are appended
@@ -24,6 +24,7 @@ func TestPostRenderLeavesTheRestAlone(t *testing.T) {
 	configs := map[string]string{
 		"sidecar":   "",
 		"injection": cfg("  mode: injection\n"),
+		"ambient":   cfg("  mode: ambient\n"),
 	}
 	// The fixture with the chart's additionalScrapeConfigs value (a golden case's patch).
 	const additional = "kube-prometheus-stack.yaml+additionalScrapeConfigs"
@@ -228,4 +229,47 @@ func FuzzPostRender(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPostRenderAmbientDeletesCreatedSecret: a stream that carries what sidecar
+// mode made of a Prometheus resource (the created additionalScrapeConfigs Secret
+// appended) loses that document, and the reference to it, in ambient mode; every
+// other document stays byte for byte.
+func TestPostRenderAmbientDeletesCreatedSecret(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join(fixturesDir, "kube-prometheus-prometheus.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	render := func(in []byte, config string) []byte {
+		t.Helper()
+		write, err := renderStream(in, yaml.MustParse(config), os.Stderr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if err := write(&buf); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	// A Service of the chart's beside it: untouched in both runs.
+	const other = "# Source: chart/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: web   # a comment\n  namespace: monitoring\nspec:\n  ports: [{port: 80}]\n"
+	in = append(append(append([]byte{}, in...), "---\n"...), other...)
+	sidecar := render(in, cfg("  istio:\n    version: \"1.31\"\n"))
+	if !bytes.Contains(sidecar, []byte("kind: Secret")) {
+		t.Fatalf("sidecar mode created no Secret:\n%s", sidecar)
+	}
+	ambient := render(sidecar, cfg("  mode: ambient\n  istio:\n    version: \"1.31\"\n"))
+	if bytes.Contains(ambient, []byte("kind: Secret")) || bytes.Contains(ambient, []byte("additionalScrapeConfigs")) {
+		t.Errorf("ambient mode kept the created Secret or its reference:\n%s", ambient)
+	}
+	if !bytes.HasSuffix(ambient, []byte("---\n"+other)) {
+		t.Errorf("the Service document changed or moved:\n%s", ambient)
+	}
+	if !bytes.Contains(ambient, []byte("istio.io/dataplane-mode: ambient")) {
+		t.Errorf("not enrolled:\n%s", ambient)
+	}
+	if _, err := checks.Items(ambient); err != nil {
+		t.Errorf("not a stream of objects: %v\n%s", err, ambient)
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
@@ -36,10 +37,6 @@ func process(rl *fn.ResourceList) (bool, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if cfg.VersionAssumed {
-		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Info, ResourceRef: resultRef(krmerr.RefOf(cfgNode)),
-			Field: &fn.Field{Path: "spec.istio.version"}, Message: assumedVersion(cfg.Spec.Istio.Version)})
-	}
 	if istio.Newer {
 		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Warning, ResourceRef: resultRef(krmerr.RefOf(cfgNode)),
 			Field: &fn.Field{Path: "spec.istio.version"}, Message: istio.NewerWarning(cfg.Spec.Istio.Version)})
@@ -64,8 +61,17 @@ func process(rl *fn.ResourceList) (bool, error) {
 	if err != nil {
 		return fail(err)
 	}
+	// Said when something was written with it: an error run wrote nothing.
+	if cfg.VersionAssumed {
+		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Info, ResourceRef: resultRef(krmerr.RefOf(cfgNode)),
+			Field: &fn.Field{Path: "spec.istio.version"}, Message: assumedVersion(cfg.Spec.Istio.Version)})
+	}
 	for _, n := range notes {
-		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Info, Message: n.Message, ResourceRef: resultRef(n.Ref), Field: &fn.Field{Path: n.Field}})
+		severity := fn.Info
+		if n.Warn {
+			severity = fn.Warning
+		}
+		rl.Results = append(rl.Results, &fn.Result{Severity: severity, Message: n.Message, ResourceRef: resultRef(n.Ref), Field: &fn.Field{Path: n.Field}})
 	}
 	return true, nil
 }
@@ -97,12 +103,12 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS, istio plan.Istio
 	out := append([]*yaml.RNode{}, nodes...)
 	for _, e := range done.Edits {
 		if e.Index >= 0 {
-			out[e.Index] = e.Node
+			out[e.Index] = e.Node // nil: deleted
 		} else {
 			out = append(out, e.Node)
 		}
 	}
-	return out, done.Notes, nil
+	return slices.DeleteFunc(out, func(n *yaml.RNode) bool { return n == nil }), done.Notes, nil
 }
 
 // assumedVersion is the info result for a config that sets no Istio version.

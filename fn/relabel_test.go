@@ -15,8 +15,19 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// prometheusYAMLs returns the edited prometheus.yml of a golden case.
+// prometheusYAML returns the edited prometheus.yml of a golden case.
 func prometheusYAML(t *testing.T, caseName string) string {
+	t.Helper()
+	doc, ok := findPrometheusYAML(t, caseName)
+	if !ok {
+		t.Fatalf("%s: no prometheus.yml in the output", caseName)
+	}
+	return doc
+}
+
+// findPrometheusYAML returns the edited prometheus.yml of a golden case, if its
+// output has one (a Prometheus resource in ambient mode may be left with none).
+func findPrometheusYAML(t *testing.T, caseName string) (string, bool) {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("../testdata", caseName, "expected.yaml"))
 	if err != nil {
@@ -42,18 +53,17 @@ func prometheusYAML(t *testing.T, caseName string) string {
 					v = string(d)
 				}
 				if strings.Contains(v, "scrape_configs") {
-					return v
+					return v, true
 				}
 				if key == "additional-scrape-configs.yaml" {
 					// prometheus-operator's list form, wrapped in a config as the
 					// operator does.
-					return "scrape_configs:\n" + v
+					return "scrape_configs:\n" + v, true
 				}
 			}
 		}
 	}
-	t.Fatalf("%s: no prometheus.yml in the output", caseName)
-	return ""
+	return "", false
 }
 
 type podTarget struct {
@@ -200,4 +210,80 @@ func withoutSD(t *testing.T, doc string) string {
 		}
 	}
 	return root.MustString()
+}
+
+// TestRelabelingAmbient: after the switch to ambient mode the plain jobs scrape
+// sidecar pods again, over http (ztunnel carries it over mTLS), and no job keeps
+// an https scrape of them; checked with Prometheus's own target population.
+func TestRelabelingAmbient(t *testing.T) {
+	const plain, slow = "kubernetes-pods", "kubernetes-pods-slow"
+	targets := []podTarget{
+		{"sidecar pod", pod("10.1.0.5", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{plain: "http://10.1.0.5:8080/metrics"}},
+		{"slow sidecar pod", pod("10.1.0.13", "8080", map[string]string{"prometheus.io/scrape_slow": "true", "prometheus.io/port": "8080", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{slow: "http://10.1.0.13:8080/metrics"}},
+		{"ambient pod", pod("10.1.0.7", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080", "ambient.istio.io/redirection": "enabled"}),
+			map[string]string{plain: "http://10.1.0.7:8080/metrics"}},
+		{"opt-in pod", pod("10.1.0.9", "9100", map[string]string{"prometheus.io/scrape": "true", "istio.mtls": "true"}),
+			map[string]string{plain: "http://10.1.0.9:9100/metrics"}},
+	}
+	for _, c := range []string{"istio-addon-sidecar-to-ambient", "istio-addon-ambient", "helm-ambient"} {
+		t.Run(c, func(t *testing.T) {
+			doc := prometheusYAML(t, c)
+			cfg, err := promconfig.Load(withoutSD(t, doc), nil)
+			if err != nil {
+				t.Fatalf("Prometheus cannot load the config: %v", err)
+			}
+			podJobs := rolePodJobs(t, doc)
+			for _, tg := range targets {
+				got := map[string]string{}
+				for _, job := range cfg.ScrapeConfigs {
+					if !podJobs[job.JobName] {
+						continue // pod targets come only from role-pod discovery
+					}
+					res, err := scrape.PopulateLabels(labels.NewBuilder(labels.EmptyLabels()), job, tg.labels, nil)
+					if err != nil {
+						t.Errorf("%s: job %s: %v", tg.name, job.JobName, err)
+						continue
+					}
+					if !res.IsEmpty() {
+						got[job.JobName] = res.Get(model.SchemeLabel) + "://" + res.Get(model.AddressLabel) + res.Get(model.MetricsPathLabel)
+					}
+				}
+				if len(got) != len(tg.want) {
+					t.Errorf("%s: scraped by %v, want %v", tg.name, got, tg.want)
+					continue
+				}
+				for job, url := range tg.want {
+					if got[job] != url {
+						t.Errorf("%s: job %s scrapes %q, want %q", tg.name, job, got[job], url)
+					}
+				}
+			}
+		})
+	}
+}
+
+// rolePodJobs names the jobs of doc that discover pods (kubernetes_sd role pod).
+func rolePodJobs(t *testing.T, doc string) map[string]bool {
+	t.Helper()
+	root, err := yaml.Parse(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jobs, _ := root.Pipe(yaml.Lookup("scrape_configs"))
+	out := map[string]bool{}
+	for _, j := range jobs.YNode().Content {
+		sds, _ := yaml.NewRNode(j).Pipe(yaml.Lookup("kubernetes_sd_configs"))
+		if sds == nil {
+			continue
+		}
+		for _, sd := range sds.YNode().Content {
+			if r, _ := yaml.NewRNode(sd).Pipe(yaml.Lookup("role")); r != nil && yaml.GetValue(r) == "pod" {
+				n, _ := yaml.NewRNode(j).Pipe(yaml.Lookup("job_name"))
+				out[yaml.GetValue(n)] = true
+			}
+		}
+	}
+	return out
 }

@@ -36,7 +36,8 @@ spec:
     namespace: istio-system
     matchLabels: {}        # workload or pod template labels
     container: ""          # default: the container running a prometheus image or passing --config.file
-  mode: sidecar            # sidecar: our istio-proxy container; injection: steer Istio's injector
+  mode: sidecar            # sidecar: our istio-proxy container; injection: steer Istio's injector;
+                           # ambient: enrol in Istio's ambient mode, remove what the others added
   istio:
     version: "%s"          # a string: set it to your control plane's version; unset: the
                            # newest release this table knows, with an info result saying so;

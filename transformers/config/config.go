@@ -37,6 +37,7 @@ const (
 const (
 	ModeSidecar   = "sidecar"
 	ModeInjection = "injection"
+	ModeAmbient   = "ambient"
 )
 
 // PrometheusMTLS is the function config.
@@ -61,7 +62,12 @@ type Metadata struct {
 
 // Spec is what the user asks for.
 type Spec struct {
-	Target       Target           `json:"target,omitempty"`
+	Target Target `json:"target,omitempty"`
+	// Mode is how the scraper reaches STRICT mTLS pods: "sidecar" (the default)
+	// writes a cert-only istio-proxy and an https job; "injection" asks Istio's
+	// injector for that sidecar; "ambient" enrols the scraper in Istio's ambient
+	// mode (istio.io/dataplane-mode: ambient), so ztunnel carries its plain scrapes
+	// over mTLS, and removes what the other two modes added.
 	Mode         string           `json:"mode,omitempty"`
 	Istio        Istio            `json:"istio,omitempty"`
 	Certificates Certificates     `json:"certificates,omitempty"`
@@ -263,13 +269,13 @@ func (c *PrometheusMTLS) Validate() error {
 		return fieldErr("spec.target.kind", "unsupported kind %q (supported: %s)", s.Target.Kind, strings.Join(kinds.Selectable(), ", "))
 	}
 	switch s.Mode {
-	case ModeSidecar:
+	case ModeSidecar, ModeAmbient:
 	case ModeInjection:
 		if !s.Istio.EnvoyEnabled() {
 			return fieldErr("spec.istio.envoy", "envoy: false cannot be used with mode injection: the injected istio-proxy's readiness and startup probes ask Envoy on port 15021, so the pod would never become ready (use mode sidecar, which probes the agent on 15020)")
 		}
 	default:
-		return fieldErr("spec.mode", "must be %q or %q, got %q", ModeSidecar, ModeInjection, s.Mode)
+		return fieldErr("spec.mode", "must be %q, %q or %q, got %q", ModeSidecar, ModeInjection, ModeAmbient, s.Mode)
 	}
 	if _, ok := ParseVersion(s.Istio.Version); !ok {
 		return fieldErr("spec.istio.version", "%q is not an Istio version of the form 1.X or 1.X.Y", s.Istio.Version)

@@ -27,6 +27,10 @@ const (
 	AnnProxyConfig      = "proxy.istio.io/config"
 	AnnUserVolumeMount  = "sidecar.istio.io/userVolumeMount"
 	AnnNativeSidecar    = "sidecar.istio.io/nativeSidecar"
+	// LabelDataplaneMode enrols a pod (or namespace) in ambient mode when it is
+	// DataplaneAmbient.
+	LabelDataplaneMode = "istio.io/dataplane-mode"
+	DataplaneAmbient   = "ambient"
 )
 
 var (
@@ -92,27 +96,8 @@ func Enable(tpl *yaml.RNode, o Options) (*Record, error) {
 	if o.Native != nil {
 		changes = append(changes, change{path: annotationsPath, key: AnnNativeSidecar, value: strconv.FormatBool(*o.Native)})
 	}
-	for _, c := range changes {
-		prev, had := podtemplate.Get(tpl, c.path, c.key)
-		switch {
-		case c.remove && had:
-			rec.Replaced[c.id()] = prev
-			if err := podtemplate.Delete(tpl, c.path, c.key); err != nil {
-				return nil, err
-			}
-		case c.remove:
-		case had && prev == c.value:
-			// Already so; nothing to undo.
-		default:
-			if had {
-				rec.Replaced[c.id()] = prev
-			} else {
-				rec.Created = append(rec.Created, c.id())
-			}
-			if err := podtemplate.SetString(tpl, c.path, c.key, c.value); err != nil {
-				return nil, err
-			}
-		}
+	if err := applyChanges(tpl, changes, rec); err != nil {
+		return nil, err
 	}
 	for _, m := range []struct {
 		key   string
@@ -135,6 +120,50 @@ func Enable(tpl *yaml.RNode, o Options) (*Record, error) {
 		}
 	}
 	sort.Strings(rec.Created)
+	if len(rec.Replaced) == 0 {
+		rec.Replaced = nil
+	}
+	return rec, nil
+}
+
+// applyChanges makes each change and records in rec how to undo it.
+func applyChanges(tpl *yaml.RNode, changes []change, rec *Record) error {
+	for _, c := range changes {
+		prev, had := podtemplate.Get(tpl, c.path, c.key)
+		switch {
+		case c.remove && had:
+			rec.Replaced[c.id()] = prev
+			if err := podtemplate.Delete(tpl, c.path, c.key); err != nil {
+				return err
+			}
+		case c.remove:
+		case had && prev == c.value:
+			// Already so; nothing to undo.
+		default:
+			if had {
+				rec.Replaced[c.id()] = prev
+			} else {
+				rec.Created = append(rec.Created, c.id())
+			}
+			if err := podtemplate.SetString(tpl, c.path, c.key, c.value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// EnrollAmbient labels the pod template for Istio's ambient mode
+// (istio.io/dataplane-mode: ambient, istio.io "Add workloads to the mesh") and
+// returns the record that undoes it with Disable; nil when the pod already had it.
+func EnrollAmbient(tpl *yaml.RNode) (*Record, error) {
+	rec := &Record{Replaced: map[string]string{}}
+	if err := applyChanges(tpl, []change{{path: labelsPath, key: LabelDataplaneMode, value: DataplaneAmbient}}, rec); err != nil {
+		return nil, err
+	}
+	if len(rec.Created) == 0 && len(rec.Replaced) == 0 {
+		return nil, nil
+	}
 	if len(rec.Replaced) == 0 {
 		rec.Replaced = nil
 	}

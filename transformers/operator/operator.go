@@ -66,6 +66,9 @@ type ScrapeClass struct {
 	Default bool
 	// TakeOver replaces a class of its name this function did not write.
 	TakeOver bool
+	// Remove takes out the class an earlier run wrote, and writes none (ambient
+	// mode).
+	Remove bool
 }
 
 // Node is the scrape class as it is written into spec.scrapeClasses.
@@ -128,6 +131,30 @@ func (c ScrapeClass) Ensure(cr *yaml.RNode, owned bool) error {
 	return nil
 }
 
+// RemoveFrom takes the class out of cr's spec.scrapeClasses when owned says an
+// earlier run wrote it (a class of the name the user wrote stays); a list left
+// empty goes with it.
+func (c ScrapeClass) RemoveFrom(cr *yaml.RNode, owned bool) error {
+	list, err := cr.Pipe(yaml.Lookup("spec", "scrapeClasses"))
+	if err != nil || list == nil || !owned {
+		return err
+	}
+	if list.YNode().Kind != yaml.SequenceNode {
+		return krmerr.Errorf("spec.scrapeClasses", "must be a list")
+	}
+	kept := list.YNode().Content[:0]
+	for _, el := range list.YNode().Content {
+		if yamlnode.Value(el, "name") != ScrapeClassName {
+			kept = append(kept, el)
+		}
+	}
+	list.YNode().Content = kept
+	if len(kept) == 0 {
+		_, err = cr.Pipe(yaml.Lookup("spec"), yaml.Clear("scrapeClasses"))
+	}
+	return err
+}
+
 // AdditionalScrapeConfigs returns the Secret name and key cr references, if any.
 func AdditionalScrapeConfigs(cr *yaml.RNode) (name, key string, err error) {
 	ref, _ := cr.Pipe(yaml.Lookup("spec", "additionalScrapeConfigs"))
@@ -144,10 +171,28 @@ func AdditionalScrapeConfigs(cr *yaml.RNode) (name, key string, err error) {
 	return name, key, nil
 }
 
+// managedBy is the app.kubernetes.io/managed-by label of the Secret the function
+// creates.
+const managedBy = "istio-prometheus-mtls"
+
+func scrapeSecretName(cr *yaml.RNode) string { return cr.GetName() + "-istio-mtls-scrape" }
+
+// IsCreatedSecret tells whether secret is the one NewScrapeSecret made for cr: its
+// name and the managed-by label the function wrote.
+func IsCreatedSecret(secret, cr *yaml.RNode) bool {
+	return secret.GetName() == scrapeSecretName(cr) && secret.GetLabels()["app.kubernetes.io/managed-by"] == managedBy
+}
+
+// Unreference removes cr's spec.additionalScrapeConfigs, which NewScrapeSecret set.
+func Unreference(cr *yaml.RNode) error {
+	_, err := cr.Pipe(yaml.Lookup("spec"), yaml.Clear("additionalScrapeConfigs"))
+	return err
+}
+
 // NewScrapeSecret is the Secret the function creates when cr has no
 // additionalScrapeConfigs, and points cr at.
 func NewScrapeSecret(cr *yaml.RNode) (*yaml.RNode, error) {
-	name := cr.GetName() + "-istio-mtls-scrape"
+	name := scrapeSecretName(cr)
 	if msgs := validation.IsDNS1123Subdomain(name); len(msgs) > 0 {
 		return nil, krmerr.Errorf("metadata.name", "the function would create Secret %q for spec.additionalScrapeConfigs, which is not a valid name: %s (name the Prometheus resource as Kubernetes requires, or reference a Secret of your own)", name, msgs[0])
 	}
@@ -156,7 +201,7 @@ func NewScrapeSecret(cr *yaml.RNode) (*yaml.RNode, error) {
 		str("kind"), str("Secret"),
 		str("metadata"), mapping(
 			str("name"), str(name),
-			str("labels"), mapping(str("app.kubernetes.io/managed-by"), str("istio-prometheus-mtls")),
+			str("labels"), mapping(str("app.kubernetes.io/managed-by"), str(managedBy)),
 		),
 		str("type"), str("Opaque"),
 		str("data"), mapping(str(AdditionalKey), str("")),

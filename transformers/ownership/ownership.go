@@ -25,6 +25,8 @@ type Record struct {
 	podtemplate.Owned
 	// Injection undoes injection mode's metadata edits.
 	Injection *injection.Record `json:"injection,omitempty"`
+	// Ambient undoes ambient mode's enrolment label.
+	Ambient *injection.Record `json:"ambient,omitempty"`
 	// ScrapeClass names the prometheus-operator scrape class the function wrote.
 	ScrapeClass string `json:"scrapeClass,omitempty"`
 }
@@ -43,9 +45,11 @@ func Read(template *yaml.RNode) (Record, error) {
 }
 
 // Write stores r, as the last annotation (after everything the run added, so
-// re-runs keep the order), or removes the annotation when r holds nothing.
+// re-runs keep the order), or removes the annotation when r holds nothing to undo:
+// no pod-template element, no injection or ambient record (a scrape class alone is
+// found again by its name).
 func Write(template *yaml.RNode, r Record) error {
-	if r.Owned.Empty() && r.Injection == nil {
+	if r.Owned.Empty() && r.Injection == nil && r.Ambient == nil {
 		_, err := template.Pipe(yaml.Lookup(annotations...), yaml.Clear(Annotation))
 		return err
 	}

@@ -12,6 +12,7 @@ package plan
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/injection"
@@ -32,6 +33,10 @@ type Target struct {
 	// Container is the Prometheus container the certificates are mounted into;
 	// empty: the pod-template view's spec.volumeMounts (prometheus-operator).
 	Container string
+	// Namespace and ServiceAccount are the scraper pods' (empty namespace: the
+	// one the manifest is applied to): their mesh identity, for ambient mode's
+	// AuthorizationPolicy advice.
+	Namespace, ServiceAccount string
 }
 
 // Plan is everything the run writes, decided before anything is edited.
@@ -51,11 +56,25 @@ type Plan struct {
 	Scrape scrapeconfig.Options
 	// Class is prometheus-operator's scrape class (operator resources only).
 	Class operator.ScrapeClass
+	// Ambient is set in ambient mode: the pod is enrolled, and what the other
+	// modes added (the sidecar, its volumes and mount, the injector's steering,
+	// the https jobs and drop rules, the scrape class) is removed.
+	Ambient *Ambient
+}
+
+// Ambient is ambient mode's part of the plan.
+type Ambient struct {
+	// Principal is the scraper's identity in AuthorizationPolicies:
+	// <trustDomain>/ns/<namespace>/sa/<serviceAccount>.
+	Principal string
 }
 
 // New makes the plan for target.
 func New(cfg *config.PrometheusMTLS, istio Istio, t Target) (Plan, error) {
 	s := cfg.Spec
+	if s.Mode == config.ModeAmbient {
+		return ambient(cfg, istio, t), nil
+	}
 	sidecar, err := istio.Profile.Build(sidecarParams(cfg, istio, t.Owner))
 	if err != nil {
 		return Plan{}, krmerr.ConfigErrorf("spec.istio.envoy", "%v", err)
@@ -96,6 +115,44 @@ func New(cfg *config.PrometheusMTLS, istio Istio, t Target) (Plan, error) {
 		p.Pod.Containers = []corev1.Container{sidecar.Container}
 	}
 	return p, nil
+}
+
+// ambient is the plan of ambient mode: no sidecar, volume or mount is wanted, so
+// the pod-template edit removes those an earlier run added; the injection label
+// stays "false" (ztunnel, not a sidecar, carries the scraper's traffic).
+func ambient(cfg *config.PrometheusMTLS, istio Istio, t Target) Plan {
+	s := cfg.Spec
+	ns := t.Namespace
+	if ns == "" {
+		ns = "<namespace>"
+	}
+	sa := t.ServiceAccount
+	if sa == "" {
+		sa = "default"
+	}
+	return Plan{
+		Config: cfg, Istio: istio, Certs: s.Certificates,
+		Pod: podtemplate.Desired{
+			Labels:      map[string]string{injection.LabelInject: "false"},
+			Annotations: map[string]string{injection.LabelInject: "false"},
+			TakeOver:    s.TakeOver,
+		},
+		Scrape:  scrapeconfig.Options{JobName: s.ScrapeJob.Name, Certs: s.Certificates, Remove: true},
+		Class:   operator.ScrapeClass{Certs: s.Certificates, Remove: true},
+		Ambient: &Ambient{Principal: fmt.Sprintf("%s/ns/%s/sa/%s", s.Istio.TrustDomain, ns, sa)},
+	}
+}
+
+// AmbientSummary says what ambient mode did, for the info result: removed lists
+// what earlier runs had added and this one took out.
+func (p Plan) AmbientSummary(field string, removed []string) string {
+	msg := fmt.Sprintf("enrolled in Istio's ambient mode (%s: %s on %s, %s: \"false\")", injection.LabelDataplaneMode, injection.DataplaneAmbient, field, injection.LabelInject)
+	if len(removed) > 0 {
+		msg += "; removed what the sidecar or injection route had added: " + strings.Join(removed, ", ")
+	}
+	return msg + fmt.Sprintf(". A manifest cannot show the rest: the cluster must run ambient (istio-cni and ztunnel installed); "+
+		"targets behind a deny-by-default AuthorizationPolicy need an ALLOW rule for principal %q; "+
+		"ambient targets are reached only this way (ztunnel accepts mesh traffic only as HBONE)", p.Ambient.Principal)
 }
 
 // sidecarParams maps the config onto the profile's parameters.

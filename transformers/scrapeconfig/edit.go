@@ -5,8 +5,11 @@ package scrapeconfig
 
 import (
 	"fmt"
+	"path"
+	"slices"
 	"strings"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -44,9 +47,13 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 		{SecureMergedJob, func() *yaml.RNode { return securePortJob(SecureMergedJob, lblSecurePort, o.Certs.MountPath) }},
 		{SecureEnvoyJob, func() *yaml.RNode { return securePortJob(SecureEnvoyJob, lblEnvoyPort, o.Certs.MountPath) }},
 	}
-	if o.SecurePortJob {
+	switch {
+	case o.Remove:
+		wanted = nil
+		removeOurJobs(jobs, &rep)
+	case o.SecurePortJob:
 		wanted = append(wanted, optional...)
-	} else {
+	default:
 		// Remove the secure-port jobs an earlier run added.
 		for _, w := range optional {
 			if i, ok := names[w.name]; ok && isOurs(jobs.YNode().Content[i]) {
@@ -75,15 +82,18 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	}
 	jobs.YNode().Content = content
 
-	excluded, err := excludePlainJobs(jobs, o, at)
+	excluded, restored, err := excludePlainJobs(jobs, o, at)
 	if err != nil {
 		return rep, err
 	}
-	rep.Excluded = excluded
+	rep.Excluded, rep.Restored = excluded, restored
 	return rep, nil
 }
 
-func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) ([]string, error) {
+// excludePlainJobs removes our earlier drop rules from the plain jobs and puts one
+// into each job that is to exclude sidecar pods (none with o.Remove). It returns
+// the jobs that got it, and those that lost it.
+func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) (excluded, restored []string, err error) {
 	drop := DropRule(o)
 	targets := map[string]bool{}
 	if o.ExcludeFrom != nil {
@@ -92,7 +102,6 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) ([]strin
 		}
 	}
 	found := map[string]bool{}
-	var excluded []string
 	for i, el := range jobs.YNode().Content {
 		j := yaml.NewRNode(el)
 		name := yamlnode.Value(el, "job_name")
@@ -103,28 +112,34 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) ([]strin
 		if o.ExcludeFrom == nil {
 			want = isPlainPodJob(j)
 		}
+		want = want && !o.Remove
 		found[name] = true
 		rules, _ := j.Pipe(yaml.Lookup("relabel_configs"))
 		if rules != nil && rules.YNode().Kind != yaml.SequenceNode {
-			return nil, krmerr.Errorf(at(i)+".relabel_configs", "must be a list")
+			return nil, nil, krmerr.Errorf(at(i)+".relabel_configs", "must be a list")
 		}
 		// Remove our earlier drop rules (any version of them), then insert one.
+		had := false
 		if rules != nil {
 			kept := rules.YNode().Content[:0]
 			for _, r := range rules.YNode().Content {
 				if !isOurDropRule(r) {
 					kept = append(kept, r)
+				} else {
+					had = true
 				}
 			}
 			rules.YNode().Content = kept
 		}
 		if !want {
+			if had {
+				restored = append(restored, name)
+			}
 			continue
 		}
 		if rules == nil {
-			var err error
 			if rules, err = j.Pipe(yaml.LookupCreate(yaml.SequenceNode, "relabel_configs")); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		rules.YNode().Style &^= yaml.FlowStyle
@@ -136,11 +151,40 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) ([]strin
 	if o.ExcludeFrom != nil {
 		for _, n := range *o.ExcludeFrom {
 			if !found[n] {
-				return nil, krmerr.Errorf("", "spec.scrapeJob.excludeFrom names job %q, which the scrape configuration does not define", n)
+				return nil, nil, krmerr.Errorf("", "spec.scrapeJob.excludeFrom names job %q, which the scrape configuration does not define", n)
 			}
 		}
 	}
-	return excluded, nil
+	return excluded, restored, nil
+}
+
+// removeOurJobs takes out every job an earlier run wrote (leaving nil in its
+// place) and reports the user's jobs that still read Istio's certificate files.
+func removeOurJobs(jobs *yaml.RNode, rep *Report) {
+	for i, el := range jobs.YNode().Content {
+		switch {
+		case isOurs(el):
+			rep.Removed = append(rep.Removed, yamlnode.Value(el, "job_name"))
+			jobs.YNode().Content[i] = nil
+		case readsIstioCerts(el):
+			rep.Leftover = append(rep.Leftover, yamlnode.Value(el, "job_name"))
+		}
+	}
+}
+
+// readsIstioCerts: the job's tls_config names one of the files istio-proxy writes
+// to OUTPUT_CERTS, wherever they are mounted.
+func readsIstioCerts(job *yaml.Node) bool {
+	tls := yamlnode.Field(job, "tls_config")
+	if tls == nil {
+		return false
+	}
+	for _, f := range []string{"ca_file", "cert_file", "key_file"} {
+		if slices.Contains([]string{certs.CA, certs.Chain, certs.Key}, path.Base(yamlnode.Value(tls, f))) {
+			return true
+		}
+	}
+	return false
 }
 
 // isPlainPodJob: role pod, and a keep rule on prometheus_io_scrape*.

@@ -28,12 +28,21 @@ type Options struct {
 	ExcludeFrom   *[]string
 	TakeOver      bool
 	SecurePortJob bool
+	// Remove takes out every job and drop rule an earlier run wrote and adds
+	// none (ambient mode); the plain jobs then scrape sidecar pods again.
+	Remove bool
 }
 
 // Report says what Edit did.
 type Report struct {
 	Jobs     []string // jobs added or replaced
 	Excluded []string // plain jobs that got the drop rule
+	Removed  []string // our jobs taken out (Options.Remove)
+	Restored []string // plain jobs whose drop rule was taken out and not put back
+	// Leftover (Options.Remove) are jobs of the user's whose tls_config reads
+	// Istio's certificate files (certs.CA, Chain, Key), which nothing writes once
+	// the sidecar is gone.
+	Leftover []string
 }
 
 // Edit adds the jobs of o to the prometheus.yml in doc and returns the new text.

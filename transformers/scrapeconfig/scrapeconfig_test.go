@@ -198,3 +198,34 @@ func TestDropRuleWithoutComment(t *testing.T) {
 		t.Errorf("the user's drop rule went:\n%s", again)
 	}
 }
+
+// TestRemove: ambient mode's edit takes out exactly what earlier runs added (the
+// jobs, with their secure-port siblings, and the drop rules) and gives back the
+// user's text; a job of the user's reading Istio's certificate files is reported.
+func TestRemove(t *testing.T) {
+	o := opts()
+	o.SecurePortJob = true
+	added, _, err := Edit(plain, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := opts()
+	r.Remove = true
+	got, rep, err := Edit(added, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != plain {
+		t.Errorf("removing did not give back the user's text:\n%s", got)
+	}
+	if strings.Join(rep.Removed, ",") != "secure,"+SecureMergedJob+","+SecureEnvoyJob || strings.Join(rep.Restored, ",") != "pods" || len(rep.Jobs)+len(rep.Excluded)+len(rep.Leftover) != 0 {
+		t.Errorf("report %+v", rep)
+	}
+	if again, rep, _ := Edit(got, r); again != got || len(rep.Removed)+len(rep.Restored) != 0 {
+		t.Errorf("a second removal changed %q, reported %+v", again, rep)
+	}
+	user := plain + "- job_name: mine\n  scheme: https\n  tls_config: {ca_file: /etc/certs/root-cert.pem, cert_file: /etc/certs/cert-chain.pem}\n"
+	if _, rep, _ := Edit(user, r); strings.Join(rep.Leftover, ",") != "mine" {
+		t.Errorf("the user's job reading Istio's files is not reported: %+v", rep)
+	}
+}

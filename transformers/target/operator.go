@@ -48,11 +48,20 @@ func (o *operatorResource) blame(err error) error {
 // Target: the pods are the operator's StatefulSet's, and the certificates go into
 // spec.volumeMounts, which the operator gives its prometheus container.
 func (o *operatorResource) Target() plan.Target {
-	return plan.Target{Owner: profiles.Owner{APIVersion: "apps/v1", Kind: "StatefulSet", Name: operator.StatefulSetName(o.cr)}}
+	return plan.Target{
+		Owner:          profiles.Owner{APIVersion: "apps/v1", Kind: "StatefulSet", Name: operator.StatefulSetName(o.cr)},
+		Namespace:      o.cr.GetNamespace(),
+		ServiceAccount: serviceAccount(o.cr, "spec", "serviceAccountName"),
+	}
 }
 
 func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
-	err := editTemplate(o.tpl, p, func(rec *ownership.Record) error {
+	old, err := editTemplate(o.tpl, p, func(rec *ownership.Record) error {
+		if p.Class.Remove {
+			err := p.Class.RemoveFrom(o.cr, rec.ScrapeClass != "")
+			rec.ScrapeClass = ""
+			return err
+		}
 		if err := p.Class.Ensure(o.cr, rec.ScrapeClass != ""); err != nil {
 			return err
 		}
@@ -62,21 +71,30 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, o.blame(err)
 	}
-	out := Outcome{Notes: workloadNote(o.original, o.cr, p, "spec", "the operator's prometheus container (spec.volumeMounts)",
+	out := Outcome{Notes: workloadNote(o.original, o.cr, p, old, "spec", "spec.podMetadata.labels", "the operator's prometheus container (spec.volumeMounts)",
 		fmt.Sprintf("; scrape class %q in spec.scrapeClasses", operator.ScrapeClassName))}
+	out.Edits = []Edit{{o.item, o.cr}}
 
-	v, index, err := o.scrapeValue()
+	v, index, err := o.scrapeValue(p.Scrape.Remove)
+	if err != nil || v.obj == nil {
+		return out, err // ambient mode with no Secret referenced: nothing to take out
+	}
+	notes, err := editScrape(v, p.Scrape, scrapeconfig.EditJobList)
 	if err != nil {
 		return Outcome{}, err
 	}
-	note, err := editScrape(v, p.Scrape, scrapeconfig.EditJobList)
+	out.Notes = append(out.Notes, notes...)
+	gone, err := o.dropCreatedSecret(v, p.Scrape.Remove)
 	if err != nil {
 		return Outcome{}, err
 	}
-	if note != nil {
-		out.Notes = append(out.Notes, *note)
+	if gone {
+		out.Edits = append(out.Edits, Edit{Index: index}) // deleted
+		out.Notes = append(out.Notes, Note{Ref: krmerr.RefOf(v.obj), Field: "metadata.name", Message: fmt.Sprintf(
+			"deleted: the function had created it for spec.additionalScrapeConfigs of %s %s, which no longer references it", o.cr.GetKind(), o.cr.GetName())})
+	} else {
+		out.Edits = append(out.Edits, Edit{index, v.obj})
 	}
-	out.Edits = []Edit{{o.item, o.cr}, {index, v.obj}}
 
 	if mons := operator.SelectedMonitors(o.cr, o.ix.Items); len(mons) > 0 {
 		out.Notes = append(out.Notes, Note{Ref: krmerr.RefOf(o.cr), Field: "spec.scrapeClasses", Message: fmt.Sprintf(
@@ -86,14 +104,35 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 	return out, nil
 }
 
+// dropCreatedSecret, when removing, deletes the Secret an earlier run created once
+// it holds no job any more, and takes the resource's reference to it out.
+func (o *operatorResource) dropCreatedSecret(v scrapeValue, removing bool) (bool, error) {
+	if !removing || !operator.IsCreatedSecret(v.obj, o.cr) {
+		return false, nil
+	}
+	_, text, err := datakey.Read(v.obj, "Secret", v.key.Name)
+	if err != nil {
+		return false, krmerr.At(v.obj, err)
+	}
+	if t := strings.TrimSpace(text); t != "" && t != "[]" {
+		return false, nil // the user put jobs of their own into it
+	}
+	return true, operator.Unreference(o.cr)
+}
+
 // scrapeValue is the additional scrape configs: the Secret the resource
-// references (index in the list), or a new one it is pointed at (index -1).
-func (o *operatorResource) scrapeValue() (scrapeValue, int, error) {
+// references (index in the list), or a new one it is pointed at (index -1) —
+// except when removing, where a resource that references none has nothing to
+// take out (the zero scrapeValue).
+func (o *operatorResource) scrapeValue(removing bool) (scrapeValue, int, error) {
 	cr := o.cr
 	v := scrapeValue{what: fmt.Sprintf("the additional scrape configs of %s %s", cr.GetKind(), cr.GetName())}
 	name, key, err := operator.AdditionalScrapeConfigs(cr)
 	if err != nil {
 		return v, 0, o.blame(err)
+	}
+	if name == "" && removing {
+		return scrapeValue{}, 0, nil
 	}
 	if name == "" {
 		if v.obj, err = operator.NewScrapeSecret(cr); err != nil {
@@ -106,6 +145,9 @@ func (o *operatorResource) scrapeValue() (scrapeValue, int, error) {
 	i, err := o.ix.Lookup("Secret", cr.GetNamespace(), name)
 	if err != nil {
 		return v, 0, o.blame(krmerr.Errorf("spec.additionalScrapeConfigs", "%v", err))
+	}
+	if i < 0 && removing {
+		return scrapeValue{}, 0, nil // not in the list: no earlier run can have written into it
 	}
 	if i < 0 {
 		return v, 0, o.blame(krmerr.Errorf("spec.additionalScrapeConfigs", "references Secret %q (key %q), which is not in the list of resources: the function cannot edit what it cannot see; include the Secret, or remove the reference and the function creates one", name, key))

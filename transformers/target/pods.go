@@ -48,18 +48,30 @@ func (pc *podController) blame(err error) error {
 func (pc *podController) Target() plan.Target {
 	w := pc.original
 	return plan.Target{
-		Owner:     profiles.Owner{APIVersion: w.GetApiVersion(), Kind: w.GetKind(), Name: w.GetName()},
-		Container: pc.container.Name,
+		Owner:          profiles.Owner{APIVersion: w.GetApiVersion(), Kind: w.GetKind(), Name: w.GetName()},
+		Container:      pc.container.Name,
+		Namespace:      w.GetNamespace(),
+		ServiceAccount: serviceAccount(pc.tpl, "spec", "serviceAccountName"),
 	}
 }
 
+// serviceAccount reads the service account name at path of n ("" when unset).
+func serviceAccount(n *yaml.RNode, path ...string) string {
+	v, _ := n.Pipe(yaml.Lookup(path...))
+	if v == nil {
+		return ""
+	}
+	return yaml.GetValue(v)
+}
+
 func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
-	if err := editTemplate(pc.tpl, p, nil); err != nil {
+	old, err := editTemplate(pc.tpl, p, nil)
+	if err != nil {
 		return Outcome{}, pc.blame(err)
 	}
 	out := Outcome{
 		Edits: []Edit{{pc.item, pc.workload}},
-		Notes: workloadNote(pc.original, pc.workload, p, pc.tplField, fmt.Sprintf("container %q", pc.container.Name), ""),
+		Notes: workloadNote(pc.original, pc.workload, p, old, pc.tplField, pc.tplField+".metadata.labels", fmt.Sprintf("container %q", pc.container.Name), ""),
 	}
 
 	cm := pc.ix.Items[pc.src.Item].Copy()
@@ -67,13 +79,11 @@ func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, krmerr.At(cm, err)
 	}
-	note, err := editScrape(scrapeValue{obj: cm, key: key, text: text, what: "the Prometheus config; " + pc.src.Via}, p.Scrape, scrapeconfig.Edit)
+	notes, err := editScrape(scrapeValue{obj: cm, key: key, text: text, what: "the Prometheus config; " + pc.src.Via}, p.Scrape, scrapeconfig.Edit)
 	if err != nil {
 		return Outcome{}, err
 	}
-	if note != nil {
-		out.Notes = append(out.Notes, *note)
-	}
+	out.Notes = append(out.Notes, notes...)
 	out.Edits = append(out.Edits, Edit{pc.src.Item, cm})
 	return out, nil
 }

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/datakey"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/injection"
@@ -44,17 +45,18 @@ type Outcome struct {
 	Notes []Note
 }
 
-// Edit is one edited or created item.
+// Edit is one edited, created (Index -1) or deleted (Node nil) item.
 type Edit struct {
 	Index int
 	Node  *yaml.RNode
 }
 
-// Note is an info result about one field of one resource.
+// Note is an info result about one field of one resource (a warning with Warn).
 type Note struct {
 	Ref     *krmerr.Ref
 	Field   string
 	Message string
+	Warn    bool
 }
 
 // For returns the adapter of the selected workload sel. ref is the config's
@@ -68,31 +70,57 @@ func For(ix *selection.Index, sel selection.Workload, ref *config.ScrapeConfigRe
 
 // editTemplate edits the pod template tpl as p says, between one read and one
 // write of its ownership record; also, when set, does the adapter's own part
-// (the operator's scrape class) and records it in rec.
-func editTemplate(tpl *yaml.RNode, p plan.Plan, also func(rec *ownership.Record) error) error {
+// (the operator's scrape class) and records it in rec. It returns the record as
+// it was read: what earlier runs had added.
+func editTemplate(tpl *yaml.RNode, p plan.Plan, also func(rec *ownership.Record) error) (ownership.Record, error) {
 	rec, err := ownership.Read(tpl)
 	if err != nil {
-		return err
+		return rec, err
 	}
+	old := rec
 	if err := editPod(tpl, p, &rec); err != nil {
-		return err
+		return old, err
 	}
 	if also != nil {
 		if err := also(&rec); err != nil {
-			return err
+			return old, err
 		}
 	}
-	return ownership.Write(tpl, rec)
+	return old, ownership.Write(tpl, rec)
+}
+
+// removedBy names, for ambient mode's note, what an earlier run had added to the
+// pod template and ambient mode takes out.
+func removedBy(old ownership.Record) []string {
+	var out []string
+	for _, c := range append(append([]string{}, old.InitContainers...), old.Containers...) {
+		out = append(out, fmt.Sprintf("container %q", c))
+	}
+	if len(old.Volumes) > 0 {
+		out = append(out, "volumes "+strings.Join(quoteAll(old.Volumes), ", "))
+	}
+	if len(old.VolumeMounts) > 0 {
+		out = append(out, "the certificate mount")
+	}
+	if old.Injection != nil {
+		out = append(out, "the injector's labels and annotations")
+	}
+	if old.ScrapeClass != "" {
+		out = append(out, fmt.Sprintf("scrape class %q", old.ScrapeClass))
+	}
+	return out
 }
 
 // editPod makes the pod template what p says, first undoing what injection mode
 // did in an earlier run (so users can switch modes and re-run), and updates rec
 // with what it now owns.
 func editPod(tpl *yaml.RNode, p plan.Plan, rec *ownership.Record) error {
-	if err := injection.Disable(tpl, rec.Injection); err != nil {
-		return err
+	for _, r := range []*injection.Record{rec.Injection, rec.Ambient} {
+		if err := injection.Disable(tpl, r); err != nil {
+			return err
+		}
 	}
-	rec.Injection = nil
+	rec.Injection, rec.Ambient = nil, nil
 	if p.Injection != nil {
 		r, err := injection.Enable(tpl, *p.Injection)
 		if err != nil {
@@ -105,6 +133,12 @@ func editPod(tpl *yaml.RNode, p plan.Plan, rec *ownership.Record) error {
 		return err
 	}
 	rec.Owned = owned
+	if p.Ambient != nil {
+		// After the pod edit, so that re-runs put the label where the first run did.
+		if rec.Ambient, err = injection.EnrollAmbient(tpl); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -120,8 +154,8 @@ type scrapeValue struct {
 }
 
 // editScrape edits the value with edit (a prometheus.yml or a bare job list) and
-// writes it back in its form. It returns the note of the change, if any.
-func editScrape(v scrapeValue, o scrapeconfig.Options, edit func(string, scrapeconfig.Options) (string, scrapeconfig.Report, error)) (*Note, error) {
+// writes it back in its form. It returns the notes of the change, if any.
+func editScrape(v scrapeValue, o scrapeconfig.Options, edit func(string, scrapeconfig.Options) (string, scrapeconfig.Report, error)) ([]Note, error) {
 	edited, rep, err := edit(v.text, o)
 	if err != nil {
 		return nil, krmerr.About(v.obj, v.key.Field(), "%v (%s)", err, v.what)
@@ -129,16 +163,32 @@ func editScrape(v scrapeValue, o scrapeconfig.Options, edit func(string, scrapec
 	if err := v.key.Write(v.obj, edited); err != nil {
 		return nil, krmerr.At(v.obj, err)
 	}
+	var notes []Note
+	if len(rep.Leftover) > 0 {
+		notes = append(notes, Note{Ref: krmerr.RefOf(v.obj), Field: v.key.Field(), Warn: true, Message: fmt.Sprintf(
+			"key %q: job %s read Istio's workload certificates (tls_config with %s, %s or %s), which nothing writes in ambient mode: their scrapes will fail; remove them or scrape those pods with a plain http job (ztunnel carries it over mTLS)",
+			v.key.Name, strings.Join(quoteAll(rep.Leftover), ", "), certs.CA, certs.Chain, certs.Key)})
+	}
 	if edited == v.text {
-		return nil, nil
+		return notes, nil
 	}
-	msg := fmt.Sprintf("%skey %q: job %s", v.created, v.key.Name, strings.Join(quoteAll(rep.Jobs), ", "))
+	var parts []string
+	if len(rep.Jobs) > 0 {
+		parts = append(parts, "job "+strings.Join(quoteAll(rep.Jobs), ", "))
+	}
 	if len(rep.Excluded) > 0 {
-		msg += fmt.Sprintf("; drop rule for sidecar pods in %s", strings.Join(quoteAll(rep.Excluded), ", "))
+		parts = append(parts, "drop rule for sidecar pods in "+strings.Join(quoteAll(rep.Excluded), ", "))
 	}
+	if len(rep.Removed) > 0 {
+		parts = append(parts, "removed job "+strings.Join(quoteAll(rep.Removed), ", "))
+	}
+	if len(rep.Restored) > 0 {
+		parts = append(parts, "removed the drop rule for sidecar pods from "+strings.Join(quoteAll(rep.Restored), ", ")+" (they scrape sidecar pods again)")
+	}
+	msg := fmt.Sprintf("%skey %q: %s", v.created, v.key.Name, strings.Join(parts, "; "))
 	// The note names data.KEY even for a Secret's stringData, as earlier releases
 	// did (golden outputs are kept byte for byte); errors name the real field.
-	return &Note{Ref: krmerr.RefOf(v.obj), Field: "data." + v.key.Name, Message: msg}, nil
+	return append([]Note{{Ref: krmerr.RefOf(v.obj), Field: "data." + v.key.Name, Message: msg}}, notes...), nil
 }
 
 func quoteAll(s []string) []string {
@@ -149,10 +199,15 @@ func quoteAll(s []string) []string {
 	return out
 }
 
-// workloadNote reports the pod-template edit, when the workload changed.
-func workloadNote(original, edited *yaml.RNode, p plan.Plan, field, into, suffix string) []Note {
+// workloadNote reports the pod-template edit, when the workload changed; in
+// ambient mode labels is the field of the enrolment label and old the record of
+// what earlier runs had added.
+func workloadNote(original, edited *yaml.RNode, p plan.Plan, old ownership.Record, field, labels, into, suffix string) []Note {
 	if yamlnode.Identical(original.YNode(), edited.YNode()) {
 		return nil
+	}
+	if p.Ambient != nil {
+		return []Note{{Ref: krmerr.RefOf(edited), Field: field, Message: p.AmbientSummary(labels, removedBy(old))}}
 	}
 	return []Note{{Ref: krmerr.RefOf(edited), Field: field, Message: p.Summary(into, suffix)}}
 }
