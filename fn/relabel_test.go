@@ -287,3 +287,56 @@ func rolePodJobs(t *testing.T, doc string) map[string]bool {
 	}
 	return out
 }
+
+// TestRelabelingSecurePorts: with securePortJob, a pod with Istio's secure metrics
+// port is scraped by istio-secure-merged-metrics only (not by the plain job that
+// excludes sidecar pods, nor by the secure job), and the plain rules still keep a
+// metrics-merged pod and drop a sidecar pod; Prometheus's own relabeling decides.
+func TestRelabelingSecurePorts(t *testing.T) {
+	const secure, merged, plain = "kubernetes-pods-istio-secure", "istio-secure-merged-metrics", "kubernetes-pods"
+	withPort := map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "15020", "prometheus.io/path": "/stats/prometheus",
+		"prometheus.istio.io/secure-port": "15014", "sidecar.istio.io/status": sidecarStatus}
+	targets := []podTarget{
+		{"secure metrics port", pod("10.1.0.20", "8080", withPort), map[string]string{merged: "https://10.1.0.20:15014/stats/prometheus"}},
+		{"metrics-merged pod on 15020", pod("10.1.0.6", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "15020", "prometheus.io/path": "/stats/prometheus", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{plain: "http://10.1.0.6:15020/stats/prometheus"}},
+		{"sidecar pod", pod("10.1.0.5", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{secure: "https://10.1.0.5:8080/metrics"}},
+		{"plain pod", pod("10.1.0.7", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080"}),
+			map[string]string{plain: "http://10.1.0.7:8080/metrics"}},
+	}
+	doc := prometheusYAML(t, "istio-addon-revision")
+	cfg, err := promconfig.Load(withoutSD(t, doc), nil)
+	if err != nil {
+		t.Fatalf("Prometheus cannot load the config: %v", err)
+	}
+	jobs := map[string]*promconfig.ScrapeConfig{}
+	for _, sc := range cfg.ScrapeConfigs {
+		jobs[sc.JobName] = sc
+	}
+	for _, tg := range targets {
+		got := map[string]string{}
+		for _, name := range []string{secure, merged, plain} {
+			if jobs[name] == nil {
+				t.Fatalf("job %q missing", name)
+			}
+			res, err := scrape.PopulateLabels(labels.NewBuilder(labels.EmptyLabels()), jobs[name], tg.labels, nil)
+			if err != nil {
+				t.Errorf("%s: job %s: %v", tg.name, name, err)
+				continue
+			}
+			if !res.IsEmpty() {
+				got[name] = res.Get(model.SchemeLabel) + "://" + res.Get(model.AddressLabel) + res.Get(model.MetricsPathLabel)
+			}
+		}
+		if len(got) != len(tg.want) {
+			t.Errorf("%s: scraped by %v, want %v", tg.name, got, tg.want)
+			continue
+		}
+		for job, url := range tg.want {
+			if got[job] != url {
+				t.Errorf("%s: job %s scrapes %q, want %q", tg.name, job, got[job], url)
+			}
+		}
+	}
+}

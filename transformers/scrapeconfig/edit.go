@@ -94,7 +94,7 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 // into each job that is to exclude sidecar pods (none with o.Remove). It returns
 // the jobs that got it, and those that lost it.
 func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) (excluded, restored []string, err error) {
-	drop := DropRule(o)
+	drops := dropRules(o)
 	targets := map[string]bool{}
 	if o.ExcludeFrom != nil {
 		for _, n := range *o.ExcludeFrom {
@@ -145,7 +145,11 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) (exclude
 		rules.YNode().Style &^= yaml.FlowStyle
 		at := keepScrapeIndex(rules) + 1
 		c := rules.YNode().Content
-		rules.YNode().Content = append(c[:at:at], append([]*yaml.Node{yaml.CopyYNode(drop.YNode())}, c[at:]...)...)
+		ours := make([]*yaml.Node, len(drops))
+		for k, d := range drops {
+			ours[k] = yaml.CopyYNode(d.YNode())
+		}
+		rules.YNode().Content = append(c[:at:at], append(ours, c[at:]...)...)
 		excluded = append(excluded, name)
 	}
 	if o.ExcludeFrom != nil {

@@ -38,51 +38,61 @@ const (
 // one that opts in with the istio-mtls: "true" annotation.
 const sidecarPod = `(?:[^;]+;[^;]*|[^;]*;true)`
 
-// notMerged matches a prometheus.io/port other than 15020. Istio's metrics merging
-// rewrites prometheus.io/port to 15020 (plaintext, /stats/prometheus); such pods
-// stay with the plain job. RE2 has no negative look-ahead, hence the spelling out.
-const notMerged = `(?:[^;]{0,4}|[^;]{6,}|[^1;][^;]{4}|1[^5;][^;]{3}|15[^0;][^;]{2}|150[^2;][^;]|1502[^0;])`
+// lblMark is the temporary label the plain jobs' rules mark sidecar pods with.
+// Prometheus removes every label starting with __ after relabeling, and reserves
+// __tmp_ for such steps: RE2 has no "not equal", so the rules mark, unmark, and
+// drop what is still marked.
+const lblMark = "__tmp_istio_mtls_sidecar"
 
-// DropRule is the rule inserted into the plain pod jobs.
-func DropRule(o Options) *yaml.RNode {
-	labels := []string{lblStatus, lblMTLS, lblPort}
-	regex := sidecarPod + ";" + notMerged
-	if o.SecurePortJob {
-		labels = append(labels, lblSecurePort)
-		regex = "(?:" + regex + ";[^;]*)|(?:[^;]*;[^;]*;[^;]*;[^;]+)"
+// dropRules are the rules inserted into the plain pod jobs: sidecar pods are the
+// secure job's, except metrics-merged ones (Istio's metrics merging rewrites
+// prometheus.io/port to 15020: plaintext, /stats/prometheus), which stay here;
+// with the secure-port jobs, pods with a secure metrics port are theirs too.
+func dropRules(o Options) []*yaml.RNode {
+	rules := []relabelRule{
+		{Comment: fmt.Sprintf("istio-prometheus-mtls: sidecar pods are scraped over mTLS by job %q ...", o.JobName),
+			SourceLabels: []string{lblStatus, lblMTLS}, Regex: sidecarPod, TargetLabel: lblMark, Replacement: ptr("true"), Action: "replace"},
+		{Comment: "istio-prometheus-mtls: ... except metrics-merged ones (prometheus.io/port 15020, plaintext) ...",
+			SourceLabels: []string{lblPort}, Regex: "15020", TargetLabel: lblMark, Replacement: ptr(""), Action: "replace"},
 	}
-	return rule(fmt.Sprintf("istio-prometheus-mtls: sidecar pods (not metrics-merged) are scraped over mTLS by job %q", o.JobName),
-		"drop", labels, regex, "", "")
+	if o.SecurePortJob {
+		rules = append(rules, relabelRule{Comment: "istio-prometheus-mtls: ... and pods with a secure metrics port are scraped by " + SecureMergedJob + " ...",
+			SourceLabels: []string{lblSecurePort}, Regex: ".+", TargetLabel: lblMark, Replacement: ptr("true"), Action: "replace"})
+	}
+	rules = append(rules, relabelRule{Comment: "istio-prometheus-mtls: ... so this job leaves them.",
+		SourceLabels: []string{lblMark}, Regex: "true", Action: "drop"})
+	out := make([]*yaml.RNode, len(rules))
+	for i, r := range rules {
+		out[i] = r.node()
+	}
+	return out
 }
 
 // SecureJob is the https job for sidecar pods.
 func SecureJob(o Options) *yaml.RNode {
-	rules := []*yaml.RNode{
-		rule("Pods that ask to be scraped (prometheus.io/scrape or scrape_slow: the plain jobs leave both to this job) ...", "keep", []string{lblScrape, lblScrapeSlow}, "true;.*|.*;true", "", ""),
-		rule("... and have an Istio sidecar (sidecar.istio.io/status) or opt in with istio-mtls: \"true\".", "keep", []string{lblStatus, lblMTLS}, sidecarPod, "", ""),
-		rule("Metrics-merged pods (prometheus.io/port 15020, plaintext) stay with the plain job.", "drop", []string{lblPort}, "15020", "", ""),
+	rules := []relabelRule{
+		{Comment: "Pods that ask to be scraped (prometheus.io/scrape or scrape_slow: the plain jobs leave both to this job) ...",
+			SourceLabels: []string{lblScrape, lblScrapeSlow}, Regex: "true;.*|.*;true", Action: "keep"},
+		{Comment: "... and have an Istio sidecar (sidecar.istio.io/status) or opt in with istio-mtls: \"true\".",
+			SourceLabels: []string{lblStatus, lblMTLS}, Regex: sidecarPod, Action: "keep"},
+		{Comment: "Metrics-merged pods (prometheus.io/port 15020, plaintext) stay with the plain job.",
+			SourceLabels: []string{lblPort}, Regex: "15020", Action: "drop"},
 	}
 	if o.SecurePortJob {
-		rules = append(rules, rule("Pods with a secure metrics port are scraped by "+SecureMergedJob+".", "drop", []string{lblSecurePort}, ".+", "", ""))
+		rules = append(rules, relabelRule{Comment: "Pods with a secure metrics port are scraped by " + SecureMergedJob + ".",
+			SourceLabels: []string{lblSecurePort}, Regex: ".+", Action: "drop"})
 	}
-	rules = append(rules,
-		rule("", "drop", []string{"__meta_kubernetes_pod_phase"}, "Pending|Succeeded|Failed|Completed", "", ""),
-		rule("", "replace", []string{lblPath}, "(.+)", "__metrics_path__", ""),
-	)
-	rules = append(rules, addressRules(lblPort)...)
-	rules = append(rules, rule("Istio's own plaintext ports (Envoy stats, agent, health) are not mTLS.", "drop", []string{"__address__"}, `.+:(15020|15021|15090)`, "", ""))
+	rules = append(rules, podRules(lblPort)...)
+	rules = append(rules, relabelRule{Comment: "Istio's own plaintext ports (Envoy stats, agent, health) are not mTLS.",
+		SourceLabels: []string{"__address__"}, Regex: `.+:(15020|15021|15090)`, Action: "drop"})
 	rules = append(rules, commonTail()...)
 	return job(o.JobName, o.Certs.MountPath, rules)
 }
 
 // securePortJob is Istio's job for one of its secure metrics ports.
 func securePortJob(name, portLabel, mountPath string) *yaml.RNode {
-	rules := []*yaml.RNode{
-		rule("Pods whose istio-proxy serves metrics over mTLS on this port.", "keep", []string{portLabel}, `\d+`, "", ""),
-		rule("", "drop", []string{"__meta_kubernetes_pod_phase"}, "Pending|Succeeded|Failed|Completed", "", ""),
-		rule("", "replace", []string{lblPath}, "(.+)", "__metrics_path__", ""),
-	}
-	rules = append(rules, addressRules(portLabel)...)
+	rules := append([]relabelRule{{Comment: "Pods whose istio-proxy serves metrics over mTLS on this port.",
+		SourceLabels: []string{portLabel}, Regex: `\d+`, Action: "keep"}}, podRules(portLabel)...)
 	rules = append(rules, commonTail()...)
 	j := job(name, mountPath, rules)
 	// Istio serves /stats/prometheus on these ports.
@@ -90,7 +100,7 @@ func securePortJob(name, portLabel, mountPath string) *yaml.RNode {
 	return j
 }
 
-func job(name, mountPath string, rules []*yaml.RNode) *yaml.RNode {
+func job(name, mountPath string, rules []relabelRule) *yaml.RNode {
 	j := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
 	nameNode := str(name)
 	nameNode.LineComment = "# " + Marker
@@ -106,7 +116,7 @@ func job(name, mountPath string, rules []*yaml.RNode) *yaml.RNode {
 	sd.YNode().Content = append(sd.YNode().Content, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str("role"), str("pod")}})
 	rl := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, r := range rules {
-		rl.Content = append(rl.Content, r.YNode())
+		rl.Content = append(rl.Content, r.node().YNode())
 	}
 	j.YNode().Content = []*yaml.Node{
 		str("job_name"), nameNode,
@@ -118,21 +128,45 @@ func job(name, mountPath string, rules []*yaml.RNode) *yaml.RNode {
 	return j
 }
 
-func rule(comment, action string, sources []string, regex, target, replacement string) *yaml.RNode {
+// relabelRule is one relabel_configs entry, with the fields of Prometheus's
+// relabel.Config that this function writes; empty fields are left out (and
+// Prometheus's defaults apply), except a Replacement pointing at "".
+type relabelRule struct {
+	// Comment is the rule's head comment, without "# ".
+	Comment      string
+	SourceLabels []string
+	Regex        string
+	TargetLabel  string
+	Replacement  *string
+	Action       string
+}
+
+func (r relabelRule) node() *yaml.RNode {
 	n := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
-	if len(sources) > 0 {
-		n.YNode().Content = append(n.YNode().Content, str("source_labels"), yaml.NewListRNode(sources...).YNode())
+	add := func(k string, v *yaml.Node) { n.YNode().Content = append(n.YNode().Content, str(k), v) }
+	if len(r.SourceLabels) > 0 {
+		add("source_labels", yaml.NewListRNode(r.SourceLabels...).YNode())
 	}
-	for _, kv := range [][2]string{{"regex", regex}, {"target_label", target}, {"replacement", replacement}, {"action", action}} {
+	for _, kv := range [][2]string{{"regex", r.Regex}, {"target_label", r.TargetLabel}} {
 		if kv[1] != "" {
-			n.YNode().Content = append(n.YNode().Content, str(kv[0]), str(kv[1]))
+			add(kv[0], str(kv[1]))
 		}
 	}
-	if comment != "" {
-		n.YNode().HeadComment = "# " + comment
+	if r.Replacement != nil {
+		v := str(*r.Replacement)
+		if *r.Replacement == "" {
+			v.Style = yaml.DoubleQuotedStyle
+		}
+		add("replacement", v)
+	}
+	add("action", str(r.Action))
+	if r.Comment != "" {
+		n.YNode().HeadComment = "# " + r.Comment
 	}
 	return n
 }
+
+func ptr[T any](v T) *T { return &v }
 
 func str(v string) *yaml.Node {
 	n := yaml.NewStringRNode(v).YNode()
@@ -140,22 +174,28 @@ func str(v string) *yaml.Node {
 	return n
 }
 
-// addressRules set __address__ from the prometheus.io/port annotation (IPv6 and
-// IPv4 pod IPs, as the prometheus-community chart does) and keep host:port only:
-// a target without a port would otherwise be scraped on :443 over https.
-func addressRules(portLabel string) []*yaml.RNode {
-	return []*yaml.RNode{
-		rule("", "replace", []string{portLabel, "__meta_kubernetes_pod_ip"}, `(\d+);(([A-Fa-f0-9]{1,4}::?){1,7}[A-Fa-f0-9]{1,4})`, "__address__", "[$2]:$1"),
-		rule("", "replace", []string{portLabel, "__meta_kubernetes_pod_ip"}, `(\d+);((([0-9]+?)(\.|$)){4})`, "__address__", "$2:$1"),
-		rule("Only host:port targets; otherwise https adds a phantom :443 target.", "keep", []string{"__address__"}, `(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):\d+`, "", ""),
+// podRules drop pods that are not running, take the path from prometheus.io/path,
+// set __address__ from the port annotation portLabel (IPv6 and IPv4 pod IPs, as
+// the prometheus-community chart does) and keep host:port only: a target without
+// a port would otherwise be scraped on :443 over https.
+func podRules(portLabel string) []relabelRule {
+	return []relabelRule{
+		{SourceLabels: []string{"__meta_kubernetes_pod_phase"}, Regex: "Pending|Succeeded|Failed|Completed", Action: "drop"},
+		{SourceLabels: []string{lblPath}, Regex: "(.+)", TargetLabel: "__metrics_path__", Action: "replace"},
+		{SourceLabels: []string{portLabel, "__meta_kubernetes_pod_ip"}, Regex: `(\d+);(([A-Fa-f0-9]{1,4}::?){1,7}[A-Fa-f0-9]{1,4})`,
+			TargetLabel: "__address__", Replacement: ptr("[$2]:$1"), Action: "replace"},
+		{SourceLabels: []string{portLabel, "__meta_kubernetes_pod_ip"}, Regex: `(\d+);((([0-9]+?)(\.|$)){4})`,
+			TargetLabel: "__address__", Replacement: ptr("$2:$1"), Action: "replace"},
+		{Comment: "Only host:port targets; otherwise https adds a phantom :443 target.",
+			SourceLabels: []string{"__address__"}, Regex: `(\[[0-9A-Fa-f:.]+\]|[^:\[\]]+):\d+`, Action: "keep"},
 	}
 }
 
-func commonTail() []*yaml.RNode {
-	return []*yaml.RNode{
-		rule("", "labelmap", nil, "__meta_kubernetes_pod_label_(.+)", "", ""),
-		rule("", "replace", []string{"__meta_kubernetes_namespace"}, "", "namespace", ""),
-		rule("", "replace", []string{"__meta_kubernetes_pod_name"}, "", "pod", ""),
+func commonTail() []relabelRule {
+	return []relabelRule{
+		{Regex: "__meta_kubernetes_pod_label_(.+)", Action: "labelmap"},
+		{SourceLabels: []string{"__meta_kubernetes_namespace"}, TargetLabel: "namespace", Action: "replace"},
+		{SourceLabels: []string{"__meta_kubernetes_pod_name"}, TargetLabel: "pod", Action: "replace"},
 	}
 }
 
@@ -164,7 +204,9 @@ func isOurs(job *yaml.Node) bool {
 	return f != nil && strings.Contains(f.Value.YNode().LineComment, Marker)
 }
 
-// isOurDropRule recognises the drop rule by its head comment or its labels.
+// isOurDropRule recognises the drop rules by their head comment or their labels:
+// the temporary label they mark with, or the source labels of the single drop
+// rule earlier releases wrote.
 func isOurDropRule(r *yaml.Node) bool {
 	if r.Kind != yaml.MappingNode || len(r.Content) == 0 {
 		return false
@@ -172,7 +214,13 @@ func isOurDropRule(r *yaml.Node) bool {
 	if strings.Contains(r.HeadComment+r.Content[0].HeadComment, "istio-prometheus-mtls:") {
 		return true
 	}
-	// An older drop rule without its comment: its source labels start so.
+	if yamlnode.Value(r, "target_label") == lblMark {
+		return true
+	}
+	if src := yamlnode.Field(r, "source_labels"); src != nil && len(src.Content) == 1 && src.Content[0].Value == lblMark {
+		return true
+	}
+	// An earlier release's drop rule without its comment: its source labels start so.
 	src := yamlnode.Field(r, "source_labels")
 	first := []string{lblStatus, lblMTLS, lblPort}
 	if src == nil || yamlnode.Value(r, "action") != "drop" || len(src.Content) < len(first) {

@@ -2,7 +2,6 @@ package scrapeconfig
 
 import (
 	"math/rand"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -115,16 +114,6 @@ func TestEmptyAndBad(t *testing.T) {
 	}
 }
 
-// TestNotMergedRegex checks the hand-written "port is not 15020" expression.
-func TestNotMergedRegex(t *testing.T) {
-	re := regexp.MustCompile("^(?:" + notMerged + ")$")
-	for port, want := range map[string]bool{"": true, "1": true, "8080": true, "15020": false, "15021": true, "15002": true, "25020": true, "150200": true, "1502": true, "9090": true, "15120": true} {
-		if re.MatchString(port) != want {
-			t.Errorf("port %q: match %v, want %v", port, !want, want)
-		}
-	}
-}
-
 // TestDiff checks the line diff against a brute-force replay on random edits.
 func TestDiff(t *testing.T) {
 	rng := rand.New(rand.NewSource(1))
@@ -167,8 +156,8 @@ func TestDiff(t *testing.T) {
 	}
 }
 
-// TestDropRuleWithoutComment: a drop rule whose comment was lost (a tool that
-// drops comments) is still recognised as ours by its source labels, and replaced
+// TestDropRuleWithoutComment: drop rules whose comments were lost (a tool that
+// drops comments) are still recognised as ours by their labels, and replaced
 // rather than doubled; a user's drop rule on other labels stays.
 func TestDropRuleWithoutComment(t *testing.T) {
 	once, _, err := Edit(plain, opts())
@@ -177,7 +166,7 @@ func TestDropRuleWithoutComment(t *testing.T) {
 	}
 	var kept []string
 	for _, l := range strings.SplitAfter(once, "\n") {
-		if !strings.Contains(l, "# istio-prometheus-mtls: sidecar pods") {
+		if !strings.Contains(l, "# istio-prometheus-mtls:") {
 			kept = append(kept, l)
 		}
 	}
@@ -191,8 +180,8 @@ func TestDropRuleWithoutComment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(again, sidecarPod+";"+notMerged); n != 1 {
-		t.Errorf("%d drop rules of ours after the re-run:\n%s", n, again)
+	if n := strings.Count(again, lblMark); n != 3 {
+		t.Errorf("%d uses of %s after the re-run, want the 3 of one set of rules:\n%s", n, lblMark, again)
 	}
 	if !strings.Contains(again, strings.TrimSpace(user)) {
 		t.Errorf("the user's drop rule went:\n%s", again)
@@ -227,5 +216,24 @@ func TestRemove(t *testing.T) {
 	user := plain + "- job_name: mine\n  scheme: https\n  tls_config: {ca_file: /etc/certs/root-cert.pem, cert_file: /etc/certs/cert-chain.pem}\n"
 	if _, rep, _ := Edit(user, r); strings.Join(rep.Leftover, ",") != "mine" {
 		t.Errorf("the user's job reading Istio's files is not reported: %+v", rep)
+	}
+}
+
+// TestEarlierDropRuleReplaced: the single drop rule earlier releases wrote (a
+// hand-spelled "port is not 15020" regex), with or without its comment, is
+// replaced by the current rules.
+func TestEarlierDropRuleReplaced(t *testing.T) {
+	const earlier = "  - source_labels:\n    - " + lblStatus + "\n    - " + lblMTLS + "\n    - " + lblPort + "\n" +
+		"    regex: (?:[^;]+;[^;]*|[^;]*;true);(?:[^;]{0,4}|[^;]{6,}|[^1;][^;]{4}|1[^5;][^;]{3}|15[^0;][^;]{2}|150[^2;][^;]|1502[^0;])\n    action: drop\n"
+	doc := strings.Replace(plain, "regex: \"true\"}\n", "regex: \"true\"}\n"+earlier, 1)
+	if doc == plain {
+		t.Fatal("the earlier rule was not put in")
+	}
+	got, _, err := Edit(doc, opts())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(got, "1502[^0;]") || strings.Count(got, lblMark) != 3 {
+		t.Errorf("the earlier drop rule was not replaced:\n%s", got)
 	}
 }
