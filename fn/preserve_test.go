@@ -21,7 +21,7 @@ func TestOnlyOurLinesChange(t *testing.T) {
 }
 
 // withoutOurs removes the blocks this function writes: jobs marked as ours and
-// the drop rules headed by our comment.
+// the drop rules headed by our comments.
 func withoutOurs(doc string) string {
 	ls := strings.SplitAfter(doc, "\n")
 	var out []string
@@ -32,7 +32,7 @@ func withoutOurs(doc string) string {
 		switch {
 		case strings.HasPrefix(trimmed, "- job_name:") && strings.Contains(l, "managed by istio-prometheus-mtls"):
 			start = i
-		case strings.HasPrefix(trimmed, "# istio-prometheus-mtls: sidecar pods") && i+1 < len(ls):
+		case strings.HasPrefix(trimmed, "# istio-prometheus-mtls:") && i+1 < len(ls):
 			start = i + 1
 		}
 		if start < 0 {

@@ -87,11 +87,18 @@ func concat(parts ...[]corev1.EnvVar) []corev1.EnvVar {
 	return out
 }
 
-func httpProbe(port int, failure, initialDelay, period, timeout int32) corev1.Probe {
+// readyProbe is the injector's probe of the proxy's /healthz/ready, in seconds
+// and attempts as corev1.Probe counts them.
+type readyProbe struct {
+	Port                                   int32
+	InitialDelay, Period, Timeout, Failure int32
+}
+
+func (r readyProbe) probe() corev1.Probe {
 	return corev1.Probe{
 		ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{
-			Path: "/healthz/ready", Port: intstr.FromInt32(int32(port))}},
-		InitialDelaySeconds: initialDelay, PeriodSeconds: period, TimeoutSeconds: timeout, FailureThreshold: failure,
+			Path: "/healthz/ready", Port: intstr.FromInt32(r.Port)}},
+		InitialDelaySeconds: r.InitialDelay, PeriodSeconds: r.Period, TimeoutSeconds: r.Timeout, FailureThreshold: r.Failure,
 	}
 }
 
@@ -174,7 +181,7 @@ var Table = []Profile{
 		),
 		OutputCertsDir:   "/etc/istio-certs",
 		DiscoveryAddress: "istio-pilot.{ns}.svc:15012",
-		Readiness:        httpProbe(15020, 30, 1, 2, 1),
+		Readiness:        readyProbe{Port: 15020, InitialDelay: 1, Period: 2, Timeout: 1, Failure: 30}.probe(),
 		Volumes:          []string{"istiod-ca-cert", "istio-envoy", "istio-token"},
 	},
 	{
@@ -188,7 +195,7 @@ var Table = []Profile{
 		Env:              modernEnv(true, nil, nil, metaTail),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
-		Readiness:        httpProbe(15021, 30, 1, 2, 3),
+		Readiness:        readyProbe{Port: 15021, InitialDelay: 1, Period: 2, Timeout: 3, Failure: 30}.probe(),
 		Volumes:          baseVolumes,
 	},
 	{
@@ -200,7 +207,7 @@ var Table = []Profile{
 			nodeMetaTail),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
-		Readiness:        httpProbe(15021, 30, 1, 2, 3),
+		Readiness:        readyProbe{Port: 15021, InitialDelay: 1, Period: 2, Timeout: 3, Failure: 30}.probe(),
 		Volumes:          append(append([]string{}, socketVolumes...), baseVolumes...),
 		NoEnvoy:          true,
 	},
@@ -213,8 +220,8 @@ var Table = []Profile{
 			nodeMetaTail),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
-		Readiness:        httpProbe(15021, 4, 0, 15, 3),
-		Startup:          ptr(httpProbe(15021, 600, 0, 1, 3)),
+		Readiness:        readyProbe{Port: 15021, InitialDelay: 0, Period: 15, Timeout: 3, Failure: 4}.probe(),
+		Startup:          ptr(readyProbe{Port: 15021, InitialDelay: 0, Period: 1, Timeout: 3, Failure: 600}.probe()),
 		Volumes:          append(append([]string{}, socketVolumes...), baseVolumes...),
 		NoEnvoy:          true,
 	},
@@ -234,8 +241,8 @@ func crlLayout(name string, minMinor, maxMinor int, divisor, notes string) Profi
 		Env:              modernEnv(false, []corev1.EnvVar{resourceEnv("ISTIO_CPU_LIMIT", "limits.cpu", divisor)}, goRuntimeEnv(divisor), nodeMetaTail),
 		OutputCertsDir:   "/etc/istio-output-certs",
 		DiscoveryAddress: "{istiod}.{ns}.svc:15012",
-		Readiness:        httpProbe(15021, 4, 0, 15, 3),
-		Startup:          ptr(httpProbe(15021, 600, 0, 1, 3)),
+		Readiness:        readyProbe{Port: 15021, InitialDelay: 0, Period: 15, Timeout: 3, Failure: 4}.probe(),
+		Startup:          ptr(readyProbe{Port: 15021, InitialDelay: 0, Period: 1, Timeout: 3, Failure: 600}.probe()),
 		Volumes:          crlVolumes,
 		NoEnvoy:          true,
 		NativeDrain:      true,

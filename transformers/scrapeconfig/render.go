@@ -1,7 +1,8 @@
 package scrapeconfig
 
 // The text-preserving renderer: writes the edited tree back so that the user's
-// text is kept wherever the edit did not touch it (splice.go, then preserve.go).
+// text is kept wherever the edit did not touch it (splice.go), or, where the
+// splice does not apply (flow-style lists, say), the whole document is rendered.
 
 import (
 	"bytes"
@@ -13,8 +14,7 @@ import (
 
 // editAndRender edits the job list of root and writes root back, keeping the
 // user's text: the edit is spliced into it line by line (splice.go); where that
-// does not apply, the whole document is rendered and the user's lines are kept
-// where they provably did not change (preserve.go).
+// does not apply, the whole document is rendered.
 func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) (string, Report, error) {
 	var snaps []seqSnap
 	if strings.TrimSpace(doc) != "" {
@@ -38,10 +38,7 @@ func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) 
 		return doc, rep, nil
 	}
 	out, err := render(root, doc)
-	if err != nil {
-		return "", rep, err
-	}
-	return preserve(doc, pristine, root, out), rep, nil
+	return out, rep, err
 }
 
 // render writes root with the sequence indentation of the original text and its

@@ -1,11 +1,12 @@
 // Package scrapeconfig edits a prometheus.yml as a YAML node tree: it adds (or
 // replaces) the https job that scrapes Istio sidecar pods with the workload
-// certificates, and inserts one drop rule into the plain pod jobs so no pod is
+// certificates, and inserts drop rules into the plain pod jobs so no pod is
 // scraped twice. The user's comments, key order, quoting and other jobs are kept.
 //
 // The package is cut along its seams: jobs.go is the job model (the jobs and rules
-// written, and how they are recognised), edit.go the list editor, and render.go,
-// splice.go and preserve.go the text-preserving renderer. Reading and writing the
+// written, and how they are recognised), edit.go the list editor, and render.go
+// with splice.go the text-preserving renderer (the edit spliced into the user's
+// lines; a whole-document render where it cannot be). Reading and writing the
 // value in its ConfigMap or Secret is package datakey's.
 package scrapeconfig
 

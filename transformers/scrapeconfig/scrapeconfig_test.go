@@ -1,7 +1,6 @@
 package scrapeconfig
 
 import (
-	"math/rand"
 	"strings"
 	"testing"
 
@@ -110,48 +109,6 @@ func TestEmptyAndBad(t *testing.T) {
 	} {
 		if _, _, err := Edit(doc, opts()); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", doc, err, want)
-		}
-	}
-}
-
-// TestDiff checks the line diff against a brute-force replay on random edits.
-func TestDiff(t *testing.T) {
-	rng := rand.New(rand.NewSource(1))
-	for i := 0; i < 300; i++ {
-		a := make([]string, rng.Intn(30))
-		for j := range a {
-			a[j] = string(rune('a' + rng.Intn(4)))
-		}
-		b := append([]string{}, a...)
-		for e := rng.Intn(6); e > 0; e-- {
-			p := rng.Intn(len(b) + 1)
-			if rng.Intn(2) == 0 || len(b) == 0 || p == len(b) {
-				b = append(b[:p], append([]string{string(rune('a' + rng.Intn(4)))}, b[p:]...)...)
-			} else {
-				b = append(b[:p], b[p+1:]...)
-			}
-		}
-		ops := diff(a, b)
-		var got []string
-		ai, bi := 0, 0
-		for _, op := range ops {
-			switch op {
-			case '=':
-				if a[ai] != b[bi] {
-					t.Fatalf("'=' on different lines %q %q", a[ai], b[bi])
-				}
-				got = append(got, a[ai])
-				ai++
-				bi++
-			case '-':
-				ai++
-			case '+':
-				got = append(got, b[bi])
-				bi++
-			}
-		}
-		if ai != len(a) || bi != len(b) || strings.Join(got, "") != strings.Join(b, "") {
-			t.Fatalf("diff(%q, %q) = %s", a, b, ops)
 		}
 	}
 }

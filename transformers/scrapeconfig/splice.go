@@ -368,3 +368,6 @@ func indentLines(text string, n int) string {
 	}
 	return b.String()
 }
+
+// indent is the leading white space of line l.
+func indent(l string) string { return l[:len(l)-len(strings.TrimLeft(l, " \t"))] }

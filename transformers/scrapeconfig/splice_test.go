@@ -29,7 +29,7 @@ func fastEdit(t *testing.T, doc string, o Options) (string, bool) {
 	return splice(doc, snaps, root, yaml.DeriveSeqIndentStyle(doc))
 }
 
-// fullEdit is the slow path: the whole document rendered, then preserved.
+// fullEdit is the fallback: the whole document rendered.
 func fullEdit(t *testing.T, doc string, o Options) string {
 	t.Helper()
 	root, _ := parse(doc)
@@ -37,12 +37,11 @@ func fullEdit(t *testing.T, doc string, o Options) string {
 	if _, err := editJobs(jobs, o, "scrape_configs"); err != nil {
 		t.Fatal(err)
 	}
-	pristine, _ := yaml.Parse(doc)
 	out, err := render(root, doc)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return preserve(doc, pristine, root, out)
+	return out
 }
 
 var spliceDocs = map[string]string{
