@@ -33,14 +33,6 @@ func process(rl *fn.ResourceList) (bool, error) {
 	if err != nil {
 		return fail(err)
 	}
-	istio, err := plan.ChooseIstio(cfg)
-	if err != nil {
-		return fail(err)
-	}
-	if istio.Newer {
-		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Warning, ResourceRef: resultRef(krmerr.RefOf(cfgNode)),
-			Field: &fn.Field{Path: "spec.istio.version"}, Message: istio.NewerWarning(cfg.Spec.Istio.Version)})
-	}
 	if err := fn.CheckResourceDuplication(rl); err != nil {
 		return fail(fmt.Errorf("the ResourceList is invalid: %w", err))
 	}
@@ -50,7 +42,7 @@ func process(rl *fn.ResourceList) (bool, error) {
 	for i, it := range rl.Items {
 		nodes[i] = it.MoveToResourceNode()
 	}
-	out, notes, err := transform(nodes, cfg, istio)
+	out, notes, warning, err := transform(nodes, cfg)
 	if err != nil {
 		out = nodes
 	}
@@ -62,6 +54,10 @@ func process(rl *fn.ResourceList) (bool, error) {
 		return fail(err)
 	}
 	// Said when something was written with it: an error run wrote nothing.
+	if warning != "" {
+		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Warning, ResourceRef: resultRef(krmerr.RefOf(cfgNode)),
+			Field: &fn.Field{Path: "spec.istio.version"}, Message: warning})
+	}
 	if cfg.VersionAssumed {
 		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Info, ResourceRef: resultRef(krmerr.RefOf(cfgNode)),
 			Field: &fn.Field{Path: "spec.istio.version"}, Message: assumedVersion(cfg.Spec.Istio.Version)})
@@ -77,28 +73,29 @@ func process(rl *fn.ResourceList) (bool, error) {
 }
 
 // transform selects the target, plans and applies. On success it returns nodes
-// with the edited items replaced (and any item created appended); on error nodes
-// are untouched.
-func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS, istio plan.Istio) ([]*yaml.RNode, []target.Note, error) {
+// with the edited items replaced (and any item created appended, any deleted
+// left out), the notes, and the plan's warning about the Istio version; on error
+// nodes are untouched.
+func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) ([]*yaml.RNode, []target.Note, string, error) {
 	ix, err := selection.NewIndex(nodes)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	sel, err := ix.SelectWorkload(cfg.Spec.Target)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	a, err := target.For(ix, sel, cfg.Spec.ScrapeConfig)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
-	p, err := plan.New(cfg, istio, a.Target())
+	p, err := plan.New(cfg, a.Target())
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	done, err := a.Apply(p)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, "", err
 	}
 	out := append([]*yaml.RNode{}, nodes...)
 	for _, e := range done.Edits {
@@ -108,7 +105,7 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS, istio plan.Istio
 			out = append(out, e.Node)
 		}
 	}
-	return slices.DeleteFunc(out, func(n *yaml.RNode) bool { return n == nil }), done.Notes, nil
+	return slices.DeleteFunc(out, func(n *yaml.RNode) bool { return n == nil }), done.Notes, p.Istio.Warning(), nil
 }
 
 // assumedVersion is the info result for a config that sets no Istio version.

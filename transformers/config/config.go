@@ -111,7 +111,14 @@ type Istio struct {
 	NativeSidecar *bool                        `json:"nativeSidecar,omitempty"`
 	Envoy         *bool                        `json:"envoy,omitempty"`
 	Resources     *corev1.ResourceRequirements `json:"resources,omitempty"`
+
+	// minor is Version's minor release, parsed once by Validate.
+	minor int
 }
+
+// Minor is the minor release of Version ("1.31" and "1.31.2": 31), as Validate
+// parsed it.
+func (i Istio) Minor() int { return i.minor }
 
 // Certificates says where the workload certificates live.
 type Certificates struct {
@@ -201,9 +208,6 @@ func (c *PrometheusMTLS) Default() {
 	if s.Istio.ClusterID == "" {
 		s.Istio.ClusterID = DefaultClusterID
 	}
-	if s.Istio.ProxyImage == "" {
-		s.Istio.ProxyImage = DefaultProxyImageRepo + ":" + ImageTag(s.Istio.Version)
-	}
 	if s.Istio.ImagePullPolicy == "" {
 		s.Istio.ImagePullPolicy = corev1.PullIfNotPresent
 	}
@@ -225,7 +229,8 @@ func (c *PrometheusMTLS) Default() {
 	}
 }
 
-// ImageTag turns "1.28" into "1.28.0" and leaves "1.28.2" alone.
+// ImageTag turns "1.28" into "1.28.0" and leaves "1.28.2" alone: the tag of
+// DefaultProxyImageRepo for a version.
 func ImageTag(version string) string {
 	if strings.Count(version, ".") == 1 {
 		return version + ".0"
@@ -236,8 +241,8 @@ func ImageTag(version string) string {
 // versionRE is the Istio release grammar the function accepts: 1.X or 1.X.Y.
 var versionRE = regexp.MustCompile(`^1\.(0|[1-9][0-9]{0,3})(\.(0|[1-9][0-9]{0,3}))?$`)
 
-// ParseVersion returns the minor version of "1.X" or "1.X.Y".
-func ParseVersion(v string) (int, bool) {
+// parseVersion returns the minor version of "1.X" or "1.X.Y".
+func parseVersion(v string) (int, bool) {
 	m := versionRE.FindStringSubmatch(v)
 	if m == nil {
 		return 0, false
@@ -255,8 +260,8 @@ func nameErr(field, what, value string, check func(string) []string) error {
 	return nil
 }
 
-// Validate checks a defaulted config. The Istio version is checked against the
-// profile table by the profiles package; here only its form.
+// Validate checks a defaulted config. The Istio version is parsed here, once; the
+// plan chooses its profile (and says when none fits).
 func (c *PrometheusMTLS) Validate() error {
 	if c.APIVersion != APIVersion {
 		return fieldErr("apiVersion", "must be %q, got %q", APIVersion, c.APIVersion)
@@ -277,9 +282,11 @@ func (c *PrometheusMTLS) Validate() error {
 	default:
 		return fieldErr("spec.mode", "must be %q, %q or %q, got %q", ModeSidecar, ModeInjection, ModeAmbient, s.Mode)
 	}
-	if _, ok := ParseVersion(s.Istio.Version); !ok {
+	minor, ok := parseVersion(s.Istio.Version)
+	if !ok {
 		return fieldErr("spec.istio.version", "%q is not an Istio version of the form 1.X or 1.X.Y", s.Istio.Version)
 	}
+	c.Spec.Istio.minor = minor
 	if s.Istio.Revision != "" {
 		if err := nameErr("spec.istio.revision", "revision name", s.Istio.Revision, validation.IsDNS1123Label); err != nil {
 			return err

@@ -21,7 +21,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Spec
-	if s.Mode != ModeSidecar || s.Istio.Version != "1.31" || !c.VersionAssumed || s.Istio.ProxyImage != "docker.io/istio/proxyv2:1.31.0" ||
+	if s.Mode != ModeSidecar || s.Istio.Version != "1.31" || !c.VersionAssumed || s.Istio.Minor() != 31 || s.Istio.ProxyImage != "" ||
 		s.Istio.MeshID != "cluster.local" || s.Istio.ClusterID != "Kubernetes" || s.Certificates.MountPath != "/etc/istio-certs" ||
 		s.Certificates.VolumeName != "istio-certs" || s.ScrapeJob.Name != "kubernetes-pods-istio-secure" || !s.Istio.EnvoyEnabled() ||
 		s.ScrapeJob.ExcludeFrom != nil {
@@ -34,7 +34,7 @@ func TestFullVersionKeepsImageTag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Spec.Istio.ProxyImage != "docker.io/istio/proxyv2:1.28.3" || c.Spec.Istio.MeshID != "example.org" || c.VersionAssumed {
+	if c.Spec.Istio.Minor() != 28 || c.Spec.Istio.MeshID != "example.org" || c.VersionAssumed {
 		t.Errorf("%+v", c.Spec.Istio)
 	}
 }
@@ -93,13 +93,13 @@ func TestErrors(t *testing.T) {
 
 func TestParseVersion(t *testing.T) {
 	for v, want := range map[string]int{"1.5": 5, "1.30": 30, "1.30.2": 30, "1.31.0": 31, "1.40": 40, "1.0": 0} {
-		if got, ok := ParseVersion(v); !ok || got != want {
-			t.Errorf("ParseVersion(%q) = %d, %v; want %d", v, got, ok, want)
+		if got, ok := parseVersion(v); !ok || got != want {
+			t.Errorf("parseVersion(%q) = %d, %v; want %d", v, got, ok, want)
 		}
 	}
 	for _, v := range []string{"", "1", "1.", "1.30.", "2.1", "1.x", "1.3a", "01.3", "1.030", "1.30.2.1", "1..2", "one.thirty", "1.31.0-rc.0", " 1.30"} {
-		if got, ok := ParseVersion(v); ok {
-			t.Errorf("ParseVersion(%q) = %d, want an error", v, got)
+		if got, ok := parseVersion(v); ok {
+			t.Errorf("parseVersion(%q) = %d, want an error", v, got)
 		}
 	}
 }

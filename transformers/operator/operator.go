@@ -12,7 +12,6 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
@@ -60,8 +59,9 @@ func StatefulSetName(cr *yaml.RNode) string {
 
 // ScrapeClass is the istio-mtls scrape class to write.
 type ScrapeClass struct {
-	// Certs is where the prometheus container reads the certificates.
-	Certs config.Certificates
+	// CertsDir is where the prometheus container reads the certificates
+	// (spec.certificates.mountPath).
+	CertsDir string
 	// Default makes it the default class of the resource.
 	Default bool
 	// TakeOver replaces a class of its name this function did not write.
@@ -73,7 +73,7 @@ type ScrapeClass struct {
 
 // Node is the scrape class as it is written into spec.scrapeClasses.
 func (c ScrapeClass) Node() *yaml.RNode {
-	ca, chain, key := certs.Paths(c.Certs.MountPath)
+	ca, chain, key := certs.Paths(c.CertsDir)
 	fields := []*yaml.Node{str("name"), str(ScrapeClassName)}
 	if c.Default {
 		fields = append(fields, str("default"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})

@@ -8,28 +8,36 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
 )
 
-// Istio is what the config's Istio version and nativeSidecar come to.
+// Istio is what the config's Istio version and nativeSidecar come to, chosen
+// together and once: the profile, the proxy image, the sidecar's form.
 type Istio struct {
+	// Version is spec.istio.version, for messages.
+	Version string
 	Profile profiles.Profile
+	// Image is spec.istio.proxyImage, or the version's tag of
+	// config.DefaultProxyImageRepo.
+	Image string
 	// Newer: the version is newer than the table, so the newest profile is used.
 	Newer bool
 	// Native: istio-proxy as a native sidecar (sidecar mode); NativeWhy says why.
 	Native    bool
 	NativeWhy string
-	// Inject is the nativeSidecar annotation for injection mode (nil: the
-	// injector decides).
-	Inject *bool
+	// NativeAnnotation is the sidecar.istio.io/nativeSidecar value for injection
+	// mode (nil: none, the injector decides).
+	NativeAnnotation *bool
 }
 
-// ChooseIstio picks the profile and the sidecar's form for cfg.
-func ChooseIstio(cfg *config.PrometheusMTLS) (Istio, error) {
-	is := cfg.Spec.Istio
-	minor, _ := config.ParseVersion(is.Version)
+// chooseIstio picks the profile, the image and the sidecar's form for is.
+func chooseIstio(is config.Istio) (Istio, error) {
+	minor := is.Minor()
 	profile, newer, ok := profiles.Resolve(minor)
 	if !ok {
 		return Istio{}, krmerr.ConfigErrorf("spec.istio.version", "Istio %s is not supported (supported: %s, and newer releases with the newest profile)", is.Version, profiles.Supported())
 	}
-	c := Istio{Profile: profile, Newer: newer, Inject: is.NativeSidecar}
+	c := Istio{Version: is.Version, Profile: profile, Image: is.ProxyImage, Newer: newer, NativeAnnotation: is.NativeSidecar}
+	if c.Image == "" {
+		c.Image = config.DefaultProxyImageRepo + ":" + config.ImageTag(is.Version)
+	}
 	switch {
 	case is.NativeSidecar != nil && *is.NativeSidecar:
 		c.Native, c.NativeWhy = true, "native sidecar, as spec.istio.nativeSidecar asks"
@@ -43,9 +51,12 @@ func ChooseIstio(cfg *config.PrometheusMTLS) (Istio, error) {
 	return c, nil
 }
 
-// NewerWarning is the warning for a version newer than the table.
-func (c Istio) NewerWarning(version string) string {
+// Warning is the warning of a version newer than the table ("" otherwise).
+func (c Istio) Warning() string {
+	if !c.Newer {
+		return ""
+	}
 	n := c.Profile
 	return fmt.Sprintf("Istio %s is newer than the newest profile: using profile %s (1.%d–1.%d), so the sidecar follows Istio 1.%d's injector; compare it with `istioctl kube-inject` of %s",
-		version, n.Name, n.MinMinor, n.MaxMinor, n.MaxMinor, version)
+		c.Version, n.Name, n.MinMinor, n.MaxMinor, n.MaxMinor, c.Version)
 }

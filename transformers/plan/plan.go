@@ -1,13 +1,10 @@
-// Package plan turns the function config, its Istio profile and the selected
-// workload into what is to be done, computed once: the pod-template edit and the
-// scrape options. It decides; package target carries the plan out.
-//
-// Every value keeps one name from the config to its writers. The certificate
-// location is Certs (config.Certificates: VolumeName, MountPath) in the plan,
-// and Certs.MountPath reaches
-//   - the Prometheus container's volume mount (Pod.Mounts),
-//   - the scrape job's tls_config files (Scrape.Certs),
-//   - prometheus-operator's scrape class (Class.Certs).
+// Package plan turns the function config and the selected workload into what is
+// to be done, computed once: the Istio profile and image, the pod-template edit
+// and the scrape options. It decides; package target carries the plan out. The
+// plan carries only what its writers read: spec.certificates.mountPath, for one,
+// is the Prometheus container's volume mount (Pod.Mounts), the directory of the
+// scrape jobs' tls_config files (Scrape.CertsDir) and of prometheus-operator's
+// scrape class (Class.CertsDir).
 package plan
 
 import (
@@ -41,13 +38,8 @@ type Target struct {
 
 // Plan is everything the run writes, decided before anything is edited.
 type Plan struct {
-	Config *config.PrometheusMTLS
-	Istio  Istio
-	// Certs is the certificate volume and where Prometheus reads it.
-	Certs config.Certificates
-	// Sidecar is the istio-proxy container and its volumes (the certificate
-	// volume last); in injection mode it is built only for those volumes.
-	Sidecar profiles.Sidecar
+	// Istio is the profile, image and sidecar form chosen for the version.
+	Istio Istio
 	// Pod is the pod-template edit.
 	Pod podtemplate.Desired
 	// Injection asks Istio's injector for the sidecar; nil in sidecar mode.
@@ -69,9 +61,15 @@ type Ambient struct {
 	Principal string
 }
 
-// New makes the plan for target.
-func New(cfg *config.PrometheusMTLS, istio Istio, t Target) (Plan, error) {
+// New makes the plan for target: it chooses the Istio profile (an unsupported
+// version is an error; Plan.Istio.Warning says when a newer one runs with the
+// newest profile) and everything the writers need.
+func New(cfg *config.PrometheusMTLS, t Target) (Plan, error) {
 	s := cfg.Spec
+	istio, err := chooseIstio(s.Istio)
+	if err != nil {
+		return Plan{}, err
+	}
 	if s.Mode == config.ModeAmbient {
 		return ambient(cfg, istio, t), nil
 	}
@@ -79,26 +77,27 @@ func New(cfg *config.PrometheusMTLS, istio Istio, t Target) (Plan, error) {
 	if err != nil {
 		return Plan{}, krmerr.ConfigErrorf("spec.istio.envoy", "%v", err)
 	}
+	dir := s.Certificates.MountPath
 	p := Plan{
-		Config: cfg, Istio: istio, Certs: s.Certificates, Sidecar: sidecar,
+		Istio: istio,
 		Scrape: scrapeconfig.Options{
 			JobName:       s.ScrapeJob.Name,
-			Certs:         s.Certificates,
+			CertsDir:      dir,
 			ExcludeFrom:   s.ScrapeJob.ExcludeFrom,
 			TakeOver:      s.ScrapeJob.TakeOver,
 			SecurePortJob: s.ScrapeJob.SecurePortJob,
 		},
-		Class: operator.ScrapeClass{Certs: s.Certificates, Default: s.ScrapeJob.DefaultScrapeClass, TakeOver: s.ScrapeJob.TakeOver},
+		Class: operator.ScrapeClass{CertsDir: dir, Default: s.ScrapeJob.DefaultScrapeClass, TakeOver: s.ScrapeJob.TakeOver},
 	}
 	p.Pod = podtemplate.Desired{
 		Mounts: []podtemplate.Mount{{Container: t.Container, VolumeMount: corev1.VolumeMount{
-			Name: s.Certificates.VolumeName, MountPath: s.Certificates.MountPath, ReadOnly: true}}},
+			Name: s.Certificates.VolumeName, MountPath: dir, ReadOnly: true}}},
 		TakeOver: s.TakeOver,
 	}
 	if s.Mode == config.ModeInjection {
 		p.Injection = &injection.Options{
 			Revision: s.Istio.Revision, OutputCertsDir: sidecar.OutputCertsDir,
-			CertVolume: s.Certificates.VolumeName, Native: istio.Inject,
+			CertVolume: s.Certificates.VolumeName, Native: istio.NativeAnnotation,
 		}
 		// The volume is declared in the pod itself: one only named in the
 		// annotation is rejected by the API server (istio/istio#29919).
@@ -131,14 +130,14 @@ func ambient(cfg *config.PrometheusMTLS, istio Istio, t Target) Plan {
 		sa = "default"
 	}
 	return Plan{
-		Config: cfg, Istio: istio, Certs: s.Certificates,
+		Istio: istio,
 		Pod: podtemplate.Desired{
 			Labels:      map[string]string{injection.LabelInject: "false"},
 			Annotations: map[string]string{injection.LabelInject: "false"},
 			TakeOver:    s.TakeOver,
 		},
-		Scrape:  scrapeconfig.Options{JobName: s.ScrapeJob.Name, Certs: s.Certificates, Remove: true},
-		Class:   operator.ScrapeClass{Certs: s.Certificates, Remove: true},
+		Scrape:  scrapeconfig.Options{JobName: s.ScrapeJob.Name, Remove: true},
+		Class:   operator.ScrapeClass{Remove: true},
 		Ambient: &Ambient{Principal: fmt.Sprintf("%s/ns/%s/sa/%s", s.Istio.TrustDomain, ns, sa)},
 	}
 }
@@ -161,7 +160,7 @@ func sidecarParams(cfg *config.PrometheusMTLS, istio Istio, owner profiles.Owner
 	// Injection mode builds the sidecar only for its volume and directory.
 	needEnvoyChoice := cfg.Spec.Mode == config.ModeSidecar
 	return profiles.Params{
-		Image: is.ProxyImage, PullPolicy: is.ImagePullPolicy,
+		Image: istio.Image, PullPolicy: is.ImagePullPolicy,
 		Namespace: is.ControlPlaneNamespace, Revision: is.Revision, DiscoveryAddress: is.DiscoveryAddress,
 		TrustDomain: is.TrustDomain, MeshID: is.MeshID, ClusterID: is.ClusterID, Network: is.Network,
 		Envoy: is.EnvoyEnabled() || !needEnvoyChoice, Native: istio.Native, Resources: *is.Resources,
@@ -173,16 +172,16 @@ func sidecarParams(cfg *config.PrometheusMTLS, istio Istio, owner profiles.Owner
 // Summary says what the pod-template edit does, for the info result: into
 // names where the certificates are mounted, suffix adds to the end.
 func (p Plan) Summary(into, suffix string) string {
-	s := p.Config.Spec
 	what, form := "istio-proxy sidecar in spec.containers", p.Istio.NativeWhy
 	switch {
-	case p.Injection != nil && p.Istio.Inject == nil:
+	case p.Injection != nil && p.Istio.NativeAnnotation == nil:
 		what, form = "Istio injection annotations (the injector adds istio-proxy)", "native or classic sidecar as the injector decides"
 	case p.Injection != nil:
 		what = "Istio injection annotations (the injector adds istio-proxy)"
 	case p.Istio.Native:
 		what = "istio-proxy sidecar in spec.initContainers"
 	}
+	m := p.Pod.Mounts[0]
 	return fmt.Sprintf("%s (Istio %s, profile %s; %s), certificate volume %q mounted into %s at %s%s",
-		what, s.Istio.Version, p.Istio.Profile.Name, form, p.Certs.VolumeName, into, p.Certs.MountPath, suffix)
+		what, p.Istio.Version, p.Istio.Profile.Name, form, m.Name, into, m.MountPath, suffix)
 }

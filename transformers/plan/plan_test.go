@@ -24,11 +24,7 @@ func parse(t *testing.T, spec string) *config.PrometheusMTLS {
 func newPlan(t *testing.T, spec string, target Target) Plan {
 	t.Helper()
 	cfg := parse(t, spec)
-	istio, err := ChooseIstio(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(cfg, istio, target)
+	p, err := New(cfg, target)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,16 +33,17 @@ func newPlan(t *testing.T, spec string, target Target) Plan {
 
 var deployment = Target{Owner: profiles.Owner{APIVersion: "apps/v1", Kind: "Deployment", Name: "prometheus"}, Container: "prometheus-server"}
 
-// TestMountPathReachesEveryWriter: spec.certificates.mountPath is Certs.MountPath
-// for each of its writers (the mount, the scrape job, the scrape class), and the
-// volume the mount names is the sidecar's certificate volume.
-func TestMountPathReachesEveryWriter(t *testing.T) {
+// TestPlanCarriesTheCertificateLocation: spec.certificates (its mountPath
+// cleaned) is in the plan for each writer that uses it: the mount, the scrape
+// jobs' and the scrape class's directory; and the volume the mount names is the
+// sidecar's certificate volume. TestMountPathInOutput follows it into the output.
+func TestPlanCarriesTheCertificateLocation(t *testing.T) {
 	for _, mode := range []string{"sidecar", "injection"} {
 		p := newPlan(t, "  mode: "+mode+"\n  certificates: {volumeName: mesh-certs, mountPath: /var/run/mesh/}\n", deployment)
 		want := config.Certificates{VolumeName: "mesh-certs", MountPath: "/var/run/mesh"}
 		m := p.Pod.Mounts[0]
-		if p.Certs != want || p.Scrape.Certs != want || p.Class.Certs != want {
-			t.Errorf("%s: Certs %+v, Scrape.Certs %+v, Class.Certs %+v", mode, p.Certs, p.Scrape.Certs, p.Class.Certs)
+		if p.Scrape.CertsDir != want.MountPath || p.Class.CertsDir != want.MountPath {
+			t.Errorf("%s: Scrape.CertsDir %q, Class.CertsDir %q", mode, p.Scrape.CertsDir, p.Class.CertsDir)
 		}
 		if len(p.Pod.Mounts) != 1 || m.Container != "prometheus-server" || m.Name != want.VolumeName || m.MountPath != want.MountPath || !m.ReadOnly {
 			t.Errorf("%s: mounts %+v", mode, p.Pod.Mounts)
@@ -71,7 +68,7 @@ func TestModes(t *testing.T) {
 		t.Errorf("classic sidecar: %+v", p.Pod)
 	}
 	p = newPlan(t, "  mode: injection\n  istio: {version: \"1.31\", revision: canary}\n", deployment)
-	if p.Injection == nil || p.Injection.Revision != "canary" || p.Injection.CertVolume != "istio-certs" || p.Injection.OutputCertsDir != p.Sidecar.OutputCertsDir {
+	if p.Injection == nil || p.Injection.Revision != "canary" || p.Injection.CertVolume != "istio-certs" || p.Injection.OutputCertsDir != "/etc/istio-output-certs" {
 		t.Errorf("injection options %+v", p.Injection)
 	}
 	if len(p.Pod.Containers)+len(p.Pod.InitContainers) != 0 || len(p.Pod.Volumes) != 1 || p.Pod.Forbid[profiles.ContainerName] == "" || p.Pod.Labels != nil {
@@ -85,11 +82,7 @@ func hasEnv(env []corev1.EnvVar, name, value string) bool {
 
 func TestEnvoyChoiceIsAConfigError(t *testing.T) {
 	cfg := parse(t, "  istio: {version: \"1.10\", envoy: false}\n")
-	istio, err := ChooseIstio(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = New(cfg, istio, deployment)
+	_, err := New(cfg, deployment)
 	var e *krmerr.Error
 	if !errors.As(err, &e) || !e.Config || e.Field != "spec.istio.envoy" {
 		t.Errorf("err = %#v", err)
@@ -108,15 +101,27 @@ func TestChooseIstio(t *testing.T) {
 		{"  istio: {version: \"1.26\", nativeSidecar: true}\n", true, false, ""},
 		{"  istio: {version: \"1.40\"}\n", true, true, profiles.Newest().Name},
 	} {
-		istio, err := ChooseIstio(parse(t, c.spec))
+		istio, err := chooseIstio(parse(t, c.spec).Spec.Istio)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if istio.Native != c.native || istio.Newer != c.newer || (c.profile != "" && istio.Profile.Name != c.profile) || istio.NativeWhy == "" {
 			t.Errorf("%s: %+v", c.spec, istio)
 		}
+		if (istio.Warning() != "") != c.newer {
+			t.Errorf("%s: warning %q", c.spec, istio.Warning())
+		}
 	}
-	if _, err := ChooseIstio(parse(t, "  istio: {version: \"1.4\"}\n")); err == nil {
+	if _, err := New(parse(t, "  istio: {version: \"1.4\"}\n"), deployment); err == nil {
 		t.Error("1.4 is not supported")
+	}
+	for spec, image := range map[string]string{
+		"  istio: {version: \"1.31\"}\n":                                "docker.io/istio/proxyv2:1.31.0",
+		"  istio: {version: \"1.28.3\"}\n":                              "docker.io/istio/proxyv2:1.28.3",
+		"  istio: {version: \"1.28\", proxyImage: \"r.example/p:x\"}\n": "r.example/p:x",
+	} {
+		if istio, _ := chooseIstio(parse(t, spec).Spec.Istio); istio.Image != image {
+			t.Errorf("%s: image %q, want %q", spec, istio.Image, image)
+		}
 	}
 }

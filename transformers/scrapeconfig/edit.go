@@ -44,8 +44,8 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	}
 	wanted := []want{{o.JobName, func() *yaml.RNode { return SecureJob(o) }}}
 	optional := []want{
-		{SecureMergedJob, func() *yaml.RNode { return securePortJob(SecureMergedJob, lblSecurePort, o.Certs.MountPath) }},
-		{SecureEnvoyJob, func() *yaml.RNode { return securePortJob(SecureEnvoyJob, lblEnvoyPort, o.Certs.MountPath) }},
+		{SecureMergedJob, func() *yaml.RNode { return securePortJob(SecureMergedJob, lblSecurePort, o.CertsDir) }},
+		{SecureEnvoyJob, func() *yaml.RNode { return securePortJob(SecureEnvoyJob, lblEnvoyPort, o.CertsDir) }},
 	}
 	switch {
 	case o.Remove:

@@ -86,7 +86,7 @@ func SecureJob(o Options) *yaml.RNode {
 	rules = append(rules, relabelRule{Comment: "Istio's own plaintext ports (Envoy stats, agent, health) are not mTLS.",
 		SourceLabels: []string{"__address__"}, Regex: `.+:(15020|15021|15090)`, Action: "drop"})
 	rules = append(rules, commonTail()...)
-	return job(o.JobName, o.Certs.MountPath, rules)
+	return job(o.JobName, o.CertsDir, rules)
 }
 
 // securePortJob is Istio's job for one of its secure metrics ports.

@@ -13,7 +13,6 @@ package scrapeconfig
 import (
 	"strings"
 
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -22,9 +21,9 @@ import (
 // Options are the scrape settings of the function config.
 type Options struct {
 	JobName string
-	// Certs is where Prometheus reads the certificates: files certs.CA, Chain and
-	// Key under Certs.MountPath.
-	Certs config.Certificates
+	// CertsDir is where Prometheus reads the certificates: files certs.CA, Chain
+	// and Key in it (spec.certificates.mountPath).
+	CertsDir string
 	// ExcludeFrom: nil = every role-pod job keeping prometheus_io_scrape*.
 	ExcludeFrom   *[]string
 	TakeOver      bool

@@ -3,12 +3,10 @@ package scrapeconfig
 import (
 	"strings"
 	"testing"
-
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 )
 
 func opts() Options {
-	return Options{JobName: "secure", Certs: config.Certificates{VolumeName: "istio-certs", MountPath: "/etc/istio-certs"}}
+	return Options{JobName: "secure", CertsDir: "/etc/istio-certs"}
 }
 
 const plain = `# keep me
@@ -43,7 +41,7 @@ func TestEditIsIdempotent(t *testing.T) {
 	}
 	// A changed option replaces our job and our rule in place.
 	o := opts()
-	o.Certs.MountPath = "/certs"
+	o.CertsDir = "/certs"
 	o.JobName = "secure"
 	third, _, err := Edit(once, o)
 	if err != nil {

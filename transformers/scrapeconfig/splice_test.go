@@ -86,7 +86,7 @@ alerting:
 // too.
 func TestSpliceMatchesFullRender(t *testing.T) {
 	changed := opts()
-	changed.Certs.MountPath = "/certs"
+	changed.CertsDir = "/certs"
 	changed.SecurePortJob = true
 	for name, doc := range spliceDocs {
 		t.Run(name, func(t *testing.T) {

@@ -53,7 +53,6 @@ func run(t *testing.T, spec string, docs ...string) ([]*yaml.RNode, Outcome, err
 	if err != nil {
 		t.Fatal(err)
 	}
-	istio, _ := plan.ChooseIstio(cfg)
 	ix, err := selection.NewIndex(items)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +65,7 @@ func run(t *testing.T, spec string, docs ...string) ([]*yaml.RNode, Outcome, err
 	if err != nil {
 		return items, Outcome{}, err
 	}
-	p, err := plan.New(cfg, istio, a.Target())
+	p, err := plan.New(cfg, a.Target())
 	if err != nil {
 		t.Fatal(err)
 	}
