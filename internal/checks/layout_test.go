@@ -66,7 +66,9 @@ func TestLayout(t *testing.T) {
 	}
 	for name, f := range productFiles(t, "../../transformers/podtemplate") {
 		for _, p := range projectImports(f) {
-			if slices.Contains([]string{"transformers/injection", "transformers/operator", "transformers/ownership", "transformers/plan", "transformers/target", "transformers/scrapeconfig"}, p) {
+			// ownership, plan and target import podtemplate: the compiler's
+			// import-cycle rule keeps podtemplate from importing them.
+			if slices.Contains([]string{"transformers/injection", "transformers/operator", "transformers/scrapeconfig"}, p) {
 				t.Errorf("%s imports %s: the pod template editor must not know its users", name, p)
 			}
 		}

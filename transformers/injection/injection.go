@@ -14,7 +14,7 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/meta"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -103,7 +103,7 @@ func Enable(tpl *yaml.RNode, o Options) (*Record, error) {
 		key   string
 		merge func(string, Options) (string, error)
 	}{{AnnProxyConfig, MergeProxyConfig}, {AnnUserVolumeMount, MergeUserVolumeMount}} {
-		prev, had := podtemplate.Get(tpl, annotationsPath, m.key)
+		prev, had := meta.Get(tpl, annotationsPath, m.key)
 		next, err := m.merge(prev, o)
 		if err != nil {
 			return nil, krmerr.Errorf("metadata.annotations."+m.key, "%v", err)
@@ -114,7 +114,7 @@ func Enable(tpl *yaml.RNode, o Options) (*Record, error) {
 			rec.Created = append(rec.Created, "annotations/"+m.key)
 		}
 		if !had || next != prev {
-			if err := podtemplate.SetString(tpl, annotationsPath, m.key, next); err != nil {
+			if err := meta.Set(tpl, annotationsPath, m.key, next); err != nil {
 				return nil, err
 			}
 		}
@@ -129,11 +129,11 @@ func Enable(tpl *yaml.RNode, o Options) (*Record, error) {
 // applyChanges makes each change and records in rec how to undo it.
 func applyChanges(tpl *yaml.RNode, changes []change, rec *Record) error {
 	for _, c := range changes {
-		prev, had := podtemplate.Get(tpl, c.path, c.key)
+		prev, had := meta.Get(tpl, c.path, c.key)
 		switch {
 		case c.remove && had:
 			rec.Replaced[c.id()] = prev
-			if err := podtemplate.Delete(tpl, c.path, c.key); err != nil {
+			if err := meta.Delete(tpl, c.path, c.key); err != nil {
 				return err
 			}
 		case c.remove:
@@ -145,7 +145,7 @@ func applyChanges(tpl *yaml.RNode, changes []change, rec *Record) error {
 			} else {
 				rec.Created = append(rec.Created, c.id())
 			}
-			if err := podtemplate.SetString(tpl, c.path, c.key, c.value); err != nil {
+			if err := meta.Set(tpl, c.path, c.key, c.value); err != nil {
 				return err
 			}
 		}
@@ -178,18 +178,18 @@ func Disable(tpl *yaml.RNode, rec *Record) error {
 	o := Options{CertVolume: rec.Volume, OutputCertsDir: rec.Dir}
 	for _, id := range rec.Created {
 		where, key, _ := strings.Cut(id, "/")
-		if err := podtemplate.Delete(tpl, []string{"metadata", where}, key); err != nil {
+		if err := meta.Delete(tpl, []string{"metadata", where}, key); err != nil {
 			return err
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(rec.Replaced)) {
 		where, key, _ := strings.Cut(id, "/")
-		if err := podtemplate.SetString(tpl, []string{"metadata", where}, key, rec.Replaced[id]); err != nil {
+		if err := meta.Set(tpl, []string{"metadata", where}, key, rec.Replaced[id]); err != nil {
 			return err
 		}
 	}
 	for _, key := range rec.Merged {
-		prev, had := podtemplate.Get(tpl, annotationsPath, key)
+		prev, had := meta.Get(tpl, annotationsPath, key)
 		if !had {
 			continue
 		}
@@ -202,7 +202,7 @@ func Disable(tpl *yaml.RNode, rec *Record) error {
 			return krmerr.Errorf("metadata.annotations."+key, "%v", err)
 		}
 		if next != prev {
-			if err := podtemplate.SetString(tpl, annotationsPath, key, next); err != nil {
+			if err := meta.Set(tpl, annotationsPath, key, next); err != nil {
 				return err
 			}
 		}

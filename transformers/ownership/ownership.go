@@ -11,6 +11,7 @@ import (
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/injection"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/meta"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -57,8 +58,8 @@ func Write(template *yaml.RNode, r Record) error {
 	if err != nil {
 		return err
 	}
-	if err := podtemplate.Delete(template, annotations, Annotation); err != nil {
+	if err := meta.Delete(template, annotations, Annotation); err != nil {
 		return err
 	}
-	return podtemplate.SetString(template, annotations, Annotation, string(b))
+	return meta.Set(template, annotations, Annotation, string(b))
 }

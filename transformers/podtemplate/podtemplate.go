@@ -1,5 +1,6 @@
 // Package podtemplate finds the pod template of any workload kind and edits it in
-// place with kyaml filters, so comments, key order and annotations survive. Apply
+// place on the node tree (elements found and removed with kyaml's element matcher
+// and setter), so comments, key order and annotations survive. Apply
 // is told what an earlier run added (Owned) and returns what this one added, so a
 // second run updates its own output and never mistakes a user's container, volume
 // or mount for its own; keeping that record is the caller's.
@@ -15,6 +16,7 @@ import (
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/meta"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	corev1 "k8s.io/api/core/v1"
 	kjson "sigs.k8s.io/json"
@@ -162,12 +164,12 @@ func Apply(template *yaml.RNode, d Desired, old Owned) (Owned, error) {
 	if next.VolumeMounts, err = applyMounts(template, old.VolumeMounts, d.Mounts, d.TakeOver); err != nil {
 		return Owned{}, err
 	}
-	for _, meta := range []struct {
+	for _, m := range []struct {
 		path string
 		m    map[string]string
 	}{{"labels", d.Labels}, {"annotations", d.Annotations}} {
-		for _, k := range slices.Sorted(maps.Keys(meta.m)) {
-			if err := setString(template, []string{"metadata", meta.path}, k, meta.m[k]); err != nil {
+		for _, k := range slices.Sorted(maps.Keys(m.m)) {
+			if err := meta.Set(template, []string{"metadata", m.path}, k, m.m[k]); err != nil {
 				return Owned{}, err
 			}
 		}
@@ -196,7 +198,7 @@ func applyContainers(template *yaml.RNode, d Desired, old Owned, next *Owned) er
 	}
 	for _, name := range slices.Sorted(maps.Keys(d.Forbid)) {
 		for _, list := range containerLists {
-			i, _ := findElement(template, []string{"spec", list}, "name", name)
+			i, _ := element(template, []string{"spec", list}, "name", name)
 			if i < 0 {
 				continue
 			}
@@ -230,7 +232,7 @@ func putContainer(template *yaml.RNode, list string, c corev1.Container, owned, 
 	if list == "initContainers" {
 		other = "containers"
 	}
-	if i, _ := findElement(template, []string{"spec", other}, "name", c.Name); i >= 0 {
+	if i, _ := element(template, []string{"spec", other}, "name", c.Name); i >= 0 {
 		if !takeOver {
 			return false, krmerr.Errorf(fmt.Sprintf("spec.%s[%d]", other, i), "a container named %q already exists; it collides with the %s this function adds (rename it, remove it, or set spec.takeOver: true to replace it)", c.Name, list)
 		}
@@ -287,7 +289,7 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool
 			if err := removeElement(template, []string{"spec", "volumeMounts"}, "mountPath", mountPath); err != nil {
 				return nil, err
 			}
-		} else if i, c := findElement(template, []string{"spec", "containers"}, "name", container); i >= 0 {
+		} else if i, c := element(template, []string{"spec", "containers"}, "name", container); i >= 0 {
 			if err := removeElement(c, []string{"volumeMounts"}, "mountPath", mountPath); err != nil {
 				return nil, err
 			}
@@ -295,7 +297,7 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool
 	}
 	var taken []string
 	for _, m := range want {
-		i, c := findElement(template, []string{"spec", "containers"}, "name", m.Container)
+		i, c := element(template, []string{"spec", "containers"}, "name", m.Container)
 		field := fmt.Sprintf("spec.containers[%d]", i)
 		if m.Container == "" {
 			// No container: the view's own spec.volumeMounts (see Mount).
@@ -314,7 +316,7 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool
 		key := m.Container + ":" + m.MountPath
 		// A mount of our volume elsewhere in this container is a leftover of a
 		// different mountPath (or the user's own): refuse unless it is ours.
-		if j, other := findElement(c, []string{"volumeMounts"}, "name", m.Name); j >= 0 {
+		if j, other := element(c, []string{"volumeMounts"}, "name", m.Name); j >= 0 {
 			if p := yaml.GetValue(other.Field("mountPath").Value); p != m.MountPath && !slices.Contains(old, m.Container+":"+p) {
 				if !takeOver {
 					return nil, krmerr.Errorf(fmt.Sprintf("%s.volumeMounts[%d]", field, j), "container %q already mounts volume %q at %s; the certificates are to be mounted at %s (set spec.certificates.mountPath to %s, remove that mount, or set spec.takeOver: true)", m.Container, m.Name, p, m.MountPath, p)
@@ -372,26 +374,27 @@ func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNo
 	if list.YNode().Kind != yaml.SequenceNode {
 		return false, krmerr.Errorf(strings.Join(path, "."), "must be a list")
 	}
-	for i, el := range list.YNode().Content {
-		if f := yaml.NewRNode(el).Field(key); f == nil || yaml.GetValue(f.Value) != value {
-			continue
-		}
-		if owned {
+	if i, el := element(parent, path, key, value); i >= 0 {
+		switch {
+		case owned:
 			// Ours: drop it here and add it again below, so our elements always sit
 			// where a first run puts them (mode switches round-trip exactly).
-			list.YNode().Content = append(list.YNode().Content[:i:i], list.YNode().Content[i+1:]...)
-			break
-		}
-		if yamlnode.SameDecoded(el, node.YNode()) {
+			if _, err := list.Pipe(yaml.ElementSetter{Keys: []string{key}, Values: []string{value}}); err != nil {
+				return false, err
+			}
+		case yamlnode.SameDecoded(el.YNode(), node.YNode()):
 			return false, nil
+		default:
+			existing, _ := el.String()
+			return false, krmerr.Errorf(fmt.Sprintf("%s[%d]", strings.Join(path, "."), i),
+				"%s %q is already used by something this function did not add, with different content; rename it, configure another name, or set spec.takeOver: true to replace it. Existing:\n%s", key, value, strings.TrimSpace(existing))
 		}
-		existing, _ := yaml.NewRNode(el).String()
-		return false, krmerr.Errorf(fmt.Sprintf("%s[%d]", strings.Join(path, "."), i),
-			"%s %q is already used by something this function did not add, with different content; rename it, configure another name, or set spec.takeOver: true to replace it. Existing:\n%s", key, value, strings.TrimSpace(existing))
 	}
 	if len(list.YNode().Content) == 0 {
 		list.YNode().Style = 0 // `[]` written as a block list once it holds ours
 	}
+	// kyaml's setters append; a native sidecar goes first, before the init
+	// containers it must start ahead of.
 	if first {
 		list.YNode().Content = append([]*yaml.Node{node.YNode()}, list.YNode().Content...)
 	} else {
@@ -400,108 +403,34 @@ func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNo
 	return true, nil
 }
 
-func findElement(parent *yaml.RNode, path []string, key, value string) (int, *yaml.RNode) {
+// element is the element of the list at path whose key field is value, found
+// with kyaml's element matcher, and its index; -1 and nil when there is none.
+func element(parent *yaml.RNode, path []string, key, value string) (int, *yaml.RNode) {
 	list, err := parent.Pipe(yaml.Lookup(path...))
 	if err != nil || list == nil || list.YNode().Kind != yaml.SequenceNode {
 		return -1, nil
 	}
-	for i, el := range list.YNode().Content {
-		r := yaml.NewRNode(el)
-		if f := r.Field(key); f != nil && yaml.GetValue(f.Value) == value {
-			return i, r
-		}
+	el := list.Element(key, value)
+	if el == nil {
+		return -1, nil
 	}
-	return -1, nil
+	return slices.Index(list.YNode().Content, el.YNode()), el
 }
 
+// removeElement deletes the elements of the list at path whose key field is
+// value, with kyaml's element setter; a list left empty goes, as if it had never
+// been added (initContainers of a native sidecar, when the mode switches).
 func removeElement(parent *yaml.RNode, path []string, key, value string) error {
 	list, err := parent.Pipe(yaml.Lookup(path...))
 	if err != nil || list == nil || list.YNode().Kind != yaml.SequenceNode {
 		return nil
 	}
-	content := list.YNode().Content[:0]
-	for _, el := range list.YNode().Content {
-		if f := yaml.NewRNode(el).Field(key); f != nil && yaml.GetValue(f.Value) == value {
-			continue
-		}
-		content = append(content, el)
+	if _, err := list.Pipe(yaml.ElementSetter{Keys: []string{key}, Values: []string{value}}); err != nil {
+		return err
 	}
-	list.YNode().Content = content
-	if len(content) == 0 {
-		// An emptied list goes, as if it had never been added (initContainers of
-		// a native sidecar, when the mode switches).
+	if len(list.YNode().Content) == 0 {
 		_, err := parent.Pipe(yaml.Lookup(path[:len(path)-1]...), yaml.Clear(path[len(path)-1]))
 		return err
 	}
 	return nil
-}
-
-// SetString sets metadata key k (path: metadata.labels or .annotations) to v,
-// keeping the node's style when the value does not change.
-func SetString(template *yaml.RNode, path []string, k, v string) error {
-	return setString(template, path, k, v)
-}
-
-// Get returns metadata value k at path and whether it is there.
-func Get(template *yaml.RNode, path []string, k string) (string, bool) {
-	n, err := template.Pipe(yaml.Lookup(append(append([]string{}, path...), k)...))
-	if err != nil || n == nil {
-		return "", false
-	}
-	return yaml.GetValue(n), true
-}
-
-// Delete removes metadata key k at path.
-func Delete(template *yaml.RNode, path []string, k string) error {
-	m, err := template.Pipe(yaml.Lookup(path...))
-	if err != nil || m == nil {
-		return err
-	}
-	_, err = m.Pipe(yaml.Clear(k))
-	return err
-}
-
-func setString(template *yaml.RNode, path []string, k, v string) error {
-	// `labels:` with nothing after it (as templates often render) is an empty map.
-	if n, _ := template.Pipe(yaml.Lookup(path...)); n != nil && n.YNode().Kind == yaml.ScalarNode &&
-		(n.YNode().ShortTag() == yaml.NodeTagNull || n.YNode().Value == "") {
-		*n.YNode() = yaml.Node{Kind: yaml.MappingNode}
-	}
-	labelsFirst(template, path)
-	m, err := template.Pipe(yaml.LookupCreate(yaml.MappingNode, path...))
-	if err != nil {
-		return krmerr.Errorf(strings.Join(path, "."), "%v", err)
-	}
-	if m.YNode().Kind != yaml.MappingNode {
-		return krmerr.Errorf(strings.Join(path, "."), "must be a mapping")
-	}
-	if f := m.Field(k); f != nil && f.Value.YNode().Kind == yaml.ScalarNode && f.Value.YNode().Value == v {
-		return nil // keep the user's quoting
-	}
-	node := yaml.NewStringRNode(v)
-	if strings.HasPrefix(v, "{") || strings.HasPrefix(v, "[") {
-		node.YNode().Style = yaml.SingleQuotedStyle // JSON reads best unescaped
-	}
-	return m.PipeE(yaml.SetField(k, node))
-}
-
-// labelsFirst creates a missing metadata.labels in front of metadata.annotations,
-// where ObjectMeta has it, so that labels undone and added again by a later run
-// (a caller undoing its own metadata edits first) come back where they were.
-func labelsFirst(template *yaml.RNode, path []string) {
-	if len(path) != 2 || path[1] != "labels" {
-		return
-	}
-	meta, _ := template.Pipe(yaml.Lookup(path[0]))
-	if meta == nil || meta.YNode().Kind != yaml.MappingNode || meta.Field("labels") != nil {
-		return
-	}
-	c := meta.YNode().Content
-	for i := 0; i+1 < len(c); i += 2 {
-		if c[i].Value == "annotations" {
-			labels := []*yaml.Node{{Kind: yaml.ScalarNode, Value: "labels"}, {Kind: yaml.MappingNode}}
-			meta.YNode().Content = append(c[:i:i], append(labels, c[i:]...)...)
-			return
-		}
-	}
 }
