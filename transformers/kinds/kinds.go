@@ -31,11 +31,6 @@ var Table = []Kind{
 	{Name: "DaemonSet", Template: podTemplate, Selectable: true},
 	{Name: "Prometheus", Selectable: true, Operator: true},
 	{Name: "PrometheusAgent", Selectable: true, Operator: true},
-	// Pod controllers a Prometheus does not run as; their templates are still
-	// walked the same way (shape checks, tests).
-	{Name: "ReplicaSet", Template: podTemplate},
-	{Name: "Job", Template: podTemplate},
-	{Name: "CronJob", Template: []string{"spec", "jobTemplate", "spec", "template"}},
 }
 
 func lookup(kind string) (Kind, bool) {

@@ -21,8 +21,8 @@ func TestTable(t *testing.T) {
 			}
 		}
 	}
-	if p, _ := TemplatePath("CronJob"); !slices.Equal(p, []string{"spec", "jobTemplate", "spec", "template"}) {
-		t.Errorf("CronJob: %v", p)
+	if _, ok := TemplatePath("CronJob"); ok {
+		t.Error("CronJob: a kind the function never edits has a template path")
 	}
 	for _, c := range []struct {
 		apiVersion, kind string

@@ -74,25 +74,19 @@ type ScrapeClass struct {
 // Node is the scrape class as it is written into spec.scrapeClasses.
 func (c ScrapeClass) Node() *yaml.RNode {
 	ca, chain, key := certs.Paths(c.CertsDir)
-	fields := []*yaml.Node{str("name"), str(ScrapeClassName)}
+	fields := []*yaml.Node{yamlnode.String("name"), yamlnode.String(ScrapeClassName)}
 	if c.Default {
-		fields = append(fields, str("default"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})
+		fields = append(fields, yamlnode.String("default"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})
 	}
-	fields = append(fields, str("tlsConfig"), mapping(
-		str("caFile"), str(ca),
-		str("certFile"), str(chain),
-		str("keyFile"), str(key),
-		str("insecureSkipVerify"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"},
+	fields = append(fields, yamlnode.String("tlsConfig"), mapping(
+		yamlnode.String("caFile"), yamlnode.String(ca),
+		yamlnode.String("certFile"), yamlnode.String(chain),
+		yamlnode.String("keyFile"), yamlnode.String(key),
+		yamlnode.String("insecureSkipVerify"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"},
 	))
 	n := mapping(fields...)
 	n.HeadComment = "# Istio mTLS certificates (istio-prometheus-mtls): monitors opt in with scrapeClass: " + ScrapeClassName + ".\n" + certs.SkipVerifyWhyShort
 	return yaml.NewRNode(n)
-}
-
-// str is a string scalar: the encoder quotes it when its text would read as
-// something else (a number, a bool, a mapping), so any user value is safe.
-func str(v string) *yaml.Node {
-	return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: v}
 }
 
 func mapping(kv ...*yaml.Node) *yaml.Node {
@@ -197,21 +191,21 @@ func NewScrapeSecret(cr *yaml.RNode) (*yaml.RNode, error) {
 		return nil, krmerr.Errorf("metadata.name", "the function would create Secret %q for spec.additionalScrapeConfigs, which is not a valid name: %s (name the Prometheus resource as Kubernetes requires, or reference a Secret of your own)", name, msgs[0])
 	}
 	s := yaml.NewRNode(mapping(
-		str("apiVersion"), str("v1"),
-		str("kind"), str("Secret"),
-		str("metadata"), mapping(
-			str("name"), str(name),
-			str("labels"), mapping(str("app.kubernetes.io/managed-by"), str(managedBy)),
+		yamlnode.String("apiVersion"), yamlnode.String("v1"),
+		yamlnode.String("kind"), yamlnode.String("Secret"),
+		yamlnode.String("metadata"), mapping(
+			yamlnode.String("name"), yamlnode.String(name),
+			yamlnode.String("labels"), mapping(yamlnode.String("app.kubernetes.io/managed-by"), yamlnode.String(managedBy)),
 		),
-		str("type"), str("Opaque"),
-		str("data"), mapping(str(AdditionalKey), str("")),
+		yamlnode.String("type"), yamlnode.String("Opaque"),
+		yamlnode.String("data"), mapping(yamlnode.String(AdditionalKey), yamlnode.String("")),
 	))
 	if ns := cr.GetNamespace(); ns != "" {
 		if err := s.SetNamespace(ns); err != nil {
 			return nil, err
 		}
 	}
-	ref := yaml.NewRNode(mapping(str("name"), str(name), str("key"), str(AdditionalKey)))
+	ref := yaml.NewRNode(mapping(yamlnode.String("name"), yamlnode.String(name), yamlnode.String("key"), yamlnode.String(AdditionalKey)))
 	if err := cr.PipeE(yaml.Lookup("spec"), yaml.SetField("additionalScrapeConfigs", ref)); err != nil {
 		return nil, err
 	}
@@ -266,7 +260,7 @@ func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode) []string {
 		if n, _ := it.Pipe(yaml.Lookup("spec", "scrapeClass")); n != nil && yaml.GetValue(n) == ScrapeClassName {
 			continue
 		}
-		out = append(out, fmt.Sprintf("%s %s/%s", kind, it.GetNamespace(), it.GetName()))
+		out = append(out, krmerr.RefOf(it).String())
 	}
 	return out
 }

@@ -96,34 +96,34 @@ func securePortJob(name, portLabel, mountPath string) *yaml.RNode {
 	rules = append(rules, commonTail()...)
 	j := job(name, mountPath, rules)
 	// Istio serves /stats/prometheus on these ports.
-	j.YNode().Content = append(j.YNode().Content[:2], append([]*yaml.Node{str("metrics_path"), str("/stats/prometheus")}, j.YNode().Content[2:]...)...)
+	j.YNode().Content = append(j.YNode().Content[:2], append([]*yaml.Node{yamlnode.String("metrics_path"), yamlnode.String("/stats/prometheus")}, j.YNode().Content[2:]...)...)
 	return j
 }
 
 func job(name, mountPath string, rules []relabelRule) *yaml.RNode {
 	j := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
-	nameNode := str(name)
+	nameNode := yamlnode.String(name)
 	nameNode.LineComment = "# " + Marker
 	tls := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
 	ca, chain, key := certs.Paths(mountPath)
 	for _, kv := range [][2]string{{"ca_file", ca}, {"cert_file", chain}, {"key_file", key}} {
-		tls.YNode().Content = append(tls.YNode().Content, str(kv[0]), str(kv[1]))
+		tls.YNode().Content = append(tls.YNode().Content, yamlnode.String(kv[0]), yamlnode.String(kv[1]))
 	}
-	skip := str("insecure_skip_verify")
+	skip := yamlnode.String("insecure_skip_verify")
 	skip.HeadComment = certs.SkipVerifyWhy
 	tls.YNode().Content = append(tls.YNode().Content, skip, &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})
 	sd := yaml.NewRNode(&yaml.Node{Kind: yaml.SequenceNode})
-	sd.YNode().Content = append(sd.YNode().Content, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{str("role"), str("pod")}})
+	sd.YNode().Content = append(sd.YNode().Content, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{yamlnode.String("role"), yamlnode.String("pod")}})
 	rl := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, r := range rules {
 		rl.Content = append(rl.Content, r.node().YNode())
 	}
 	j.YNode().Content = []*yaml.Node{
-		str("job_name"), nameNode,
-		str("scheme"), str("https"),
-		str("tls_config"), tls.YNode(),
-		str("kubernetes_sd_configs"), sd.YNode(),
-		str("relabel_configs"), rl,
+		yamlnode.String("job_name"), nameNode,
+		yamlnode.String("scheme"), yamlnode.String("https"),
+		yamlnode.String("tls_config"), tls.YNode(),
+		yamlnode.String("kubernetes_sd_configs"), sd.YNode(),
+		yamlnode.String("relabel_configs"), rl,
 	}
 	return j
 }
@@ -143,23 +143,23 @@ type relabelRule struct {
 
 func (r relabelRule) node() *yaml.RNode {
 	n := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
-	add := func(k string, v *yaml.Node) { n.YNode().Content = append(n.YNode().Content, str(k), v) }
+	add := func(k string, v *yaml.Node) { n.YNode().Content = append(n.YNode().Content, yamlnode.String(k), v) }
 	if len(r.SourceLabels) > 0 {
 		add("source_labels", yaml.NewListRNode(r.SourceLabels...).YNode())
 	}
 	for _, kv := range [][2]string{{"regex", r.Regex}, {"target_label", r.TargetLabel}} {
 		if kv[1] != "" {
-			add(kv[0], str(kv[1]))
+			add(kv[0], yamlnode.String(kv[1]))
 		}
 	}
 	if r.Replacement != nil {
-		v := str(*r.Replacement)
+		v := yamlnode.String(*r.Replacement)
 		if *r.Replacement == "" {
 			v.Style = yaml.DoubleQuotedStyle
 		}
 		add("replacement", v)
 	}
-	add("action", str(r.Action))
+	add("action", yamlnode.String(r.Action))
 	if r.Comment != "" {
 		n.YNode().HeadComment = "# " + r.Comment
 	}
@@ -167,12 +167,6 @@ func (r relabelRule) node() *yaml.RNode {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func str(v string) *yaml.Node {
-	n := yaml.NewStringRNode(v).YNode()
-	n.Style = 0
-	return n
-}
 
 // podRules drop pods that are not running, take the path from prometheus.io/path,
 // set __address__ from the port annotation portLabel (IPv6 and IPv4 pod IPs, as

@@ -33,7 +33,7 @@ func BenchmarkSelect(b *testing.B) {
 			b.Fatal(err)
 		}
 		tpl, _, _ := podtemplate.Template(ix.Items[w.Item])
-		if _, err := ix.ScrapeConfig(ix.Items[w.Item], tpl, w.ContainerSpec, nil); err != nil {
+		if _, err := ix.ScrapeConfig(ix.Items[w.Item], tpl, w.Container, nil); err != nil {
 			b.Fatal(err)
 		}
 	}

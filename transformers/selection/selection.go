@@ -175,12 +175,8 @@ func (ix *Index) Lookup(kind, namespace, name string) (int, error) {
 	return -1, fmt.Errorf("%s %q is ambiguous: %s", kind, name, strings.Join(names, ", "))
 }
 
-func describe(n *yaml.RNode) string {
-	if ns := n.GetNamespace(); ns != "" {
-		return fmt.Sprintf("%s %s/%s", n.GetKind(), ns, n.GetName())
-	}
-	return fmt.Sprintf("%s %s", n.GetKind(), n.GetName())
-}
+// describe names n in messages: "Kind namespace/name", or "Kind name".
+func describe(n *yaml.RNode) string { return krmerr.RefOf(n).String() }
 
 // hasName tells whether n is or was called name.
 func hasName(n *yaml.RNode, name string) bool {
@@ -198,12 +194,14 @@ func hasName(n *yaml.RNode, name string) bool {
 // Workload is the selected Prometheus workload.
 type Workload struct {
 	Item int
-	// Container is the index of the Prometheus container in spec.containers.
-	Container     int
-	ContainerSpec corev1.Container
+	// Container is the Prometheus container.
+	Container corev1.Container
 	// Operator is set for a prometheus-operator Prometheus or PrometheusAgent: the
 	// operator generates the pod, so there is no container to find.
 	Operator bool
+	// unusable is why a workload spec.target names cannot be used (no pod
+	// template, no Prometheus container): the error if it is the one selected.
+	unusable error
 }
 
 // SelectWorkload picks the Prometheus workload named by t, or the single one.
@@ -229,31 +227,19 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 		if kinds.IsOperator(n.GetKind()) {
 			if kinds.IsOperatorResource(n.GetApiVersion(), n.GetKind()) {
 				matched = append(matched, describe(n))
-				candidates = append(candidates, Workload{Item: i, Container: -1, Operator: true})
+				candidates = append(candidates, Workload{Item: i, Operator: true})
 			}
 			continue
 		}
 		if !explicit && !mayRunPrometheus(n) {
 			continue
 		}
-		tpl, _, err := podtemplate.Template(n)
-		if err != nil {
-			if explicit {
-				matched = append(matched, describe(n))
-				candidates = append(candidates, Workload{Item: i, Container: -1})
-			}
-			continue
-		}
-		ci, c, err := PrometheusContainer(tpl, t.Container)
-		if err != nil {
-			if explicit {
-				matched = append(matched, describe(n))
-				candidates = append(candidates, Workload{Item: i, Container: -1})
-			}
+		c, err := workloadContainer(n, t.Container)
+		if err != nil && !explicit {
 			continue
 		}
 		matched = append(matched, describe(n))
-		candidates = append(candidates, Workload{Item: i, Container: ci, ContainerSpec: c})
+		candidates = append(candidates, Workload{Item: i, Container: c, unusable: err})
 	}
 	how := "select one with spec.target (kind, name, namespace, matchLabels; or target-name=… in a ConfigMap config)"
 	switch len(candidates) {
@@ -268,14 +254,8 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 		return Workload{}, krmerr.ConfigErrorf("spec.target", "%s among the workloads considered (%s); a Prometheus workload runs a prometheus image or passes --config.file, or is a monitoring.coreos.com Prometheus or PrometheusAgent; %s", what, strings.Join(considered, ", "), how)
 	case 1:
 		w := candidates[0]
-		if w.Container < 0 && !w.Operator {
-			n := ix.Items[w.Item]
-			tpl, field, err := podtemplate.Template(n)
-			if err != nil {
-				return Workload{}, krmerr.At(n, err)
-			}
-			_, _, err = PrometheusContainer(tpl, t.Container)
-			return Workload{}, krmerr.At(n, krmerr.Prefix(field, err))
+		if w.unusable != nil {
+			return Workload{}, krmerr.At(ix.Items[w.Item], w.unusable)
 		}
 		return w, nil
 	}
@@ -318,38 +298,49 @@ func labelsMatch(n *yaml.RNode, want map[string]string) bool {
 	return false
 }
 
-// PrometheusContainer returns the container named name, or the one Prometheus
+// workloadContainer finds the Prometheus container of workload n (named name, or
+// found as prometheusContainer finds it); errors name their field in n.
+func workloadContainer(n *yaml.RNode, name string) (corev1.Container, error) {
+	tpl, field, err := podtemplate.Template(n)
+	if err != nil {
+		return corev1.Container{}, err
+	}
+	c, err := prometheusContainer(tpl, name)
+	return c, krmerr.Prefix(field, err)
+}
+
+// prometheusContainer returns the container named name, or the one Prometheus
 // server container of the pod template.
-func PrometheusContainer(tpl *yaml.RNode, name string) (int, corev1.Container, error) {
+func prometheusContainer(tpl *yaml.RNode, name string) (corev1.Container, error) {
 	cs, err := podtemplate.Containers(tpl, "containers")
 	if err != nil {
-		return -1, corev1.Container{}, err
+		return corev1.Container{}, err
 	}
 	var names []string
 	for _, c := range cs {
 		names = append(names, c.Name)
 	}
 	if name != "" {
-		for i, c := range cs {
+		for _, c := range cs {
 			if c.Name == name {
-				return i, c, nil
+				return c, nil
 			}
 		}
-		return -1, corev1.Container{}, krmerr.Errorf("spec.containers", "no container named %q (spec.target.container); containers: %s", name, strings.Join(names, ", "))
+		return corev1.Container{}, krmerr.Errorf("spec.containers", "no container named %q (spec.target.container); containers: %s", name, strings.Join(names, ", "))
 	}
 	found := -1
 	for i, c := range cs {
 		if IsPrometheusServer(c) {
 			if found >= 0 {
-				return -1, corev1.Container{}, krmerr.Errorf("spec.containers", "containers %q and %q both look like Prometheus; set spec.target.container", cs[found].Name, c.Name)
+				return corev1.Container{}, krmerr.Errorf("spec.containers", "containers %q and %q both look like Prometheus; set spec.target.container", cs[found].Name, c.Name)
 			}
 			found = i
 		}
 	}
 	if found < 0 {
-		return -1, corev1.Container{}, krmerr.Errorf("spec.containers", "no Prometheus container among %s (none runs a prometheus image or passes --config.file); set spec.target.container", strings.Join(names, ", "))
+		return corev1.Container{}, krmerr.Errorf("spec.containers", "no Prometheus container among %s (none runs a prometheus image or passes --config.file); set spec.target.container", strings.Join(names, ", "))
 	}
-	return found, cs[found], nil
+	return cs[found], nil
 }
 
 // mayRunPrometheus is a cheap look at a workload's container images and

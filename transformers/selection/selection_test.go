@@ -82,11 +82,11 @@ func TestSelectAndFind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ix.Items[w.Item].GetName() != "prom" || w.ContainerSpec.Name != "server" || w.Container != 1 {
+	if ix.Items[w.Item].GetName() != "prom" || w.Container.Name != "server" {
 		t.Fatalf("selected %+v", w)
 	}
 	tpl, _, _ := podtemplate.Template(ix.Items[w.Item])
-	src, err := ix.ScrapeConfig(ix.Items[w.Item], tpl, w.ContainerSpec, nil)
+	src, err := ix.ScrapeConfig(ix.Items[w.Item], tpl, w.Container, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,11 +100,11 @@ func TestSelectAndFind(t *testing.T) {
 	if _, err := ix.SelectWorkload(config.Target{Name: "web"}); err == nil || !strings.Contains(err.Error(), "no Prometheus container among web") {
 		t.Errorf("web: %v", err)
 	}
-	src, err = ix.ScrapeConfig(ix.Items[w.Item], tpl, w.ContainerSpec, &config.ScrapeConfigRef{Kind: "ConfigMap", Name: "app-config", Key: "prom.yml"})
+	src, err = ix.ScrapeConfig(ix.Items[w.Item], tpl, w.Container, &config.ScrapeConfigRef{Kind: "ConfigMap", Name: "app-config", Key: "prom.yml"})
 	if err != nil || src.Key != "prom.yml" {
 		t.Errorf("explicit: %+v %v", src, err)
 	}
-	if _, err := ix.ScrapeConfig(ix.Items[w.Item], tpl, w.ContainerSpec, &config.ScrapeConfigRef{Kind: "Secret", Name: "app-config"}); err == nil || !strings.Contains(err.Error(), "not in the list") {
+	if _, err := ix.ScrapeConfig(ix.Items[w.Item], tpl, w.Container, &config.ScrapeConfigRef{Kind: "Secret", Name: "app-config"}); err == nil || !strings.Contains(err.Error(), "not in the list") {
 		t.Errorf("missing explicit: %v", err)
 	}
 }
@@ -134,7 +134,7 @@ data: {prometheus.yaml: "{}"}
 		t.Fatal(err)
 	}
 	tpl, _, _ := podtemplate.Template(ix.Items[w.Item])
-	src, err := ix.ScrapeConfig(ix.Items[w.Item], tpl, w.ContainerSpec, nil)
+	src, err := ix.ScrapeConfig(ix.Items[w.Item], tpl, w.Container, nil)
 	if err != nil || src.Key != "prometheus.yaml" {
 		t.Errorf("%+v %v", src, err)
 	}
@@ -157,7 +157,7 @@ spec:
 `))
 	w, _ := ix.SelectWorkload(config.Target{})
 	tpl, _, _ := podtemplate.Template(ix.Items[w.Item])
-	_, err := ix.ScrapeConfig(ix.Items[w.Item], tpl, w.ContainerSpec, nil)
+	_, err := ix.ScrapeConfig(ix.Items[w.Item], tpl, w.Container, nil)
 	if err == nil || !strings.Contains(err.Error(), `volume "out" is not a ConfigMap, Secret or projected volume`) {
 		t.Errorf("err = %v", err)
 	}

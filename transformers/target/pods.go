@@ -28,7 +28,7 @@ type podController struct {
 }
 
 func newPodController(ix *selection.Index, sel selection.Workload, ref *config.ScrapeConfigRef) (*podController, error) {
-	pc := &podController{ix: ix, item: sel.Item, original: ix.Items[sel.Item], container: sel.ContainerSpec}
+	pc := &podController{ix: ix, item: sel.Item, original: ix.Items[sel.Item], container: sel.Container}
 	pc.workload = pc.original.Copy()
 	var err error
 	if pc.tpl, pc.tplField, err = podtemplate.Template(pc.workload); err != nil {

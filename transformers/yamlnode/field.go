@@ -42,3 +42,10 @@ func KindWord(n *yaml.Node) string {
 	}
 	return "node"
 }
+
+// String is a plain string scalar: tagged !!str, so the encoder quotes it only
+// when its text would read as something else (a number, a bool, a mapping); any
+// value is safe in it.
+func String(v string) *yaml.Node {
+	return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: v}
+}
