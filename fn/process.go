@@ -9,7 +9,7 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/plan"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/selection"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/target"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/workload"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -76,7 +76,7 @@ func process(rl *fn.ResourceList) (bool, error) {
 // with the edited items replaced (and any item created appended, any deleted
 // left out), the notes, and the plan's warning about the Istio version; on error
 // nodes are untouched.
-func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) ([]*yaml.RNode, []target.Note, string, error) {
+func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) ([]*yaml.RNode, []workload.Note, string, error) {
 	ix, err := selection.NewIndex(nodes)
 	if err != nil {
 		return nil, nil, "", err
@@ -85,7 +85,7 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) ([]*yaml.RNode, 
 	if err != nil {
 		return nil, nil, "", err
 	}
-	a, err := target.For(ix, sel, cfg.Spec.ScrapeConfig)
+	a, err := workload.For(ix, sel, cfg.Spec.ScrapeConfig)
 	if err != nil {
 		return nil, nil, "", err
 	}

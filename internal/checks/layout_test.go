@@ -53,7 +53,7 @@ func projectImports(f *ast.File) []string {
 // wires, podtemplate knows nothing of the features that use it, and the
 // ownership record is read and written in one place.
 func TestLayout(t *testing.T) {
-	wiring := []string{"transformers/config", "transformers/krmerr", "transformers/plan", "transformers/selection", "transformers/target"}
+	wiring := []string{"transformers/config", "transformers/krmerr", "transformers/plan", "transformers/selection", "transformers/workload"}
 	for name, f := range productFiles(t, "../../fn") {
 		if filepath.Base(name) != "process.go" {
 			continue
@@ -66,7 +66,7 @@ func TestLayout(t *testing.T) {
 	}
 	for name, f := range productFiles(t, "../../transformers/podtemplate") {
 		for _, p := range projectImports(f) {
-			// ownership, plan and target import podtemplate: the compiler's
+			// ownership, plan and workload import podtemplate: the compiler's
 			// import-cycle rule keeps podtemplate from importing them.
 			if slices.Contains([]string{"transformers/injection", "transformers/operator", "transformers/scrapeconfig"}, p) {
 				t.Errorf("%s imports %s: the pod template editor must not know its users", name, p)
@@ -74,7 +74,7 @@ func TestLayout(t *testing.T) {
 		}
 	}
 	calls := map[string][]string{}
-	for _, dir := range []string{"../../fn", "../../transformers/target", "../../transformers/plan", "../../transformers/podtemplate", "../../transformers/injection", "../../transformers/operator", "../../transformers/selection"} {
+	for _, dir := range []string{"../../fn", "../../transformers/workload", "../../transformers/plan", "../../transformers/podtemplate", "../../transformers/injection", "../../transformers/operator", "../../transformers/selection"} {
 		for name, f := range productFiles(t, dir) {
 			ast.Inspect(f, func(n ast.Node) bool {
 				if sel, ok := n.(*ast.SelectorExpr); ok {

@@ -21,12 +21,12 @@ import (
 // Keys Istio reads.
 const (
 	LabelInject         = "sidecar.istio.io/inject"
-	LabelRevision       = "istio.io/rev"
-	AnnInboundPorts     = "traffic.sidecar.istio.io/includeInboundPorts"
-	AnnOutboundIPRanges = "traffic.sidecar.istio.io/includeOutboundIPRanges"
-	AnnProxyConfig      = "proxy.istio.io/config"
-	AnnUserVolumeMount  = "sidecar.istio.io/userVolumeMount"
-	AnnNativeSidecar    = "sidecar.istio.io/nativeSidecar"
+	labelRevision       = "istio.io/rev"
+	annInboundPorts     = "traffic.sidecar.istio.io/includeInboundPorts"
+	annOutboundIPRanges = "traffic.sidecar.istio.io/includeOutboundIPRanges"
+	annProxyConfig      = "proxy.istio.io/config"
+	annUserVolumeMount  = "sidecar.istio.io/userVolumeMount"
+	annNativeSidecar    = "sidecar.istio.io/nativeSidecar"
 	// LabelDataplaneMode enrols a pod (or namespace) in ambient mode when it is
 	// DataplaneAmbient.
 	LabelDataplaneMode = "istio.io/dataplane-mode"
@@ -81,7 +81,7 @@ func Enable(tpl *yaml.RNode, o Options) (*Record, error) {
 	if o.Revision != "" {
 		// Istio expects the revision label and no inject label/annotation then.
 		changes = append(changes,
-			change{path: labelsPath, key: LabelRevision, value: o.Revision},
+			change{path: labelsPath, key: labelRevision, value: o.Revision},
 			change{path: labelsPath, key: LabelInject, remove: true},
 			change{path: annotationsPath, key: LabelInject, remove: true})
 	} else {
@@ -91,10 +91,10 @@ func Enable(tpl *yaml.RNode, o Options) (*Record, error) {
 	}
 	// The proxy captures nothing: Prometheus's scrapes go out with its own TLS.
 	changes = append(changes,
-		change{path: annotationsPath, key: AnnInboundPorts, value: ""},
-		change{path: annotationsPath, key: AnnOutboundIPRanges, value: ""})
+		change{path: annotationsPath, key: annInboundPorts, value: ""},
+		change{path: annotationsPath, key: annOutboundIPRanges, value: ""})
 	if o.Native != nil {
-		changes = append(changes, change{path: annotationsPath, key: AnnNativeSidecar, value: strconv.FormatBool(*o.Native)})
+		changes = append(changes, change{path: annotationsPath, key: annNativeSidecar, value: strconv.FormatBool(*o.Native)})
 	}
 	if err := applyChanges(tpl, changes, rec); err != nil {
 		return nil, err
@@ -102,7 +102,7 @@ func Enable(tpl *yaml.RNode, o Options) (*Record, error) {
 	for _, m := range []struct {
 		key   string
 		merge func(string, Options) (string, error)
-	}{{AnnProxyConfig, MergeProxyConfig}, {AnnUserVolumeMount, MergeUserVolumeMount}} {
+	}{{annProxyConfig, mergeProxyConfig}, {annUserVolumeMount, mergeUserVolumeMount}} {
 		prev, had := meta.Get(tpl, annotationsPath, m.key)
 		next, err := m.merge(prev, o)
 		if err != nil {
@@ -193,9 +193,9 @@ func Disable(tpl *yaml.RNode, rec *Record) error {
 		if !had {
 			continue
 		}
-		undo := UnmergeProxyConfig
-		if key == AnnUserVolumeMount {
-			undo = UnmergeUserVolumeMount
+		undo := unmergeProxyConfig
+		if key == annUserVolumeMount {
+			undo = unmergeUserVolumeMount
 		}
 		next, err := undo(prev, o)
 		if err != nil {
@@ -218,9 +218,9 @@ func Disable(tpl *yaml.RNode, rec *Record) error {
 	return nil
 }
 
-// MergeProxyConfig sets proxyMetadata.OUTPUT_CERTS in a proxy.istio.io/config value
+// mergeProxyConfig sets proxyMetadata.OUTPUT_CERTS in a proxy.istio.io/config value
 // (ProxyConfig YAML), keeping everything else in it.
-func MergeProxyConfig(value string, o Options) (string, error) {
+func mergeProxyConfig(value string, o Options) (string, error) {
 	root, err := proxyConfig(value)
 	if err != nil {
 		return "", err
@@ -235,8 +235,8 @@ func MergeProxyConfig(value string, o Options) (string, error) {
 	return root.MustString(), nil
 }
 
-// UnmergeProxyConfig removes our OUTPUT_CERTS (and what becomes empty).
-func UnmergeProxyConfig(value string, o Options) (string, error) {
+// unmergeProxyConfig removes our OUTPUT_CERTS (and what becomes empty).
+func unmergeProxyConfig(value string, o Options) (string, error) {
 	root, err := proxyConfig(value)
 	if err != nil {
 		return "", err
@@ -278,14 +278,14 @@ type userMount struct {
 	ReadOnly  bool   `json:"readOnly,omitempty"`
 }
 
-// MergeUserVolumeMount adds our mount to the JSON list (or Istio's older map form,
+// mergeUserVolumeMount adds our mount to the JSON list (or Istio's older map form,
 // {"volume": {"mountPath": ...}}) of sidecar.istio.io/userVolumeMount.
-func MergeUserVolumeMount(value string, o Options) (string, error) {
+func mergeUserVolumeMount(value string, o Options) (string, error) {
 	return editUserMounts(value, o, true)
 }
 
-// UnmergeUserVolumeMount removes our mount.
-func UnmergeUserVolumeMount(value string, o Options) (string, error) {
+// unmergeUserVolumeMount removes our mount.
+func unmergeUserVolumeMount(value string, o Options) (string, error) {
 	return editUserMounts(value, o, false)
 }
 

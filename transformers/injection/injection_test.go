@@ -21,7 +21,7 @@ type proxyConfigDoc struct {
 
 func TestProxyConfigMerge(t *testing.T) {
 	existing := "holdApplicationUntilProxyStarts: true\nproxyMetadata:\n  ISTIO_META_DNS_CAPTURE: \"true\"\nconcurrency: 2\n"
-	merged, err := MergeProxyConfig(existing, o)
+	merged, err := mergeProxyConfig(existing, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,28 +32,28 @@ func TestProxyConfigMerge(t *testing.T) {
 	if pc.ProxyMetadata["OUTPUT_CERTS"] != o.OutputCertsDir || pc.ProxyMetadata["ISTIO_META_DNS_CAPTURE"] != "true" || pc.HoldApplicationUntilProxyStarts == nil || *pc.Concurrency != 2 {
 		t.Errorf("merged config lost something: %s", merged)
 	}
-	back, err := UnmergeProxyConfig(merged, o)
+	back, err := unmergeProxyConfig(merged, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if back != existing {
 		t.Errorf("unmerge:\n got %q\nwant %q", back, existing)
 	}
-	fresh, _ := MergeProxyConfig("", o)
+	fresh, _ := mergeProxyConfig("", o)
 	if fresh != "proxyMetadata:\n  OUTPUT_CERTS: /etc/istio-output-certs\n" {
 		t.Errorf("fresh: %q", fresh)
 	}
-	if empty, _ := UnmergeProxyConfig(fresh, o); empty != "" {
+	if empty, _ := unmergeProxyConfig(fresh, o); empty != "" {
 		t.Errorf("unmerge of ours only: %q", empty)
 	}
-	if _, err := MergeProxyConfig("- a list", o); err == nil {
+	if _, err := mergeProxyConfig("- a list", o); err == nil {
 		t.Error("a list is not a ProxyConfig")
 	}
 }
 
 func TestUserVolumeMountMerge(t *testing.T) {
 	existing := `[{"name":"custom-bootstrap","mountPath":"/etc/bootstrap","readOnly":true}]`
-	merged, err := MergeUserVolumeMount(existing, o)
+	merged, err := mergeUserVolumeMount(existing, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,15 +64,15 @@ func TestUserVolumeMountMerge(t *testing.T) {
 	if len(mounts) != 2 || mounts[0].Name != "custom-bootstrap" || !mounts[0].ReadOnly || mounts[1].Name != "istio-certs" || mounts[1].MountPath != o.OutputCertsDir {
 		t.Errorf("merged: %s", merged)
 	}
-	again, _ := MergeUserVolumeMount(merged, o)
+	again, _ := mergeUserVolumeMount(merged, o)
 	if again != merged {
 		t.Errorf("merging twice: %s", again)
 	}
-	if back, _ := UnmergeUserVolumeMount(merged, o); back != existing {
+	if back, _ := unmergeUserVolumeMount(merged, o); back != existing {
 		t.Errorf("unmerge: %s", back)
 	}
 	// Istio's older map form stays a map.
-	m, err := MergeUserVolumeMount(`{"custom": {"mountPath": "/x"}}`, o)
+	m, err := mergeUserVolumeMount(`{"custom": {"mountPath": "/x"}}`, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +80,7 @@ func TestUserVolumeMountMerge(t *testing.T) {
 	if err := json.Unmarshal([]byte(m), &asMap); err != nil || asMap["istio-certs"].MountPath != o.OutputCertsDir || asMap["custom"].MountPath != "/x" {
 		t.Errorf("map form: %s %v", m, err)
 	}
-	if _, err := MergeUserVolumeMount("[oops", o); err == nil {
+	if _, err := mergeUserVolumeMount("[oops", o); err == nil {
 		t.Error("bad JSON accepted")
 	}
 }
@@ -107,17 +107,17 @@ func TestEnableDisableRoundTrip(t *testing.T) {
 				}
 				labels, annotations := n.GetLabels(), n.GetAnnotations()
 				if opts.Revision != "" {
-					if labels[LabelRevision] != "canary" || labels[LabelInject] != "" || annotations[LabelInject] != "" || annotations[AnnNativeSidecar] != "true" {
+					if labels[labelRevision] != "canary" || labels[LabelInject] != "" || annotations[LabelInject] != "" || annotations[annNativeSidecar] != "true" {
 						t.Errorf("revision: labels %v annotations %v", labels, annotations)
 					}
 				} else if labels[LabelInject] != "true" {
 					t.Errorf("inject label %q", labels[LabelInject])
 				}
-				if v, ok := annotations[AnnInboundPorts]; !ok || v != "" {
+				if v, ok := annotations[annInboundPorts]; !ok || v != "" {
 					t.Error("includeInboundPorts must be empty")
 				}
-				if !strings.Contains(annotations[AnnProxyConfig], "OUTPUT_CERTS: /etc/istio-output-certs") {
-					t.Errorf("proxy config %q", annotations[AnnProxyConfig])
+				if !strings.Contains(annotations[annProxyConfig], "OUTPUT_CERTS: /etc/istio-output-certs") {
+					t.Errorf("proxy config %q", annotations[annProxyConfig])
 				}
 				b, _ := json.Marshal(rec)
 				var back Record

@@ -11,8 +11,8 @@ import (
 // OperatorGroup is prometheus-operator's API group.
 const OperatorGroup = "monitoring.coreos.com"
 
-// Kind is one workload kind.
-type Kind struct {
+// entry is one workload kind.
+type entry struct {
 	Name string
 	// Template is the path of the pod template; none for an operator kind.
 	Template []string
@@ -24,8 +24,8 @@ type Kind struct {
 
 var podTemplate = []string{"spec", "template"}
 
-// Table lists every kind, the selectable ones in the order messages name them.
-var Table = []Kind{
+// all lists every kind, the selectable ones in the order messages name them.
+var all = []entry{
 	{Name: "Deployment", Template: podTemplate, Selectable: true},
 	{Name: "StatefulSet", Template: podTemplate, Selectable: true},
 	{Name: "DaemonSet", Template: podTemplate, Selectable: true},
@@ -33,18 +33,18 @@ var Table = []Kind{
 	{Name: "PrometheusAgent", Selectable: true, Operator: true},
 }
 
-func lookup(kind string) (Kind, bool) {
-	i := slices.IndexFunc(Table, func(k Kind) bool { return k.Name == kind })
+func lookup(kind string) (entry, bool) {
+	i := slices.IndexFunc(all, func(k entry) bool { return k.Name == kind })
 	if i < 0 {
-		return Kind{}, false
+		return entry{}, false
 	}
-	return Table[i], true
+	return all[i], true
 }
 
-// Selectable names the kinds a config may select, in Table order.
+// Selectable names the kinds a config may select, in table order.
 func Selectable() []string {
 	var out []string
-	for _, k := range Table {
+	for _, k := range all {
 		if k.Selectable {
 			out = append(out, k.Name)
 		}

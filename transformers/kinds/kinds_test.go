@@ -9,7 +9,7 @@ func TestTable(t *testing.T) {
 	if got, want := Selectable(), []string{"Deployment", "StatefulSet", "DaemonSet", "Prometheus", "PrometheusAgent"}; !slices.Equal(got, want) {
 		t.Errorf("Selectable() = %v, want %v", got, want)
 	}
-	for _, k := range Table {
+	for _, k := range all {
 		p, ok := TemplatePath(k.Name)
 		if ok == k.Operator {
 			t.Errorf("%s: a pod template path exactly when not an operator kind (ok %v)", k.Name, ok)

@@ -82,11 +82,11 @@ func decodeList[T any](template *yaml.RNode, list string) ([]T, error) {
 	return out, nil
 }
 
-// ToNode turns a Kubernetes API value into a block-style YAML node. encoding/json
+// toNode turns a Kubernetes API value into a block-style YAML node. encoding/json
 // writes it as the API does (the Go type's field order, omitempty, canonical
 // quantities); that JSON is YAML, so it is parsed as it is and its flow style and
 // quoting are dropped.
-func ToNode(v any) (*yaml.RNode, error) {
+func toNode(v any) (*yaml.RNode, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return nil, err
@@ -240,7 +240,7 @@ func putContainer(template *yaml.RNode, list string, c corev1.Container, owned, 
 			return false, err
 		}
 	}
-	node, err := ToNode(c)
+	node, err := toNode(c)
 	if err != nil {
 		return false, err
 	}
@@ -259,7 +259,7 @@ func applyVolumes(template *yaml.RNode, d Desired, old []string) ([]string, erro
 	}
 	var taken []string
 	for _, v := range d.Volumes {
-		node, err := ToNode(v)
+		node, err := toNode(v)
 		if err != nil {
 			return nil, err
 		}
@@ -309,7 +309,7 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool
 		if err := pathCollision(c, field, m, old); err != nil {
 			return nil, err
 		}
-		node, err := ToNode(m.VolumeMount)
+		node, err := toNode(m.VolumeMount)
 		if err != nil {
 			return nil, err
 		}

@@ -317,8 +317,8 @@ func Supported() string {
 	return strings.Join(parts, ", ")
 }
 
-// Lookup returns the profile for the minor version of Istio 1.minor.
-func Lookup(minor int) (Profile, bool) {
+// lookup returns the profile for the minor version of Istio 1.minor.
+func lookup(minor int) (Profile, bool) {
 	for _, p := range Table {
 		if minor >= p.MinMinor && minor <= p.MaxMinor {
 			return p, true
@@ -333,7 +333,7 @@ func Resolve(minor int) (p Profile, newer, ok bool) {
 	if n := Newest(); minor > n.MaxMinor {
 		return n, true, true
 	}
-	p, ok = Lookup(minor)
+	p, ok = lookup(minor)
 	return p, false, ok
 }
 

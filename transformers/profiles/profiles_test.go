@@ -102,7 +102,7 @@ func buildLocal(t *testing.T, version string, native bool) Sidecar {
 	for _, c := range strings.Split(version, ".")[1] {
 		minor = minor*10 + int(c-'0')
 	}
-	p, ok := Lookup(minor)
+	p, ok := lookup(minor)
 	if !ok {
 		t.Fatalf("no profile for %s", version)
 	}
@@ -250,18 +250,18 @@ func TestLookupCoversEveryMinorOnce(t *testing.T) {
 				n++
 			}
 		}
-		_, ok := Lookup(minor)
+		_, ok := lookup(minor)
 		if n > 1 || (n == 1) != ok {
 			t.Errorf("1.%d is covered by %d profiles", minor, n)
 		}
 	}
-	if _, ok := Lookup(4); ok {
+	if _, ok := lookup(4); ok {
 		t.Error("1.4 must be unsupported")
 	}
 }
 
 func TestNoEnvoy(t *testing.T) {
-	p, _ := Lookup(28)
+	p, _ := lookup(28)
 	s, err := p.Build(Params{Envoy: false, CertVolume: "c", Namespace: "istio-system"})
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +271,7 @@ func TestNoEnvoy(t *testing.T) {
 	if c.ReadinessProbe.HTTPGet.Port.IntValue() != 15020 || len(c.Ports) != 0 || findEnv(c.Env, "DISABLE_ENVOY") == nil {
 		t.Errorf("envoy: false: %+v", s.Container)
 	}
-	old, _ := Lookup(6)
+	old, _ := lookup(6)
 	if _, err := old.Build(Params{Envoy: false}); err == nil || !strings.Contains(err.Error(), "DISABLE_ENVOY") {
 		t.Errorf("1.6 profile without Envoy: err = %v", err)
 	}

@@ -42,10 +42,10 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 		name string
 		node func() *yaml.RNode
 	}
-	wanted := []want{{o.JobName, func() *yaml.RNode { return SecureJob(o) }}}
+	wanted := []want{{o.JobName, func() *yaml.RNode { return secureJob(o) }}}
 	optional := []want{
-		{SecureMergedJob, func() *yaml.RNode { return securePortJob(SecureMergedJob, lblSecurePort, o.CertsDir) }},
-		{SecureEnvoyJob, func() *yaml.RNode { return securePortJob(SecureEnvoyJob, lblEnvoyPort, o.CertsDir) }},
+		{secureMergedJob, func() *yaml.RNode { return securePortJob(secureMergedJob, lblSecurePort, o.CertsDir) }},
+		{secureEnvoyJob, func() *yaml.RNode { return securePortJob(secureEnvoyJob, lblEnvoyPort, o.CertsDir) }},
 	}
 	switch {
 	case o.Remove:

@@ -12,14 +12,14 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// Marker is the line comment on job_name of every job this function writes.
-const Marker = "managed by istio-prometheus-mtls; edits here are overwritten"
+// jobMarker is the line comment on job_name of every job this function writes.
+const jobMarker = "managed by istio-prometheus-mtls; edits here are overwritten"
 
 // Names of the jobs for Istio's secure metrics ports (Istio >= 1.31), as Istio's
 // samples/addons name them.
 const (
-	SecureMergedJob = "istio-secure-merged-metrics"
-	SecureEnvoyJob  = "istio-secure-envoy-metrics"
+	secureMergedJob = "istio-secure-merged-metrics"
+	secureEnvoyJob  = "istio-secure-envoy-metrics"
 )
 
 // Meta labels used by the rules.
@@ -56,7 +56,7 @@ func dropRules(o Options) []*yaml.RNode {
 			SourceLabels: []string{lblPort}, Regex: "15020", TargetLabel: lblMark, Replacement: ptr(""), Action: "replace"},
 	}
 	if o.SecurePortJob {
-		rules = append(rules, relabelRule{Comment: "istio-prometheus-mtls: ... and pods with a secure metrics port are scraped by " + SecureMergedJob + " ...",
+		rules = append(rules, relabelRule{Comment: "istio-prometheus-mtls: ... and pods with a secure metrics port are scraped by " + secureMergedJob + " ...",
 			SourceLabels: []string{lblSecurePort}, Regex: ".+", TargetLabel: lblMark, Replacement: ptr("true"), Action: "replace"})
 	}
 	rules = append(rules, relabelRule{Comment: "istio-prometheus-mtls: ... so this job leaves them.",
@@ -68,8 +68,8 @@ func dropRules(o Options) []*yaml.RNode {
 	return out
 }
 
-// SecureJob is the https job for sidecar pods.
-func SecureJob(o Options) *yaml.RNode {
+// secureJob is the https job for sidecar pods.
+func secureJob(o Options) *yaml.RNode {
 	rules := []relabelRule{
 		{Comment: "Pods that ask to be scraped (prometheus.io/scrape or scrape_slow: the plain jobs leave both to this job) ...",
 			SourceLabels: []string{lblScrape, lblScrapeSlow}, Regex: "true;.*|.*;true", Action: "keep"},
@@ -79,7 +79,7 @@ func SecureJob(o Options) *yaml.RNode {
 			SourceLabels: []string{lblPort}, Regex: "15020", Action: "drop"},
 	}
 	if o.SecurePortJob {
-		rules = append(rules, relabelRule{Comment: "Pods with a secure metrics port are scraped by " + SecureMergedJob + ".",
+		rules = append(rules, relabelRule{Comment: "Pods with a secure metrics port are scraped by " + secureMergedJob + ".",
 			SourceLabels: []string{lblSecurePort}, Regex: ".+", Action: "drop"})
 	}
 	rules = append(rules, podRules(lblPort)...)
@@ -103,7 +103,7 @@ func securePortJob(name, portLabel, mountPath string) *yaml.RNode {
 func job(name, mountPath string, rules []relabelRule) *yaml.RNode {
 	j := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
 	nameNode := yamlnode.String(name)
-	nameNode.LineComment = "# " + Marker
+	nameNode.LineComment = "# " + jobMarker
 	tls := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
 	ca, chain, key := certs.Paths(mountPath)
 	for _, kv := range [][2]string{{"ca_file", ca}, {"cert_file", chain}, {"key_file", key}} {
@@ -195,7 +195,7 @@ func commonTail() []relabelRule {
 
 func isOurs(job *yaml.Node) bool {
 	f := yaml.NewRNode(job).Field("job_name")
-	return f != nil && strings.Contains(f.Value.YNode().LineComment, Marker)
+	return f != nil && strings.Contains(f.Value.YNode().LineComment, jobMarker)
 }
 
 // isOurDropRule recognises the drop rules by their head comment or their labels:

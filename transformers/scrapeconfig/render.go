@@ -34,7 +34,7 @@ func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) 
 	}
 	// Nothing changed (a re-run): the user's text stays exactly as it is. Comments
 	// do not count, but our jobs must still carry their marker.
-	if pristine != nil && yamlnode.SameContent(pristine.YNode(), root.YNode()) && strings.Count(doc, Marker) >= len(rep.Jobs) {
+	if pristine != nil && yamlnode.SameContent(pristine.YNode(), root.YNode()) && strings.Count(doc, jobMarker) >= len(rep.Jobs) {
 		return doc, rep, nil
 	}
 	out, err := render(root, doc)

@@ -83,12 +83,12 @@ func TestTakeOverAndSecurePortJobs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Jobs) != 3 || strings.Contains(out, "a:1") || !strings.Contains(out, "job_name: "+SecureMergedJob) {
+	if len(rep.Jobs) != 3 || strings.Contains(out, "a:1") || !strings.Contains(out, "job_name: "+secureMergedJob) {
 		t.Errorf("%+v\n%s", rep, out)
 	}
 	o.SecurePortJob = false
 	out, _, err = Edit(out, o)
-	if err != nil || strings.Contains(out, SecureMergedJob) || strings.Contains(out, SecureEnvoyJob) {
+	if err != nil || strings.Contains(out, secureMergedJob) || strings.Contains(out, secureEnvoyJob) {
 		t.Errorf("secure-port jobs not removed: %v\n%s", err, out)
 	}
 }
@@ -162,7 +162,7 @@ func TestRemove(t *testing.T) {
 	if got != plain {
 		t.Errorf("removing did not give back the user's text:\n%s", got)
 	}
-	if strings.Join(rep.Removed, ",") != "secure,"+SecureMergedJob+","+SecureEnvoyJob || strings.Join(rep.Restored, ",") != "pods" || len(rep.Jobs)+len(rep.Excluded)+len(rep.Leftover) != 0 {
+	if strings.Join(rep.Removed, ",") != "secure,"+secureMergedJob+","+secureEnvoyJob || strings.Join(rep.Restored, ",") != "pods" || len(rep.Jobs)+len(rep.Excluded)+len(rep.Leftover) != 0 {
 		t.Errorf("report %+v", rep)
 	}
 	if again, rep, _ := Edit(got, r); again != got || len(rep.Removed)+len(rep.Restored) != 0 {

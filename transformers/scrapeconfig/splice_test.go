@@ -116,7 +116,7 @@ func TestSpliceMatchesFullRender(t *testing.T) {
 				}
 				doc = fast
 			}
-			if strings.Contains(doc, "/certs/") || strings.Contains(doc, SecureMergedJob) {
+			if strings.Contains(doc, "/certs/") || strings.Contains(doc, secureMergedJob) {
 				t.Errorf("the last run did not undo the option change:\n%s", doc)
 			}
 		})
@@ -196,7 +196,7 @@ func FuzzSplice(f *testing.F) {
 		if !yamlnode.SameContent(a.YNode(), root.YNode()) {
 			t.Fatalf("the splice is not the edited tree:\n%s", fast)
 		}
-		if !strings.Contains(doc, Marker) && !strings.Contains(doc, "istio-prometheus-mtls:") {
+		if !strings.Contains(doc, jobMarker) && !strings.Contains(doc, "istio-prometheus-mtls:") {
 			assertSubsequence(t, doc, fast)
 		}
 	})

@@ -330,7 +330,7 @@ func prometheusContainer(tpl *yaml.RNode, name string) (corev1.Container, error)
 	}
 	found := -1
 	for i, c := range cs {
-		if IsPrometheusServer(c) {
+		if isPrometheusServer(c) {
 			if found >= 0 {
 				return corev1.Container{}, krmerr.Errorf("spec.containers", "containers %q and %q both look like Prometheus; set spec.target.container", cs[found].Name, c.Name)
 			}
@@ -394,8 +394,8 @@ func imageName(image string) string {
 // Images that pass --config.file but are not Prometheus servers.
 var notPrometheus = []string{"alertmanager", "exporter", "reloader", "configmap-reload", "pushgateway", "blackbox", "thanos", "agent", "operator"}
 
-// IsPrometheusServer tells a Prometheus server container from its helpers.
-func IsPrometheusServer(c corev1.Container) bool {
+// isPrometheusServer tells a Prometheus server container from its helpers.
+func isPrometheusServer(c corev1.Container) bool {
 	name := imageName(c.Image)
 	if name == "prometheus" {
 		return true
@@ -405,12 +405,12 @@ func IsPrometheusServer(c corev1.Container) bool {
 			return false
 		}
 	}
-	_, ok := ConfigFileFlag(c)
+	_, ok := configFileFlag(c)
 	return ok
 }
 
-// ConfigFileFlag returns the value of --config.file in command or args.
-func ConfigFileFlag(c corev1.Container) (string, bool) {
+// configFileFlag returns the value of --config.file in command or args.
+func configFileFlag(c corev1.Container) (string, bool) {
 	argv := append(append([]string{}, c.Command...), c.Args...)
 	for i, a := range argv {
 		for _, flag := range []string{"--config.file", "-config.file"} {
@@ -434,8 +434,8 @@ type Source struct {
 	Via string
 }
 
-// DefaultConfigKeys are the keys looked for when no --config.file names one.
-var DefaultConfigKeys = []string{"prometheus.yml", "prometheus.yaml"}
+// defaultConfigKeys are the keys looked for when no --config.file names one.
+var defaultConfigKeys = []string{"prometheus.yml", "prometheus.yaml"}
 
 // ScrapeConfig finds the ConfigMap or Secret key holding the Prometheus config of
 // container c of workload w.
@@ -448,7 +448,7 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container
 	if err != nil {
 		return Source{}, err
 	}
-	flag, hasFlag := ConfigFileFlag(c)
+	flag, hasFlag := configFileFlag(c)
 	if !hasFlag {
 		return ix.fallback(ns, c, vols)
 	}
@@ -526,7 +526,7 @@ func (ix *Index) explicit(ns string, ref *config.ScrapeConfigRef) (Source, error
 	}
 	keys := []string{ref.Key}
 	if ref.Key == "" {
-		keys = DefaultConfigKeys
+		keys = defaultConfigKeys
 	}
 	for _, k := range keys {
 		if hasKey(ix.Items[i], k) {
@@ -552,14 +552,14 @@ func (ix *Index) fallback(ns string, c corev1.Container, vols []corev1.Volume) (
 			if err != nil || i < 0 {
 				continue
 			}
-			for _, k := range DefaultConfigKeys {
+			for _, k := range defaultConfigKeys {
 				if _, ok := cand.keyFor(k); ok && hasKey(ix.Items[i], k) {
 					return Source{Item: i, Kind: cand.kind, Key: k, Via: what + fmt.Sprintf(" (found key %q in mounted volume %q)", k, v.Name)}, nil
 				}
 			}
 		}
 	}
-	return Source{}, krmerr.Errorf("spec.containers", "%s, and no ConfigMap or Secret mounted into it holds %s; set spec.scrapeConfig", what, strings.Join(DefaultConfigKeys, " or "))
+	return Source{}, krmerr.Errorf("spec.containers", "%s, and no ConfigMap or Secret mounted into it holds %s; set spec.scrapeConfig", what, strings.Join(defaultConfigKeys, " or "))
 }
 
 type candidate struct {

@@ -31,11 +31,11 @@ func TestIsPrometheusServer(t *testing.T) {
 		"jimmidyson/configmap-reload":                                    false,
 	} {
 		c := corev1.Container{Image: image, Args: []string{"--config.file=/etc/x.yml"}}
-		if got := IsPrometheusServer(c); got != want {
+		if got := isPrometheusServer(c); got != want {
 			t.Errorf("%s: %v, want %v", image, got, want)
 		}
 	}
-	if !IsPrometheusServer(corev1.Container{Image: "mycorp/metrics-server:1", Command: []string{"/bin/prom", "--config.file", "/x"}}) {
+	if !isPrometheusServer(corev1.Container{Image: "mycorp/metrics-server:1", Command: []string{"/bin/prom", "--config.file", "/x"}}) {
 		t.Error("--config.file in command not detected")
 	}
 }

@@ -1,5 +1,5 @@
-// Package target carries a plan out on the selected workload. There are two
-// adapters, one per kind of target, and both take the same steps:
+// Package workload carries a plan out on the selected workload. There are two
+// adapters, one per kind of workload, and both take the same steps:
 //
 //  1. edit the pod template as the plan says, between one read and one write of
 //     its ownership record (editTemplate);
@@ -8,7 +8,7 @@
 //     prometheus-operator's additionalScrapeConfigs Secret.
 //
 // Edits are made on copies: on error nothing of the input has changed.
-package target
+package workload
 
 import (
 	"errors"
