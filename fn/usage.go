@@ -67,7 +67,11 @@ spec:
     takeOver: false        # replace a job of that name that this function did not write
     securePortJob: false   # add Istio's secure metrics port jobs (Istio >= 1.31)
     defaultScrapeClass: false  # prometheus-operator: istio-mtls scrape class as the default
-  scrapeConfig: null       # {kind: ConfigMap|Secret, name, namespace, key}; default: follow --config.file
+  scrapeConfig:            # unset (the default): follow the container's --config.file
+    kind: ConfigMap        # ConfigMap | Secret
+    name: prometheus       # the object holding prometheus.yml
+    namespace: ""          # default: the workload's
+    key: ""                # default: prometheus.yml or prometheus.yaml
   takeOver: false          # adopt a hand-written setup: replace what carries our names
 
 A v1 ConfigMap works too, with flat keys (kpt fn eval ... -- istio-version=1.28):

@@ -42,10 +42,14 @@ const (
 
 // PrometheusMTLS is the function config.
 type PrometheusMTLS struct {
-	APIVersion string   `json:"apiVersion"`
-	Kind       string   `json:"kind"`
-	Metadata   Metadata `json:"metadata,omitempty"`
-	Spec       Spec     `json:"spec,omitempty"`
+	// APIVersion is fn.istio-prometheus-mtls.dev/v1alpha1.
+	APIVersion string `json:"apiVersion"`
+	// Kind is PrometheusMTLS.
+	Kind string `json:"kind"`
+	// Metadata names the config; the function reads nothing else of it.
+	Metadata Metadata `json:"metadata,omitempty"`
+	// Spec is what the function is asked to do; every field is optional.
+	Spec Spec `json:"spec,omitempty"`
 
 	// VersionAssumed is set by Default when spec.istio.version was not given and
 	// DefaultIstioVersion was filled in; the run says so in an info result.
@@ -54,24 +58,35 @@ type PrometheusMTLS struct {
 
 // Metadata is the part of ObjectMeta a function config carries.
 type Metadata struct {
-	Name        string            `json:"name,omitempty"`
-	Namespace   string            `json:"namespace,omitempty"`
-	Labels      map[string]string `json:"labels,omitempty"`
+	// Name of the config, named in results about it.
+	Name string `json:"name,omitempty"`
+	// Namespace of the config (kpt and kustomize may set one).
+	Namespace string `json:"namespace,omitempty"`
+	// Labels of the config.
+	Labels map[string]string `json:"labels,omitempty"`
+	// Annotations of the config, such as config.kubernetes.io/function.
 	Annotations map[string]string `json:"annotations,omitempty"`
 }
 
 // Spec is what the user asks for.
 type Spec struct {
+	// Target selects the scraper when the list holds more than one; unset, the
+	// single Prometheus workload or resource in the list.
 	Target Target `json:"target,omitempty"`
 	// Mode is how the scraper reaches STRICT mTLS pods: "sidecar" (the default)
 	// writes a cert-only istio-proxy and an https job; "injection" asks Istio's
 	// injector for that sidecar; "ambient" enrols the scraper in Istio's ambient
 	// mode (istio.io/dataplane-mode: ambient), so ztunnel carries its plain scrapes
 	// over mTLS, and removes what the other two modes added.
-	Mode         string           `json:"mode,omitempty"`
-	Istio        Istio            `json:"istio,omitempty"`
-	Certificates Certificates     `json:"certificates,omitempty"`
-	ScrapeJob    ScrapeJob        `json:"scrapeJob,omitempty"`
+	Mode string `json:"mode,omitempty"`
+	// Istio describes the control plane the sidecar talks to and the sidecar.
+	Istio Istio `json:"istio,omitempty"`
+	// Certificates says where the workload certificates go.
+	Certificates Certificates `json:"certificates,omitempty"`
+	// ScrapeJob configures the https job and the edit of the plain pod jobs.
+	ScrapeJob ScrapeJob `json:"scrapeJob,omitempty"`
+	// ScrapeConfig names the ConfigMap or Secret key holding prometheus.yml;
+	// unset, the function follows the Prometheus container's --config.file.
 	ScrapeConfig *ScrapeConfigRef `json:"scrapeConfig,omitempty"`
 	// TakeOver adopts what a hand-written setup (such as the blog post's) left with
 	// our names: the istio-proxy container, volumes, mounts, the scrape job and the
@@ -81,11 +96,18 @@ type Spec struct {
 
 // Target selects the Prometheus workload. Everything is optional.
 type Target struct {
-	Kind        string            `json:"kind,omitempty"`
-	Name        string            `json:"name,omitempty"`
-	Namespace   string            `json:"namespace,omitempty"`
+	// Kind is Deployment, StatefulSet, DaemonSet, Prometheus or PrometheusAgent.
+	Kind string `json:"kind,omitempty"`
+	// Name is the workload's name, current or previous (kustomize namePrefix,
+	// nameSuffix).
+	Name string `json:"name,omitempty"`
+	// Namespace is the workload's namespace.
+	Namespace string `json:"namespace,omitempty"`
+	// MatchLabels must all be labels of the workload or of its pod template.
 	MatchLabels map[string]string `json:"matchLabels,omitempty"`
-	Container   string            `json:"container,omitempty"`
+	// Container is the Prometheus container; unset, the one running a prometheus
+	// image or passing --config.file.
+	Container string `json:"container,omitempty"`
 }
 
 // Istio describes the control plane the sidecar talks to.
@@ -95,22 +117,39 @@ type Istio struct {
 	// image tag. Set it to your control plane's version; unset, the newest release
 	// the profile table knows is assumed and an info result says so. A release
 	// newer than the table runs with the newest profile and a warning.
-	Version               string            `json:"version,omitempty"`
-	ProxyImage            string            `json:"proxyImage,omitempty"`
-	ImagePullPolicy       corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
-	ControlPlaneNamespace string            `json:"controlPlaneNamespace,omitempty"`
-	Revision              string            `json:"revision,omitempty"`
-	DiscoveryAddress      string            `json:"discoveryAddress,omitempty"`
-	TrustDomain           string            `json:"trustDomain,omitempty"`
-	MeshID                string            `json:"meshID,omitempty"`
-	ClusterID             string            `json:"clusterID,omitempty"`
-	Network               string            `json:"network,omitempty"`
+	Version string `json:"version,omitempty"`
+	// ProxyImage is the istio-proxy image; unset, docker.io/istio/proxyv2 tagged
+	// with the version (1.X.0, or 1.X.Y when given so).
+	ProxyImage string `json:"proxyImage,omitempty"`
+	// ImagePullPolicy of istio-proxy: Always, IfNotPresent (the default) or Never.
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	// ControlPlaneNamespace is istiod's namespace (default istio-system).
+	ControlPlaneNamespace string `json:"controlPlaneNamespace,omitempty"`
+	// Revision is the istiod revision to talk to (istiod-<revision>); in
+	// injection mode, the istio.io/rev label.
+	Revision string `json:"revision,omitempty"`
+	// DiscoveryAddress overrides istiod's address; unset,
+	// istiod[-<revision>].<namespace>.svc:15012 (istio-pilot for 1.5).
+	DiscoveryAddress string `json:"discoveryAddress,omitempty"`
+	// TrustDomain is the mesh's trust domain (default cluster.local).
+	TrustDomain string `json:"trustDomain,omitempty"`
+	// MeshID is the mesh ID; unset, the trust domain.
+	MeshID string `json:"meshID,omitempty"`
+	// ClusterID is the cluster's ID in the mesh (default Kubernetes).
+	ClusterID string `json:"clusterID,omitempty"`
+	// Network is the pod's network in a multi-network mesh (ISTIO_META_NETWORK).
+	Network string `json:"network,omitempty"`
 	// NativeSidecar puts istio-proxy into initContainers with restartPolicy Always.
 	// Unset: what Istio's injector does for the version on a current cluster (native
 	// from 1.27 on); in injection mode, unset leaves the choice to the injector.
-	NativeSidecar *bool                        `json:"nativeSidecar,omitempty"`
-	Envoy         *bool                        `json:"envoy,omitempty"`
-	Resources     *corev1.ResourceRequirements `json:"resources,omitempty"`
+	NativeSidecar *bool `json:"nativeSidecar,omitempty"`
+	// Envoy runs Envoy in the sidecar (default true); false runs the agent only
+	// (DISABLE_ENVOY), with readiness on 15020 (profiles 1.14 and later; not
+	// with mode injection).
+	Envoy *bool `json:"envoy,omitempty"`
+	// Resources of istio-proxy; unset, requests 10m CPU / 64Mi memory, limits
+	// 500m / 256Mi.
+	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
 
 	// minor is Version's minor release, parsed once by Validate.
 	minor int
@@ -122,12 +161,17 @@ func (i Istio) Minor() int { return i.minor }
 
 // Certificates says where the workload certificates live.
 type Certificates struct {
+	// VolumeName is the memory volume istio-proxy writes the certificates into
+	// (default istio-certs).
 	VolumeName string `json:"volumeName,omitempty"`
-	MountPath  string `json:"mountPath,omitempty"`
+	// MountPath is where the scraper reads root-cert.pem, cert-chain.pem and
+	// key.pem (default /etc/istio-certs).
+	MountPath string `json:"mountPath,omitempty"`
 }
 
 // ScrapeJob configures the https scrape job and the edit of the plain pod jobs.
 type ScrapeJob struct {
+	// Name is the https job's name (default kubernetes-pods-istio-secure).
 	Name string `json:"name,omitempty"`
 	// ExcludeFrom names the plain jobs that get the drop rule for sidecar pods.
 	// nil: every role-pod job that keeps prometheus_io_scrape*; empty: none.
@@ -144,10 +188,14 @@ type ScrapeJob struct {
 
 // ScrapeConfigRef names the object holding prometheus.yml explicitly.
 type ScrapeConfigRef struct {
-	Kind      string `json:"kind,omitempty"`
-	Name      string `json:"name,omitempty"`
+	// Kind is ConfigMap or Secret.
+	Kind string `json:"kind,omitempty"`
+	// Name of the object.
+	Name string `json:"name,omitempty"`
+	// Namespace of the object; unset, the workload's.
 	Namespace string `json:"namespace,omitempty"`
-	Key       string `json:"key,omitempty"`
+	// Key holding the config; unset, prometheus.yml or prometheus.yaml.
+	Key string `json:"key,omitempty"`
 }
 
 // Defaults.
