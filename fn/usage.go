@@ -82,11 +82,16 @@ Istio profiles:
 		config.DefaultIstioVersion(), config.DefaultProxyImageRepo, config.DefaultControlPlaneNamespace,
 		config.DefaultTrustDomain, config.DefaultClusterID, config.DefaultCertVolumeName,
 		config.DefaultCertMountPath, config.DefaultScrapeJobName, strings.Join(config.FlatKeys(), ", "))
+	writeProfiles(&b)
+	return b.String()
+}
+
+// writeProfiles lists the profile table for --help.
+func writeProfiles(b *strings.Builder) {
 	for _, p := range profiles.Table {
-		fmt.Fprintf(&b, "  %-5s (1.%d–1.%d): %s\n", p.Name, p.MinMinor, p.MaxMinor, p.Notes)
+		fmt.Fprintf(b, "  %-5s (1.%d–1.%d): %s\n", p.Name, p.MinMinor, p.MaxMinor, p.Notes)
 	}
 	n := profiles.Newest()
-	fmt.Fprintf(&b, "  newer releases (1.%d and later) run with profile %s, following Istio 1.%d's injector, and a warning result\n",
+	fmt.Fprintf(b, "  newer releases (1.%d and later) run with profile %s, following Istio 1.%d's injector, and a warning result\n",
 		n.MaxMinor+1, n.Name, n.MaxMinor)
-	return b.String()
 }
