@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -151,43 +152,55 @@ func TestRelabeling(t *testing.T) {
 	}
 	for _, c := range []string{"helm-1.28", "istio-addon-1.28", "istio-addon-1.5"} {
 		t.Run(c, func(t *testing.T) {
-			cfg, err := promconfig.Load(withoutSD(t, prometheusYAML(t, c)), nil)
-			if err != nil {
-				t.Fatalf("Prometheus cannot load the config: %v", err)
-			}
-			jobs := map[string]*promconfig.ScrapeConfig{}
-			for _, sc := range cfg.ScrapeConfigs {
-				jobs[sc.JobName] = sc
-			}
-			for _, name := range []string{secure, plain, slow} {
-				if jobs[name] == nil {
-					t.Fatalf("job %q missing", name)
-				}
-			}
-			for _, tg := range targets {
-				got := map[string]string{}
-				for _, name := range []string{secure, plain, slow} {
-					res, err := scrape.PopulateLabels(labels.NewBuilder(labels.EmptyLabels()), jobs[name], tg.labels, nil)
-					if err != nil {
-						t.Errorf("%s: job %s: %v", tg.name, name, err)
-						continue
-					}
-					if res.IsEmpty() {
-						continue
-					}
-					got[name] = res.Get(model.SchemeLabel) + "://" + res.Get(model.AddressLabel) + res.Get(model.MetricsPathLabel)
-				}
-				if len(got) != len(tg.want) {
-					t.Errorf("%s: scraped by %v, want %v", tg.name, got, tg.want)
-					continue
-				}
-				for job, url := range tg.want {
-					if got[job] != url {
-						t.Errorf("%s: job %s scrapes %q, want %q", tg.name, job, got[job], url)
-					}
-				}
-			}
+			checkTargets(t, loadJobs(t, prometheusYAML(t, c), secure, plain, slow), targets)
 		})
+	}
+}
+
+// loadJobs loads a prometheus.yml with Prometheus's own config loader and returns
+// the named jobs (each must be there).
+func loadJobs(t *testing.T, doc string, names ...string) []*promconfig.ScrapeConfig {
+	t.Helper()
+	cfg, err := promconfig.Load(withoutSD(t, doc), nil)
+	if err != nil {
+		t.Fatalf("Prometheus cannot load the config: %v", err)
+	}
+	var jobs []*promconfig.ScrapeConfig
+	for _, name := range names {
+		i := slices.IndexFunc(cfg.ScrapeConfigs, func(sc *promconfig.ScrapeConfig) bool { return sc.JobName == name })
+		if i < 0 {
+			t.Fatalf("job %q missing", name)
+		}
+		jobs = append(jobs, cfg.ScrapeConfigs[i])
+	}
+	return jobs
+}
+
+// checkTargets feeds each target through each job with Prometheus's target
+// population and relabeling: exactly the jobs it wants scrape it, at its URLs.
+func checkTargets(t *testing.T, jobs []*promconfig.ScrapeConfig, targets []podTarget) {
+	t.Helper()
+	for _, tg := range targets {
+		got := map[string]string{}
+		for _, job := range jobs {
+			res, err := scrape.PopulateLabels(labels.NewBuilder(labels.EmptyLabels()), job, tg.labels, nil)
+			if err != nil {
+				t.Errorf("%s: job %s: %v", tg.name, job.JobName, err)
+				continue
+			}
+			if !res.IsEmpty() {
+				got[job.JobName] = res.Get(model.SchemeLabel) + "://" + res.Get(model.AddressLabel) + res.Get(model.MetricsPathLabel)
+			}
+		}
+		if len(got) != len(tg.want) {
+			t.Errorf("%s: scraped by %v, want %v", tg.name, got, tg.want)
+			continue
+		}
+		for job, url := range tg.want {
+			if got[job] != url {
+				t.Errorf("%s: job %s scrapes %q, want %q", tg.name, job, got[job], url)
+			}
+		}
 	}
 }
 
@@ -230,49 +243,21 @@ func TestRelabelingAmbient(t *testing.T) {
 	for _, c := range []string{"istio-addon-sidecar-to-ambient", "istio-addon-ambient", "helm-ambient"} {
 		t.Run(c, func(t *testing.T) {
 			doc := prometheusYAML(t, c)
-			cfg, err := promconfig.Load(withoutSD(t, doc), nil)
-			if err != nil {
-				t.Fatalf("Prometheus cannot load the config: %v", err)
-			}
-			podJobs := rolePodJobs(t, doc)
-			for _, tg := range targets {
-				got := map[string]string{}
-				for _, job := range cfg.ScrapeConfigs {
-					if !podJobs[job.JobName] {
-						continue // pod targets come only from role-pod discovery
-					}
-					res, err := scrape.PopulateLabels(labels.NewBuilder(labels.EmptyLabels()), job, tg.labels, nil)
-					if err != nil {
-						t.Errorf("%s: job %s: %v", tg.name, job.JobName, err)
-						continue
-					}
-					if !res.IsEmpty() {
-						got[job.JobName] = res.Get(model.SchemeLabel) + "://" + res.Get(model.AddressLabel) + res.Get(model.MetricsPathLabel)
-					}
-				}
-				if len(got) != len(tg.want) {
-					t.Errorf("%s: scraped by %v, want %v", tg.name, got, tg.want)
-					continue
-				}
-				for job, url := range tg.want {
-					if got[job] != url {
-						t.Errorf("%s: job %s scrapes %q, want %q", tg.name, job, got[job], url)
-					}
-				}
-			}
+			// Pod targets come only from role-pod discovery: every such job.
+			checkTargets(t, loadJobs(t, doc, rolePodJobs(t, doc)...), targets)
 		})
 	}
 }
 
 // rolePodJobs names the jobs of doc that discover pods (kubernetes_sd role pod).
-func rolePodJobs(t *testing.T, doc string) map[string]bool {
+func rolePodJobs(t *testing.T, doc string) []string {
 	t.Helper()
 	root, err := yaml.Parse(doc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	jobs, _ := root.Pipe(yaml.Lookup("scrape_configs"))
-	out := map[string]bool{}
+	var out []string
 	for _, j := range jobs.YNode().Content {
 		sds, _ := yaml.NewRNode(j).Pipe(yaml.Lookup("kubernetes_sd_configs"))
 		if sds == nil {
@@ -281,7 +266,7 @@ func rolePodJobs(t *testing.T, doc string) map[string]bool {
 		for _, sd := range sds.YNode().Content {
 			if r, _ := yaml.NewRNode(sd).Pipe(yaml.Lookup("role")); r != nil && yaml.GetValue(r) == "pod" {
 				n, _ := yaml.NewRNode(j).Pipe(yaml.Lookup("job_name"))
-				out[yaml.GetValue(n)] = true
+				out = append(out, yaml.GetValue(n))
 			}
 		}
 	}
@@ -305,38 +290,5 @@ func TestRelabelingSecurePorts(t *testing.T) {
 		{"plain pod", pod("10.1.0.7", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080"}),
 			map[string]string{plain: "http://10.1.0.7:8080/metrics"}},
 	}
-	doc := prometheusYAML(t, "istio-addon-revision")
-	cfg, err := promconfig.Load(withoutSD(t, doc), nil)
-	if err != nil {
-		t.Fatalf("Prometheus cannot load the config: %v", err)
-	}
-	jobs := map[string]*promconfig.ScrapeConfig{}
-	for _, sc := range cfg.ScrapeConfigs {
-		jobs[sc.JobName] = sc
-	}
-	for _, tg := range targets {
-		got := map[string]string{}
-		for _, name := range []string{secure, merged, plain} {
-			if jobs[name] == nil {
-				t.Fatalf("job %q missing", name)
-			}
-			res, err := scrape.PopulateLabels(labels.NewBuilder(labels.EmptyLabels()), jobs[name], tg.labels, nil)
-			if err != nil {
-				t.Errorf("%s: job %s: %v", tg.name, name, err)
-				continue
-			}
-			if !res.IsEmpty() {
-				got[name] = res.Get(model.SchemeLabel) + "://" + res.Get(model.AddressLabel) + res.Get(model.MetricsPathLabel)
-			}
-		}
-		if len(got) != len(tg.want) {
-			t.Errorf("%s: scraped by %v, want %v", tg.name, got, tg.want)
-			continue
-		}
-		for job, url := range tg.want {
-			if got[job] != url {
-				t.Errorf("%s: job %s scrapes %q, want %q", tg.name, job, got[job], url)
-			}
-		}
-	}
+	checkTargets(t, loadJobs(t, prometheusYAML(t, "istio-addon-revision"), secure, merged, plain), targets)
 }
