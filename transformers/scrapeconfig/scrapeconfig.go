@@ -11,6 +11,7 @@
 package scrapeconfig
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
@@ -45,10 +46,20 @@ type Report struct {
 	Leftover []string
 }
 
+// topLevel are the keys of a Prometheus config file (prometheus/config.Config):
+// Prometheus refuses any other, and a file with others is some other program's.
+var topLevel = []string{"global", "runtime", "alerting", "rule_files", "scrape_config_files", "scrape_configs",
+	"storage", "tracing", "remote_write", "remote_read", "otlp"}
+
 // Edit adds the jobs of o to the prometheus.yml in doc and returns the new text.
+// A document whose top-level keys are not all Prometheus's is refused: it is
+// not a Prometheus config, and nothing is written into it.
 func Edit(doc string, o Options) (string, Report, error) {
 	root, err := parse(doc)
 	if err != nil {
+		return "", Report{}, err
+	}
+	if err := checkLayout(root); err != nil {
 		return "", Report{}, err
 	}
 	// `scrape_configs:` with nothing after it is an empty list to Prometheus.
@@ -84,6 +95,23 @@ func EditJobList(doc string, o Options) (string, Report, error) {
 		}
 	}
 	return editAndRender(doc, root, root, o, "")
+}
+
+// checkLayout refuses a document whose top-level keys Prometheus does not have.
+func checkLayout(root *yaml.RNode) error {
+	var foreign []string
+	content := root.YNode().Content
+	for i := 0; i+1 < len(content); i += 2 {
+		if k := content[i].Value; !slices.Contains(topLevel, k) {
+			foreign = append(foreign, k)
+		}
+	}
+	if len(foreign) == 0 {
+		return nil
+	}
+	return krmerr.Errorf("", "is not a Prometheus configuration: its top-level keys %s are not Prometheus's (%s), so nothing was written into it; "+
+		"if the workload runs several containers, name the Prometheus one with spec.target.container, or name the object and key holding prometheus.yml with spec.scrapeConfig",
+		strings.Join(foreign, ", "), strings.Join(topLevel, ", "))
 }
 
 func parse(doc string) (*yaml.RNode, error) {

@@ -205,11 +205,13 @@ func FuzzSplice(f *testing.F) {
 // nestedAliases is a document whose aliases expand to 2^depth nodes.
 func nestedAliases(depth int) string {
 	var b strings.Builder
-	b.WriteString("l0: &l0 [x, x]\n")
+	// The anchors sit in a job of their own: a document's top-level keys must be
+	// Prometheus's.
+	b.WriteString("scrape_configs:\n- job_name: anchors\n  params:\n    l0: &l0 [x, x]\n")
 	for i := 1; i <= depth; i++ {
-		fmt.Fprintf(&b, "l%d: &l%d [*l%d, *l%d]\n", i, i, i-1, i-1)
+		fmt.Fprintf(&b, "    l%d: &l%d [*l%d, *l%d]\n", i, i, i-1, i-1)
 	}
-	b.WriteString("scrape_configs:\n- job_name: pods\n  params: *l" + strconv.Itoa(depth) + "\n  kubernetes_sd_configs: [{role: pod}]\n  relabel_configs:\n  - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep}\n")
+	b.WriteString("- job_name: pods\n  params: *l" + strconv.Itoa(depth) + "\n  kubernetes_sd_configs: [{role: pod}]\n  relabel_configs:\n  - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep}\n")
 	return b.String()
 }
 
