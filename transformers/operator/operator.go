@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -93,16 +94,36 @@ func mapping(kv ...*yaml.Node) *yaml.Node {
 	return &yaml.Node{Kind: yaml.MappingNode, Tag: yaml.NodeTagMap, Content: kv}
 }
 
-// Ensure adds or replaces the class in cr's spec.scrapeClasses. owned says an
-// earlier run wrote it; a class of that name we did not write is an error unless
-// TakeOver. Only one class may be the default.
-func (c ScrapeClass) Ensure(cr *yaml.RNode, owned bool) error {
+// Owned is what the ownership record keeps of the class.
+type Owned struct {
+	// Name is set when the function wrote the class.
+	Name string
+	// UsersDefault: the class replaced was the user's default, and stays the
+	// default.
+	UsersDefault bool
+}
+
+// Ensure adds or replaces the class in cr's spec.scrapeClasses and returns what
+// the function now owns of it, given what an earlier run owned. A class of that
+// name the user wrote is adopted as it is when it reads the certificates where
+// the function puts them (prometheus-operator's Istio guide writes one so, with
+// default: true); another is an error unless TakeOver, which replaces it but
+// keeps the user's default. Only one class may be the default.
+func (c ScrapeClass) Ensure(cr *yaml.RNode, old Owned) (Owned, error) {
+	o, err := c.ensure(cr, old)
+	if err != nil || o.Name == "" {
+		return Owned{}, err
+	}
+	return o, nil
+}
+
+func (c ScrapeClass) ensure(cr *yaml.RNode, old Owned) (Owned, error) {
+	ours := Owned{Name: ScrapeClassName, UsersDefault: old.UsersDefault}
 	list, err := cr.Pipe(yaml.LookupCreate(yaml.SequenceNode, "spec", "scrapeClasses"))
 	if err != nil || list.YNode().Kind != yaml.SequenceNode {
-		return krmerr.Errorf("spec.scrapeClasses", "must be a list")
+		return Owned{}, krmerr.Errorf("spec.scrapeClasses", "must be a list")
 	}
 	list.YNode().Style &^= yaml.FlowStyle
-	want := c.Node()
 	at := -1
 	for i, el := range list.YNode().Content {
 		name := yamlnode.Value(el, "name")
@@ -111,18 +132,41 @@ func (c ScrapeClass) Ensure(cr *yaml.RNode, owned bool) error {
 			continue
 		}
 		if c.Default && yamlnode.Value(el, "default") == "true" {
-			return krmerr.Errorf(fmt.Sprintf("spec.scrapeClasses[%d]", i), "scrape class %q is already the default; only one may be (unset it, or leave spec.scrapeJob.defaultScrapeClass false)", name)
+			return Owned{}, krmerr.Errorf(fmt.Sprintf("spec.scrapeClasses[%d]", i), "scrape class %q is already the default; only one may be (unset it, or leave spec.scrapeJob.defaultScrapeClass false)", name)
 		}
 	}
 	if at < 0 {
-		list.YNode().Content = append(list.YNode().Content, want.YNode())
-		return nil
+		c.Default = c.Default || ours.UsersDefault
+		list.YNode().Content = append(list.YNode().Content, c.Node().YNode())
+		return ours, nil
 	}
-	if !owned && !c.TakeOver && !yamlnode.SameDecoded(list.YNode().Content[at], want.YNode()) {
-		return krmerr.Errorf(fmt.Sprintf("spec.scrapeClasses[%d]", at), "a scrape class named %q exists that this function did not write; remove it, or set spec.scrapeJob.takeOver: true to replace it", ScrapeClassName)
+	el := list.YNode().Content[at]
+	switch {
+	case old.Name != "", yamlnode.SameDecoded(el, c.Node().YNode()):
+	case !c.TakeOver && c.readsOurFiles(el):
+		return Owned{}, nil // the user's, doing what ours would: kept as it is
+	case !c.TakeOver:
+		return Owned{}, krmerr.Errorf(fmt.Sprintf("spec.scrapeClasses[%d]", at), "a scrape class named %q exists that this function did not write, and its tlsConfig does not read the certificates from %s; remove it, or set spec.scrapeJob.takeOver: true to replace it", ScrapeClassName, c.CertsDir)
+	case yamlnode.Value(el, "default") == "true":
+		// Taken over: the monitors relying on the user's default keep it.
+		ours.UsersDefault = true
 	}
-	list.YNode().Content[at] = want.YNode()
-	return nil
+	c.Default = c.Default || ours.UsersDefault
+	list.YNode().Content[at] = c.Node().YNode()
+	return ours, nil
+}
+
+// readsOurFiles: the class's tlsConfig names the CA, chain and key files where the
+// function puts them (a trailing slash aside).
+func (c ScrapeClass) readsOurFiles(class *yaml.Node) bool {
+	tls := yamlnode.Field(class, "tlsConfig")
+	ca, chain, key := certs.Paths(c.CertsDir)
+	for f, want := range map[string]string{"caFile": ca, "certFile": chain, "keyFile": key} {
+		if path.Clean(yamlnode.Value(tls, f)) != want {
+			return false
+		}
+	}
+	return true
 }
 
 // RemoveFrom takes the class out of cr's spec.scrapeClasses when owned says an

@@ -30,6 +30,8 @@ type Record struct {
 	Ambient *injection.Record `json:"ambient,omitempty"`
 	// ScrapeClass names the prometheus-operator scrape class the function wrote.
 	ScrapeClass string `json:"scrapeClass,omitempty"`
+	// ScrapeClassUsersDefault: the class taken over was the user's default.
+	ScrapeClassUsersDefault bool `json:"scrapeClassUsersDefault,omitempty"`
 }
 
 // Read returns what an earlier run recorded on the pod template.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"path"
 	"slices"
 	"strings"
 
@@ -306,6 +307,9 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool
 		if i < 0 {
 			return nil, krmerr.Errorf("spec.containers", "no container named %q to mount %s into", m.Container, m.Name)
 		}
+		if !takeOver && adopted(c, m, old) {
+			continue
+		}
 		if err := pathCollision(c, field, m, old); err != nil {
 			return nil, err
 		}
@@ -319,7 +323,7 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool
 		if j, other := element(c, []string{"volumeMounts"}, "name", m.Name); j >= 0 {
 			if p := yaml.GetValue(other.Field("mountPath").Value); p != m.MountPath && !slices.Contains(old, m.Container+":"+p) {
 				if !takeOver {
-					return nil, krmerr.Errorf(fmt.Sprintf("%s.volumeMounts[%d]", field, j), "container %q already mounts volume %q at %s; the certificates are to be mounted at %s (set spec.certificates.mountPath to %s, remove that mount, or set spec.takeOver: true)", m.Container, m.Name, p, m.MountPath, p)
+					return nil, krmerr.Errorf(fmt.Sprintf("%s.volumeMounts[%d]", field, j), "%s already mounts volume %q at %s; the certificates are to be mounted at %s (set spec.certificates.mountPath to %s, remove that mount, or set spec.takeOver: true)", describe(m), m.Name, p, m.MountPath, path.Clean(p))
 				}
 				if err := removeElement(c, []string{"volumeMounts"}, "mountPath", p); err != nil {
 					return nil, err
@@ -337,6 +341,26 @@ func applyMounts(template *yaml.RNode, old []string, want []Mount, takeOver bool
 	return taken, nil
 }
 
+// adopted tells a mount the user already has: the container mounts the
+// certificate volume at m's path (a trailing slash, readOnly or other fields aside)
+// and no earlier run added it. It is kept as it is, and not recorded as ours.
+func adopted(c *yaml.RNode, m Mount, old []string) bool {
+	j, other := element(c, []string{"volumeMounts"}, "name", m.Name)
+	if j < 0 {
+		return false
+	}
+	p := yaml.GetValue(other.Field("mountPath").Value)
+	return path.Clean(p) == m.MountPath && !slices.Contains(old, m.Container+":"+p)
+}
+
+// describe names the container of m in messages.
+func describe(m Mount) string {
+	if m.Container == "" {
+		return "the operator's prometheus container (spec.volumeMounts)"
+	}
+	return fmt.Sprintf("container %q", m.Container)
+}
+
 // pathCollision refuses m when its container mounts another volume (not one an
 // earlier run added) at m's path or below it: those files would hide the
 // certificates, or be hidden by them.
@@ -352,11 +376,7 @@ func pathCollision(c *yaml.RNode, field string, m Mount, old []string) error {
 			continue
 		}
 		if p := strings.TrimSuffix(at, "/"); p == dir || strings.HasPrefix(p, dir+"/") {
-			what := fmt.Sprintf("container %q", m.Container)
-			if m.Container == "" {
-				what = "spec.volumeMounts"
-			}
-			return krmerr.Errorf(fmt.Sprintf("%s.volumeMounts[%d]", field, i), "%s already mounts volume %q at %s, which collides with the certificate mount path %s; set spec.certificates.mountPath to another directory", what, name, at, m.MountPath)
+			return krmerr.Errorf(fmt.Sprintf("%s.volumeMounts[%d]", field, i), "%s already mounts volume %q at %s, which collides with the certificate mount path %s; set spec.certificates.mountPath to another directory", describe(m), name, at, m.MountPath)
 		}
 	}
 	return nil

@@ -59,13 +59,14 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 	old, err := editTemplate(o.tpl, p, func(rec *ownership.Record) error {
 		if p.Class.Remove {
 			err := p.Class.RemoveFrom(o.cr, rec.ScrapeClass != "")
-			rec.ScrapeClass = ""
+			rec.ScrapeClass, rec.ScrapeClassUsersDefault = "", false
 			return err
 		}
-		if err := p.Class.Ensure(o.cr, rec.ScrapeClass != ""); err != nil {
+		owned, err := p.Class.Ensure(o.cr, operator.Owned{Name: rec.ScrapeClass, UsersDefault: rec.ScrapeClassUsersDefault})
+		if err != nil {
 			return err
 		}
-		rec.ScrapeClass = operator.ScrapeClassName
+		rec.ScrapeClass, rec.ScrapeClassUsersDefault = owned.Name, owned.UsersDefault
 		return nil
 	})
 	if err != nil {
