@@ -230,6 +230,7 @@ func TestHelm4Plugin(t *testing.T) {
 		t.Fatalf("no plugin install, or no rendered stream:\n%s", out)
 	}
 	assertTransformed(t, parseBuilt(t, "---\n"+rendered), "demo-prometheus")
+	assertResultComments(t, rendered)
 
 	helm := func(args ...string) (string, error) {
 		cmd := exec.Command(helm4, args...)
@@ -267,12 +268,27 @@ func TestHelm4Plugin(t *testing.T) {
 	}
 }
 
+// assertResultComments: what helm template prints holds the function's results
+// as comments on the documents they are about (Helm 4 drops a plugin's stderr).
+func assertResultComments(t *testing.T, out string) {
+	t.Helper()
+	for _, want := range []string{
+		"\n# istio-prometheus-mtls info: istio-proxy sidecar in spec.initContainers",
+		"\n# istio-prometheus-mtls info: key \"prometheus.yml\": job \"kubernetes-pods-istio-secure\"",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("helm's output lacks the result line %q:\n%s", want, out)
+		}
+	}
+}
+
 func TestHelmPostRenderer(t *testing.T) {
 	out, stderr, err := runReadme(t, "helm")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	assertTransformed(t, parseBuilt(t, out), "demo-prometheus")
+	assertResultComments(t, out)
 
 	// A failing post-render fails helm.
 	helm := tool(t, "helm", helmInstall)

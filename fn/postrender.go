@@ -97,11 +97,11 @@ func renderStream(in []byte, fc *yaml.RNode, stderr io.Writer) (func(io.Writer) 
 	if err != nil {
 		return nil, err
 	}
-	items, err := runOn(parsed.nodes, fc, stderr)
+	items, results, err := runOn(parsed.nodes, fc, stderr)
 	if err != nil {
 		return nil, err
 	}
-	return parsed.writer(items), nil
+	return parsed.writer(items, results), nil
 }
 
 // chooseDocs tells which documents to parse: those of parsedKinds, those whose
@@ -162,9 +162,10 @@ func parseDocs(docs []stream.Doc, parse []bool) (*parsedStream, error) {
 	return p, nil
 }
 
-// runOn runs the function on nodes; the first error result is the error, warnings
-// go to stderr. It returns the output items.
-func runOn(nodes []*yaml.Node, fc *yaml.RNode, stderr io.Writer) ([]*yaml.Node, error) {
+// runOn runs the function on nodes; the first error result is the error, the
+// info and warning results go to stderr. It returns the output items and the
+// results about each resource, by its identity.
+func runOn(nodes []*yaml.Node, fc *yaml.RNode, stderr io.Writer) ([]*yaml.Node, map[krmerr.Ref][]string, error) {
 	rl := &fn.ResourceList{}
 	for _, n := range nodes {
 		rl.Items = append(rl.Items, fn.MoveToKubeObject(yaml.NewRNode(n)))
@@ -174,32 +175,63 @@ func runOn(nodes []*yaml.Node, fc *yaml.RNode, stderr io.Writer) ([]*yaml.Node, 
 	}
 	ok, err := process(rl)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	for _, r := range rl.Results {
-		line := strings.ReplaceAll(r.String(), "\n", " ")
-		switch r.Severity {
-		case fn.Error:
-			return nil, errors.New(line)
-		case fn.Warning:
-			fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %s\n", line)
+		if r.Severity == fn.Error {
+			return nil, nil, errors.New(strings.ReplaceAll(r.String(), "\n", " "))
 		}
 	}
 	if !ok {
-		return nil, errors.New("the function failed")
+		return nil, nil, errors.New("the function failed")
+	}
+	about := map[krmerr.Ref][]string{}
+	for _, r := range rl.Results {
+		line := strings.ReplaceAll(r.String(), "\n", " ")
+		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %s\n", line)
+		if ref := r.ResourceRef; ref != nil {
+			id := krmerr.Ref{APIVersion: ref.APIVersion, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name}
+			about[id] = append(about[id], strings.ReplaceAll(string(r.Severity)+": "+r.Message, "\n", " "))
+		}
 	}
 	out := make([]*yaml.Node, 0, len(rl.Items))
 	for _, it := range rl.Items {
 		out = append(out, it.MoveToResourceNode().YNode())
 	}
-	return out, nil
+	return out, about, nil
+}
+
+// withoutResults drops the result lines of an earlier post-render from a
+// document's prefix: an edited document gets this run's.
+func withoutResults(prefix []byte) []byte {
+	var out []byte
+	for line := range bytes.Lines(prefix) {
+		if !bytes.HasPrefix(line, []byte(resultPrefix)) {
+			out = append(out, line...)
+		}
+	}
+	return out
+}
+
+// resultPrefix starts each result line resultComment writes.
+const resultPrefix = "# istio-prometheus-mtls "
+
+// resultComment is the head of an edited or created document: its results, for
+// Helm users (Helm 4 drops a post-renderer plugin's stderr; helm template and
+// helm get manifest show these lines).
+func resultComment(results []string) []byte {
+	var b bytes.Buffer
+	for _, r := range results {
+		b.WriteString(resultPrefix + r + "\n")
+	}
+	return b.Bytes()
 }
 
 // writer writes the stream with the function's items in it. An item that is a node
 // of the input came through untouched: its document is written as it was. Edited
 // items are copies: they take the place of the object of the same identity, and
 // that document is rendered again. Other items were created: they are appended.
-func (p *parsedStream) writer(items []*yaml.Node) func(io.Writer) error {
+func (p *parsedStream) writer(items []*yaml.Node, results map[krmerr.Ref][]string) func(io.Writer) error {
 	byID := map[krmerr.Ref]*yaml.Node{}
 	for _, n := range p.nodes {
 		byID[*krmerr.RefOf(yaml.NewRNode(n))] = n
@@ -226,7 +258,15 @@ func (p *parsedStream) writer(items []*yaml.Node) func(io.Writer) error {
 			edited[p.from[n]] = true
 		}
 	}
-	render := func(n *yaml.Node) []byte { return []byte(fn.MoveToKubeObject(yaml.NewRNode(n)).String()) }
+	render := func(n *yaml.Node) []byte {
+		body := []byte(fn.MoveToKubeObject(yaml.NewRNode(n)).String())
+		// An earlier post-render's result lines (a render piped through twice)
+		// give way to this run's.
+		for bytes.HasPrefix(body, []byte(resultPrefix)) {
+			_, body, _ = bytes.Cut(body, []byte("\n"))
+		}
+		return append(resultComment(results[*krmerr.RefOf(yaml.NewRNode(n))]), body...)
+	}
 	return func(w io.Writer) error {
 		var err error
 		last := byte('\n')
@@ -251,7 +291,7 @@ func (p *parsedStream) writer(items []*yaml.Node) func(io.Writer) error {
 					n = r
 				}
 				if k == 0 {
-					put(d.Prefix)
+					put(withoutResults(d.Prefix))
 				} else {
 					put([]byte("---\n"))
 				}

@@ -18,8 +18,9 @@ import (
 // Istio addon), in sidecar, injection and ambient modes, post-render's output without the
 // documents it edited is the input without those documents, byte for byte (order,
 // "---" and "# Source:" lines, CRD text); each edited document keeps its prefix and
-// holds exactly the KRM mode's edit of that object; created objects are appended
-// and are the KRM mode's too.
+// holds exactly the KRM mode's edit of that object, headed by the KRM mode's
+// results about it as comments (where Helm users see them); created objects are
+// appended and are the KRM mode's too.
 func TestPostRenderLeavesTheRestAlone(t *testing.T) {
 	configs := map[string]string{
 		"sidecar":   "",
@@ -67,6 +68,19 @@ func TestPostRenderLeavesTheRestAlone(t *testing.T) {
 				for _, it := range krmItems {
 					krmByID[*krmerr.RefOf(it)] = render(t, it)
 				}
+				// The KRM results about each object, as post-render writes them
+				// at the head of its document.
+				krmRL, err := fn.ParseResourceList(krm)
+				if err != nil {
+					t.Fatal(err)
+				}
+				resultLines := map[krmerr.Ref]string{}
+				for _, r := range krmRL.Results {
+					if ref := r.ResourceRef; ref != nil {
+						id := krmerr.Ref{APIVersion: ref.APIVersion, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name}
+						resultLines[id] += resultPrefix + string(r.Severity) + ": " + strings.ReplaceAll(r.Message, "\n", " ") + "\n"
+					}
+				}
 				changed := map[krmerr.Ref]bool{}
 				inItems, _ := checks.Items(resourceList(t, in, nil))
 				for _, it := range inItems {
@@ -90,14 +104,15 @@ func TestPostRenderLeavesTheRestAlone(t *testing.T) {
 						restOut.Write(o.Body)
 						continue
 					}
-					if !bytes.Equal(d.Prefix, o.Prefix) {
-						t.Errorf("document %d lost its prefix: %q, now %q", i, d.Prefix, o.Prefix)
-					}
 					n, err := yaml.Parse(string(o.Body))
 					if err != nil {
 						t.Fatalf("document %d: %v", i, err)
 					}
 					id := *krmerr.RefOf(n)
+					// The prefix is kept, followed by the results about the object.
+					if want := string(d.Prefix) + resultLines[id]; string(o.Prefix) != want {
+						t.Errorf("document %d: prefix %q, want %q (its own, then its results)", i, o.Prefix, want)
+					}
 					seen[id] = true
 					if !changed[id] {
 						t.Errorf("document %d (%s) was rewritten, but the KRM mode leaves it alone", i, id.String())
@@ -116,6 +131,9 @@ func TestPostRenderLeavesTheRestAlone(t *testing.T) {
 					}
 					id := *krmerr.RefOf(n)
 					seen[id] = true
+					if want := "---\n" + resultLines[id]; string(d.Prefix) != want {
+						t.Errorf("created %s: prefix %q, want %q", id.String(), d.Prefix, want)
+					}
 					if got, want := render(t, n), krmByID[id]; got != want {
 						t.Errorf("created %s is not the KRM mode's:\n%s", id.String(), lineDiff(want, got))
 					}
@@ -175,7 +193,9 @@ func TestPostRenderStreams(t *testing.T) {
 			if code != 0 {
 				t.Fatalf("exit %d: %s", code, stderr.String())
 			}
-			got := stdout.String()
+			// The result lines at the heads of edited documents aside (checked in
+			// TestPostRenderLeavesTheRestAlone).
+			got := string(withoutResults(stdout.Bytes()))
 			if c.want != "" {
 				if !strings.Contains(got, c.want) || !strings.Contains(got, "name: istio-proxy") {
 					t.Errorf("output lacks %q:\n%s", c.want, got)
@@ -224,7 +244,10 @@ func FuzzPostRender(f *testing.F) {
 		}
 		for i, d := range inDocs {
 			o := outDocs[i]
-			if !bytes.Equal(d.Prefix, o.Prefix) {
+			// Its prefix, but for the result lines of an earlier run, then only
+			// this run's result lines.
+			kept := withoutResults(d.Prefix)
+			if !bytes.HasPrefix(o.Prefix, kept) || len(withoutResults(o.Prefix[len(kept):])) != 0 {
 				t.Fatalf("document %d: prefix %q became %q", i, d.Prefix, o.Prefix)
 			}
 		}
