@@ -268,9 +268,10 @@ func MonitorKinds() []string { return slices.Sorted(maps.Keys(monitorSelectors))
 
 // SelectedMonitors lists the PodMonitors and ScrapeConfigs among items that cr
 // selects (label selector; namespace selector evaluated against the Namespaces in
-// the list, otherwise assumed to match), for the info result that tells how to opt
-// them in. Each selector is read once, and the Namespaces are indexed once.
-func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode) []string {
+// the list, otherwise assumed to match): with inClass those that name the
+// istio-mtls scrape class, otherwise those that do not (the info result tells how
+// to opt them in). Each selector is read once, and the Namespaces once.
+func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode, inClass bool) []string {
 	namespaces := map[string]map[string]string{}
 	for _, it := range items {
 		if it.GetKind() == "Namespace" {
@@ -301,7 +302,7 @@ func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode) []string {
 		if !inNamespaces(cr, selector(f.namespaces), it.GetNamespace(), namespaces) {
 			continue
 		}
-		if n, _ := it.Pipe(yaml.Lookup("spec", "scrapeClass")); n != nil && yaml.GetValue(n) == ScrapeClassName {
+		if n, _ := it.Pipe(yaml.Lookup("spec", "scrapeClass")); (n != nil && yaml.GetValue(n) == ScrapeClassName) != inClass {
 			continue
 		}
 		out = append(out, krmerr.RefOf(it).String())

@@ -41,9 +41,13 @@ spec:
 		mon("opted-in", "apps", "{release: kps, team: a}", "scrapeClass: istio-mtls"),
 		yaml.MustParse("apiVersion: monitoring.coreos.com/v1alpha1\nkind: ScrapeConfig\nmetadata: {name: sc, namespace: monitoring, labels: {release: kps}}\n"),
 	}
-	got := SelectedMonitors(cr, items)
+	got := SelectedMonitors(cr, items, false)
 	want := []string{"PodMonitor monitoring/yes", "PodMonitor elsewhere/unlisted-ns"}
 	if !slices.Equal(got, want) {
 		t.Errorf("SelectedMonitors = %v, want %v", got, want)
+	}
+	// Those in the class, for ambient mode's warning.
+	if got, want := SelectedMonitors(cr, items, true), []string{"PodMonitor apps/opted-in"}; !slices.Equal(got, want) {
+		t.Errorf("SelectedMonitors in the class = %v, want %v", got, want)
 	}
 }

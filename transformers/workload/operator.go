@@ -77,32 +77,58 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 	out.Edits = []Edit{{o.item, o.cr}}
 
 	v, index, err := o.scrapeValue(p.Scrape.Remove)
-	if err != nil || v.obj == nil {
-		return out, err // ambient mode with no Secret referenced: nothing to take out
-	}
-	notes, err := editScrape(v, p.Scrape, scrapeconfig.EditJobList)
 	if err != nil {
 		return Outcome{}, err
 	}
-	out.Notes = append(out.Notes, notes...)
-	gone, err := o.dropCreatedSecret(v, p.Scrape.Remove)
-	if err != nil {
-		return Outcome{}, err
+	if v.obj != nil { // none: ambient mode with no Secret referenced, nothing to take out
+		edits, notes, err := o.editScrapeValue(v, index, p.Scrape)
+		if err != nil {
+			return Outcome{}, err
+		}
+		out.Edits, out.Notes = append(out.Edits, edits...), append(out.Notes, notes...)
 	}
-	if gone {
-		out.Edits = append(out.Edits, Edit{Index: index}) // deleted
-		out.Notes = append(out.Notes, Note{Ref: krmerr.RefOf(v.obj), Field: "metadata.name", Message: fmt.Sprintf(
-			"deleted: the function had created it for spec.additionalScrapeConfigs of %s %s, which no longer references it", o.cr.GetKind(), o.cr.GetName())})
-	} else {
-		out.Edits = append(out.Edits, Edit{index, v.obj})
-	}
-
-	if mons := operator.SelectedMonitors(o.cr, o.ix.Items); len(mons) > 0 {
-		out.Notes = append(out.Notes, Note{Ref: krmerr.RefOf(o.cr), Field: "spec.scrapeClasses", Message: fmt.Sprintf(
-			"%s select(s) %s: their own tlsConfig cannot reference certificate files; to scrape sidecar pods over mTLS set scrapeClass: %s on them",
-			o.cr.GetName(), strings.Join(mons, ", "), operator.ScrapeClassName)})
-	}
+	out.Notes = append(out.Notes, o.monitorNotes(p)...)
 	return out, nil
+}
+
+// monitorNotes are about the PodMonitors and ScrapeConfigs the resource selects:
+// how to opt them in to the scrape class, or, in ambient mode, which of them
+// still name the class it removed.
+func (o *operatorResource) monitorNotes(p plan.Plan) []Note {
+	if p.Ambient != nil {
+		mons := operator.SelectedMonitors(o.cr, o.ix.Items, true)
+		if len(mons) == 0 {
+			return nil
+		}
+		return []Note{{Ref: krmerr.RefOf(o.cr), Field: "spec.scrapeClasses", Warn: true, Message: fmt.Sprintf(
+			"%s select(s) %s, which name scrape class %q: ambient mode removed it, so prometheus-operator rejects them; take scrapeClass out of them (ztunnel carries their plain scrapes over mTLS)",
+			o.cr.GetName(), strings.Join(mons, ", "), operator.ScrapeClassName)}}
+	}
+	mons := operator.SelectedMonitors(o.cr, o.ix.Items, false)
+	if len(mons) == 0 {
+		return nil
+	}
+	return []Note{{Ref: krmerr.RefOf(o.cr), Field: "spec.scrapeClasses", Message: fmt.Sprintf(
+		"%s select(s) %s: their own tlsConfig cannot reference certificate files; to scrape sidecar pods over mTLS set scrapeClass: %s on them",
+		o.cr.GetName(), strings.Join(mons, ", "), operator.ScrapeClassName)}}
+}
+
+// editScrapeValue edits the additional scrape configs v (item index, -1: created)
+// and, when removing, deletes the Secret an earlier run created.
+func (o *operatorResource) editScrapeValue(v scrapeValue, index int, opts scrapeconfig.Options) ([]Edit, []Note, error) {
+	notes, err := editScrape(v, opts, scrapeconfig.EditJobList)
+	if err != nil {
+		return nil, nil, err
+	}
+	gone, err := o.dropCreatedSecret(v, opts.Remove)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !gone {
+		return []Edit{{index, v.obj}}, notes, nil
+	}
+	return []Edit{{Index: index}}, append(notes, Note{Ref: krmerr.RefOf(v.obj), Field: "metadata.name", Message: fmt.Sprintf(
+		"deleted: the function had created it for spec.additionalScrapeConfigs of %s %s, which no longer references it", o.cr.GetKind(), o.cr.GetName())}), nil
 }
 
 // dropCreatedSecret, when removing, deletes the Secret an earlier run created once
