@@ -229,9 +229,12 @@ func mergeProxyConfig(value string, o Options) (string, error) {
 	if err != nil || md.YNode().Kind != yaml.MappingNode {
 		return "", fmt.Errorf("proxyMetadata must be a mapping")
 	}
-	if err := md.PipeE(yaml.SetField("OUTPUT_CERTS", yaml.NewStringRNode(o.OutputCertsDir))); err != nil {
+	// First in proxyMetadata, so that a re-run (which undoes the merge first)
+	// puts it back where it was: the annotation's text stays byte for byte.
+	if _, err := md.Pipe(yaml.Clear("OUTPUT_CERTS")); err != nil {
 		return "", err
 	}
+	md.YNode().Content = append([]*yaml.Node{{Kind: yaml.ScalarNode, Value: "OUTPUT_CERTS"}, yaml.NewStringRNode(o.OutputCertsDir).YNode()}, md.YNode().Content...)
 	return root.MustString(), nil
 }
 
