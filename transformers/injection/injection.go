@@ -126,6 +126,54 @@ func Enable(tpl *yaml.RNode, o Options) (*Record, error) {
 	return rec, nil
 }
 
+// TakeOverSteering removes what steered Istio's injector to write the workload
+// certificates into certVolume, in a hand-written injection-route setup (Istio's
+// secure-metrics sample, for one) that sidecar mode takes over: the volume's entry
+// in sidecar.istio.io/userVolumeMount and OUTPUT_CERTS in proxy.istio.io/config,
+// which would name a directory the function's sidecar does not write. An
+// annotation left empty goes; the rest of each stays.
+func TakeOverSteering(tpl *yaml.RNode, certVolume string) error {
+	for key, edit := range map[string]func(string) (string, error){
+		annUserVolumeMount: func(v string) (string, error) { return editUserMounts(v, Options{CertVolume: certVolume}, false) },
+		annProxyConfig:     withoutOutputCerts,
+	} {
+		prev, had := meta.Get(tpl, annotationsPath, key)
+		if !had {
+			continue
+		}
+		next, err := edit(prev)
+		if err != nil {
+			return krmerr.Errorf("metadata.annotations."+key, "%v", err)
+		}
+		switch {
+		case next == prev:
+		case strings.TrimSpace(next) == "":
+			err = meta.Delete(tpl, annotationsPath, key)
+		default:
+			err = meta.Set(tpl, annotationsPath, key, next)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// withoutOutputCerts removes proxyMetadata.OUTPUT_CERTS, whatever its value,
+// from a proxy.istio.io/config value.
+func withoutOutputCerts(value string) (string, error) {
+	root, err := proxyConfig(value)
+	if err != nil {
+		return "", err
+	}
+	md, _ := root.Pipe(yaml.Lookup("proxyMetadata"))
+	if md == nil || md.Field("OUTPUT_CERTS") == nil {
+		return value, nil
+	}
+	v, _ := md.Pipe(yaml.Lookup("OUTPUT_CERTS"))
+	return unmergeProxyConfig(value, Options{OutputCertsDir: yaml.GetValue(v)})
+}
+
 // applyChanges makes each change and records in rec how to undo it.
 func applyChanges(tpl *yaml.RNode, changes []change, rec *Record) error {
 	for _, c := range changes {

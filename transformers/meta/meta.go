@@ -33,8 +33,9 @@ func Delete(template *yaml.RNode, path []string, k string) error {
 // Set sets key k of the map at path (metadata.labels or .annotations) to v, with
 // kyaml's field setter. kyaml's label and annotation setters single-quote every
 // value, and the user's text is to stay: Set keeps the node when the value does
-// not change, writes a new string plain unless it reads as JSON, turns a null map
-// into an empty one, and creates labels before annotations.
+// not change, keeps the comments of a value it replaces, writes a new string
+// plain unless it reads as JSON, turns a null map into an empty one, and creates
+// labels before annotations.
 func Set(template *yaml.RNode, path []string, k, v string) error {
 	// `labels:` with nothing after it (as templates often render) is an empty map.
 	if n, _ := template.Pipe(yaml.Lookup(path...)); n != nil && n.YNode().Kind == yaml.ScalarNode &&
@@ -49,12 +50,17 @@ func Set(template *yaml.RNode, path []string, k, v string) error {
 	if m.YNode().Kind != yaml.MappingNode {
 		return krmerr.Errorf(strings.Join(path, "."), "must be a mapping")
 	}
-	if f := m.Field(k); f != nil && f.Value.YNode().Kind == yaml.ScalarNode && f.Value.YNode().Value == v {
+	f := m.Field(k)
+	if f != nil && f.Value.YNode().Kind == yaml.ScalarNode && f.Value.YNode().Value == v {
 		return nil // keep the user's quoting
 	}
 	node := yaml.NewStringRNode(v)
 	if strings.HasPrefix(v, "{") || strings.HasPrefix(v, "[") {
 		node.YNode().Style = yaml.SingleQuotedStyle // JSON reads best unescaped
+	}
+	if f != nil { // the comments on the line replaced stay
+		old := f.Value.YNode()
+		node.YNode().LineComment, node.YNode().HeadComment, node.YNode().FootComment = old.LineComment, old.HeadComment, old.FootComment
 	}
 	return m.PipeE(yaml.SetField(k, node))
 }

@@ -127,6 +127,11 @@ func editPod(tpl *yaml.RNode, p plan.Plan, rec *ownership.Record) error {
 			return err
 		}
 		rec.Injection = r
+	} else if p.Pod.TakeOver && len(p.Pod.Mounts) > 0 {
+		// Sidecar mode taking over an injection-route setup of the user's.
+		if err := injection.TakeOverSteering(tpl, p.Pod.Mounts[0].Name); err != nil {
+			return err
+		}
 	}
 	owned, err := podtemplate.Apply(tpl, p.Pod, rec.Owned)
 	if err != nil {
