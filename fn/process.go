@@ -15,7 +15,7 @@ import (
 )
 
 // process is the ResourceListProcessor. It only wires: the config is parsed, the
-// target selected, a plan made for it, and the target's adapter carries the plan
+// workload selected, a plan made for it, and the workload's adapter carries the plan
 // out on copies; the copies go into the list only when every step succeeded, so
 // an error leaves every item as it came in.
 func process(rl *fn.ResourceList) (bool, error) {
@@ -72,7 +72,7 @@ func process(rl *fn.ResourceList) (bool, error) {
 	return true, nil
 }
 
-// transform selects the target, plans and applies. On success it returns nodes
+// transform selects the workload, plans and applies. On success it returns nodes
 // with the edited items replaced (and any item created appended, any deleted
 // left out), the notes, and the plan's warning about the Istio version; on error
 // nodes are untouched.
