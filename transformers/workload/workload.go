@@ -39,7 +39,8 @@ type Adapter interface {
 
 // Outcome is what Apply did.
 type Outcome struct {
-	// Edits are the items edited (Index into the list) or created (Index -1).
+	// Edits are the items edited (Index into the list), created (Index -1) or
+	// deleted (Node nil).
 	Edits []Edit
 	// Notes say what was done, for info results.
 	Notes []Note
