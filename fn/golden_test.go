@@ -352,8 +352,9 @@ func assertOthersUntouched(t *testing.T, in, out []byte) {
 		if r.ResourceRef != nil {
 			id := r.ResourceRef.Kind + "/" + r.ResourceRef.Namespace + "/" + r.ResourceRef.Name
 			edited[id] = true
-			// Only a Secret the function created may go, and a result says so.
-			deleted[id] = deleted[id] || r.ResourceRef.Kind == "Secret" && strings.HasPrefix(r.Message, "deleted: the function had created it")
+			// Only a Secret or ScrapeConfig the function created may go, and a
+			// result says so.
+			deleted[id] = deleted[id] || (r.ResourceRef.Kind == "Secret" || r.ResourceRef.Kind == "ScrapeConfig") && strings.HasPrefix(r.Message, "deleted: the function had created it")
 		}
 	}
 	byID := map[string]*fn.KubeObject{}

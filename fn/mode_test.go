@@ -100,3 +100,24 @@ func TestAmbientModeSwitches(t *testing.T) {
 		})
 	}
 }
+
+// TestAmbientRemovesScrapeConfig: a Prometheus whose additionalScrapeConfigs Secret
+// is external gets its job in a ScrapeConfig resource; ambient mode deletes it, and
+// switching back gives the sidecar output again.
+func TestAmbientRemovesScrapeConfig(t *testing.T) {
+	c := goldenCase{"kube-prometheus-stack-external-secret", "../testdata/kube-prometheus-stack-external-secret"}
+	orig := resourceList(t, c.input(t), nil)
+	sidecar := cfg("  istio:\n    version: \"1.31\"\n")
+	s1 := rerun(t, orig, sidecar)
+	const ours = "name: kps-kube-prometheus-stack-prometheus-istio-mtls\n"
+	if !strings.Contains(itemsOnly(t, s1), ours) {
+		t.Fatal("sidecar mode wrote no ScrapeConfig")
+	}
+	a := rerun(t, s1, cfg("  mode: ambient\n  istio:\n    version: \"1.31\"\n"))
+	if strings.Contains(itemsOnly(t, a), ours) {
+		t.Error("ambient mode kept the ScrapeConfig it had written")
+	}
+	if x, y := itemsOnly(t, s1), itemsOnly(t, rerun(t, a, sidecar)); x != y {
+		t.Errorf("sidecar → ambient → sidecar differs:\n%s", lineDiff(x, y))
+	}
+}

@@ -292,3 +292,60 @@ func TestRelabelingSecurePorts(t *testing.T) {
 	}
 	checkTargets(t, loadJobs(t, prometheusYAML(t, "istio-addon-revision"), secure, merged, plain), targets)
 }
+
+// scrapeConfigCR returns the ScrapeConfig resource in a golden case's output, if
+// there is one.
+func scrapeConfigCR(t *testing.T, caseName string) *yaml.RNode {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("../testdata", caseName, "expected.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	items, err := checks.Items(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range items {
+		if it.GetKind() == "ScrapeConfig" {
+			return it
+		}
+	}
+	return nil
+}
+
+func hasScrapeConfigCR(t *testing.T, caseName string) bool { return scrapeConfigCR(t, caseName) != nil }
+
+// TestRelabelingScrapeConfigCR: the ScrapeConfig resource the function writes for
+// a Prometheus whose additionalScrapeConfigs Secret is external, its relabelings
+// turned into a job as prometheus-operator does (camelCase fields to Prometheus's,
+// the scheme lower-cased), scrapes exactly the sidecar pods over https, as the
+// secure job of a prometheus.yml does; its TLS comes from the istio-mtls class.
+func TestRelabelingScrapeConfigCR(t *testing.T) {
+	sc := scrapeConfigCR(t, "kube-prometheus-stack-external-secret")
+	if sc == nil {
+		t.Fatal("no ScrapeConfig in the output")
+	}
+	if class, _ := sc.Pipe(yaml.Lookup("spec", "scrapeClass")); class == nil || yaml.GetValue(class) != "istio-mtls" {
+		t.Errorf("scrapeClass %v, want istio-mtls", class)
+	}
+	rules, err := sc.Pipe(yaml.Lookup("spec", "relabelings"))
+	if err != nil || rules == nil {
+		t.Fatalf("no relabelings: %v", err)
+	}
+	text := rules.MustString()
+	for from, to := range map[string]string{"sourceLabels:": "source_labels:", "targetLabel:": "target_label:"} {
+		text = strings.ReplaceAll(text, from, to)
+	}
+	job := "scrape_configs:\n- job_name: scrapeConfig/monitoring/" + sc.GetName() + "\n  scheme: https\n  relabel_configs:\n" +
+		"  " + strings.ReplaceAll(strings.TrimSuffix(text, "\n"), "\n", "\n  ") + "\n"
+	jobs := loadJobs(t, job, "scrapeConfig/monitoring/"+sc.GetName())
+	name := jobs[0].JobName
+	checkTargets(t, jobs, []podTarget{
+		{"sidecar pod", pod("10.1.0.5", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{name: "https://10.1.0.5:8080/metrics"}},
+		{"metrics-merged pod", pod("10.1.0.6", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "15020", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{}},
+		{"plain pod", pod("10.1.0.7", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080"}),
+			map[string]string{}},
+	})
+}

@@ -114,6 +114,12 @@ func OperatorResources(items []*yaml.RNode) error {
 				return fmt.Errorf("PrometheusAgent %s does not decode strictly into prometheus-operator's types: %w", n.GetName(), err)
 			}
 			common = &p.Spec.CommonPrometheusFields
+		case "ScrapeConfig":
+			var sc monitoringv1alpha1.ScrapeConfig
+			if err := sigyaml.UnmarshalStrict(s, &sc); err != nil {
+				return fmt.Errorf("ScrapeConfig %s does not decode strictly into prometheus-operator's types: %w", n.GetName(), err)
+			}
+			continue
 		default:
 			continue
 		}

@@ -227,6 +227,48 @@ func Unreference(cr *yaml.RNode) error {
 	return err
 }
 
+// ScrapeConfigName is the name of the ScrapeConfig the function creates for cr.
+func ScrapeConfigName(cr *yaml.RNode) string { return cr.GetName() + "-istio-mtls" }
+
+// IsCreatedScrapeConfig tells whether n is the ScrapeConfig NewScrapeConfig made
+// for cr: its kind, group, name, namespace and the managed-by label.
+func IsCreatedScrapeConfig(n, cr *yaml.RNode) bool {
+	return n.GetKind() == "ScrapeConfig" && strings.HasPrefix(n.GetApiVersion(), kinds.OperatorGroup+"/") &&
+		n.GetName() == ScrapeConfigName(cr) && n.GetNamespace() == cr.GetNamespace() && n.GetLabels()["app.kubernetes.io/managed-by"] == managedBy
+}
+
+// NewScrapeConfig is a monitoring.coreos.com/v1alpha1 ScrapeConfig with spec, in
+// cr's namespace, labelled so that cr's spec.scrapeConfigSelector selects it:
+// where the job goes when cr's additionalScrapeConfigs Secret is not the
+// function's to edit. A selector that is unset selects nothing, and one with
+// matchExpressions may not select it: both are errors at the field.
+func NewScrapeConfig(cr, spec *yaml.RNode) (*yaml.RNode, error) {
+	sel, _ := cr.Pipe(yaml.Lookup("spec", "scrapeConfigSelector"))
+	if sel == nil || sel.YNode().Kind != yaml.MappingNode {
+		return nil, krmerr.Errorf("spec.scrapeConfigSelector", "is unset, so %s selects no ScrapeConfig resource, where the function puts its job when the additionalScrapeConfigs Secret is not in the list: set it (for example {matchLabels: {release: NAME}}), or include the Secret", cr.GetName())
+	}
+	if e := yamlnode.Field(sel.YNode(), "matchExpressions"); e != nil && len(e.Content) > 0 {
+		return nil, krmerr.Errorf("spec.scrapeConfigSelector.matchExpressions", "the function labels its ScrapeConfig from matchLabels only and cannot tell whether these expressions select it: select with matchLabels, or include the additionalScrapeConfigs Secret in the list")
+	}
+	labels := []*yaml.Node{yamlnode.String("app.kubernetes.io/managed-by"), yamlnode.String(managedBy)}
+	if ml := yamlnode.Field(sel.YNode(), "matchLabels"); ml != nil && ml.Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(ml.Content); i += 2 {
+			labels = append(labels, yamlnode.String(ml.Content[i].Value), yamlnode.String(ml.Content[i+1].Value))
+		}
+	}
+	md := []*yaml.Node{yamlnode.String("name"), yamlnode.String(ScrapeConfigName(cr))}
+	if ns := cr.GetNamespace(); ns != "" {
+		md = append(md, yamlnode.String("namespace"), yamlnode.String(ns))
+	}
+	md = append(md, yamlnode.String("labels"), mapping(labels...))
+	return yaml.NewRNode(mapping(
+		yamlnode.String("apiVersion"), yamlnode.String(kinds.OperatorGroup+"/v1alpha1"),
+		yamlnode.String("kind"), yamlnode.String("ScrapeConfig"),
+		yamlnode.String("metadata"), mapping(md...),
+		yamlnode.String("spec"), spec.YNode(),
+	)), nil
+}
+
 // NewScrapeSecret is the Secret the function creates when cr has no
 // additionalScrapeConfigs, and points cr at.
 func NewScrapeSecret(cr *yaml.RNode) (*yaml.RNode, error) {

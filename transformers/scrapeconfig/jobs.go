@@ -70,6 +70,28 @@ func dropRules(o Options) []*yaml.RNode {
 
 // secureJob is the https job for sidecar pods.
 func secureJob(o Options) *yaml.RNode {
+	return job(o.JobName, o.CertsDir, secureRules(o))
+}
+
+// OperatorScrapeConfig is the secure job as the spec of a prometheus-operator
+// ScrapeConfig (monitoring.coreos.com/v1alpha1): its TLS files come from the
+// scrape class named class (a ScrapeConfig's own tlsConfig can name no files).
+func OperatorScrapeConfig(o Options, class string) *yaml.RNode {
+	rules := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, r := range secureRules(o) {
+		rules.Content = append(rules.Content, r.operatorNode().YNode())
+	}
+	sd := &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Content: []*yaml.Node{yamlnode.String("role"), yamlnode.String("Pod")}}}}
+	return yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+		yamlnode.String("scrapeClass"), yamlnode.String(class),
+		yamlnode.String("scheme"), yamlnode.String("HTTPS"),
+		yamlnode.String("kubernetesSDConfigs"), sd,
+		yamlnode.String("relabelings"), rules,
+	}})
+}
+
+// secureRules are the relabel rules of the secure job.
+func secureRules(o Options) []relabelRule {
 	rules := []relabelRule{
 		{Comment: "Pods that ask to be scraped (prometheus.io/scrape or scrape_slow: the plain jobs leave both to this job) ...",
 			SourceLabels: []string{lblScrape, lblScrapeSlow}, Regex: "true;.*|.*;true", Action: "keep"},
@@ -85,8 +107,7 @@ func secureJob(o Options) *yaml.RNode {
 	rules = append(rules, podRules(lblPort)...)
 	rules = append(rules, relabelRule{Comment: "Istio's own plaintext ports (Envoy stats, agent, health) are not mTLS.",
 		SourceLabels: []string{"__address__"}, Regex: `.+:(15020|15021|15090)`, Action: "drop"})
-	rules = append(rules, commonTail()...)
-	return job(o.JobName, o.CertsDir, rules)
+	return append(rules, commonTail()...)
 }
 
 // securePortJob is Istio's job for one of its secure metrics ports.
@@ -162,6 +183,19 @@ func (r relabelRule) node() *yaml.RNode {
 	add("action", yamlnode.String(r.Action))
 	if r.Comment != "" {
 		n.YNode().HeadComment = "# " + r.Comment
+	}
+	return n
+}
+
+// operatorNode is the rule as prometheus-operator's RelabelConfig writes it
+// (camelCase fields), with its comment.
+func (r relabelRule) operatorNode() *yaml.RNode {
+	n := r.node()
+	names := map[string]string{"source_labels": "sourceLabels", "target_label": "targetLabel"}
+	for i := 0; i < len(n.YNode().Content); i += 2 {
+		if to, ok := names[n.YNode().Content[i].Value]; ok {
+			n.YNode().Content[i].Value = to
+		}
 	}
 	return n
 }

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/datakey"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/operator"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/ownership"
@@ -12,6 +13,7 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapeconfig"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/selection"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -80,13 +82,21 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if v.obj != nil { // none: ambient mode with no Secret referenced, nothing to take out
-		edits, notes, err := o.editScrapeValue(v, index, p.Scrape)
-		if err != nil {
-			return Outcome{}, err
-		}
-		out.Edits, out.Notes = append(out.Edits, edits...), append(out.Notes, notes...)
+	var edits []Edit
+	var notes []Note
+	switch {
+	case v.external != "":
+		edits, notes, err = o.scrapeConfigResource(p, v.external)
+	case v.obj != nil: // none: ambient mode with no Secret referenced, nothing to take out
+		edits, notes, err = o.editScrapeValue(v, index, p.Scrape)
 	}
+	if err != nil {
+		return Outcome{}, err
+	}
+	if p.Scrape.Remove {
+		edits, notes = append(edits, o.dropScrapeConfig()...), append(notes, o.dropScrapeConfigNote()...)
+	}
+	out.Edits, out.Notes = append(out.Edits, edits...), append(out.Notes, notes...)
 	out.Notes = append(out.Notes, o.monitorNotes(p)...)
 	return out, nil
 }
@@ -111,6 +121,63 @@ func (o *operatorResource) monitorNotes(p plan.Plan) []Note {
 	return []Note{{Ref: krmerr.RefOf(o.cr), Field: "spec.scrapeClasses", Message: fmt.Sprintf(
 		"%s select(s) %s: their own tlsConfig cannot reference certificate files; to scrape sidecar pods over mTLS set scrapeClass: %s on them",
 		o.cr.GetName(), strings.Join(mons, ", "), operator.ScrapeClassName)}}
+}
+
+// scrapeConfig is the index of the ScrapeConfig named as the function names its
+// own, in the resource's namespace; -1 when there is none.
+func (o *operatorResource) scrapeConfig() int {
+	for i, n := range o.ix.Items {
+		if n.GetKind() == "ScrapeConfig" && strings.HasPrefix(n.GetApiVersion(), kinds.OperatorGroup+"/") &&
+			n.GetName() == operator.ScrapeConfigName(o.cr) && n.GetNamespace() == o.cr.GetNamespace() {
+			return i
+		}
+	}
+	return -1
+}
+
+// scrapeConfigResource delivers the secure job where prometheus-operator loads it
+// when the additionalScrapeConfigs Secret (secret) is managed outside the list: a
+// ScrapeConfig the resource's scrapeConfigSelector selects, with the istio-mtls
+// scrape class. The Secret and the reference stay as they are.
+func (o *operatorResource) scrapeConfigResource(p plan.Plan, secret string) ([]Edit, []Note, error) {
+	sc, err := operator.NewScrapeConfig(o.cr, scrapeconfig.OperatorScrapeConfig(p.Scrape, operator.ScrapeClassName))
+	if err != nil {
+		return nil, nil, o.blame(err)
+	}
+	index, verb := o.scrapeConfig(), "created"
+	if index >= 0 {
+		existing := o.ix.Items[index]
+		if !operator.IsCreatedScrapeConfig(existing, o.cr) && !p.Scrape.TakeOver {
+			return nil, nil, krmerr.About(existing, "metadata.name", "a ScrapeConfig named %q exists that this function did not write; rename it, or set spec.scrapeJob.takeOver: true to replace it", existing.GetName())
+		}
+		verb = "replaced"
+		if yamlnode.SameContent(existing.YNode(), sc.YNode()) {
+			return []Edit{{index, sc}}, nil, nil
+		}
+	}
+	return []Edit{{index, sc}}, []Note{
+		{Ref: krmerr.RefOf(sc), Field: "spec", Message: fmt.Sprintf(
+			"%s: the https job for sidecar pods, selected by spec.scrapeConfigSelector of %s %s, TLS from scrape class %q; spec.additionalScrapeConfigs names Secret %q, which is not in the list and stays as it is",
+			verb, o.cr.GetKind(), o.cr.GetName(), operator.ScrapeClassName, secret)},
+		{Ref: krmerr.RefOf(o.cr), Field: "spec.additionalScrapeConfigs", Warn: true, Message: fmt.Sprintf(
+			"the plain pod jobs in Secret %q are not edited (it is not in the list): a sidecar pod they keep is also scraped in plaintext, and fails under STRICT; give them the rules this function puts into plain pod jobs (README, \"What it changes in prometheus.yml\")", secret)},
+	}, nil
+}
+
+// dropScrapeConfig deletes, when removing, the ScrapeConfig an earlier run created.
+func (o *operatorResource) dropScrapeConfig() []Edit {
+	if i := o.scrapeConfig(); i >= 0 && operator.IsCreatedScrapeConfig(o.ix.Items[i], o.cr) {
+		return []Edit{{Index: i}}
+	}
+	return nil
+}
+
+func (o *operatorResource) dropScrapeConfigNote() []Note {
+	if i := o.scrapeConfig(); i >= 0 && operator.IsCreatedScrapeConfig(o.ix.Items[i], o.cr) {
+		return []Note{{Ref: krmerr.RefOf(o.ix.Items[i]), Field: "metadata.name", Message: fmt.Sprintf(
+			"deleted: the function had created it for %s %s", o.cr.GetKind(), o.cr.GetName())}}
+	}
+	return nil
 }
 
 // editScrapeValue edits the additional scrape configs v (item index, -1: created)
@@ -177,7 +244,8 @@ func (o *operatorResource) scrapeValue(removing bool) (scrapeValue, int, error) 
 		return scrapeValue{}, 0, nil // not in the list: no earlier run can have written into it
 	}
 	if i < 0 {
-		return v, 0, o.blame(krmerr.Errorf("spec.additionalScrapeConfigs", "references Secret %q (key %q), which is not in the list of resources: the function cannot edit what it cannot see; include the Secret, or remove the reference and the function creates one", name, key))
+		v.external = name // managed outside this render: the job goes into a ScrapeConfig
+		return v, -1, nil
 	}
 	v.obj = o.ix.Items[i].Copy()
 	if v.key, v.text, err = datakey.Read(v.obj, "Secret", key); err != nil {

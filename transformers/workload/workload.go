@@ -157,6 +157,9 @@ type scrapeValue struct {
 	what string
 	// created is said in front of the note when the object is new.
 	created string
+	// external names the additionalScrapeConfigs Secret of a prometheus-operator
+	// resource that is not in the list (obj is then nil).
+	external string
 }
 
 // editScrape edits the value with edit (a prometheus.yml or a bare job list) and
