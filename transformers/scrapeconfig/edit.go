@@ -68,6 +68,12 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 			rep.Jobs = append(rep.Jobs, w.name)
 			continue
 		}
+		if !isOurs(jobs.YNode().Content[i]) && w.name != o.JobName {
+			// A secure-port job of Istio's name that the user has (Istio's
+			// secure-metrics sample writes them): theirs stays, ours is not added.
+			rep.Kept = append(rep.Kept, w.name)
+			continue
+		}
 		if !isOurs(jobs.YNode().Content[i]) && !o.TakeOver {
 			return rep, krmerr.Errorf(at(i), "a job named %q exists that this function did not write; rename it, set spec.scrapeJob.name to another name, or set spec.scrapeJob.takeOver: true to replace it", w.name)
 		}

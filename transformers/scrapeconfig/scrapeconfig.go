@@ -44,6 +44,9 @@ type Report struct {
 	// Istio's certificate files (certs.CA, Chain, Key), which nothing writes once
 	// the sidecar is gone.
 	Leftover []string
+	// Kept are secure-port jobs of the user's with the names of the function's
+	// (Istio's sample names them so): they stay, and the function's are not added.
+	Kept []string
 }
 
 // topLevel are the keys of a Prometheus config file (prometheus/config.Config):

@@ -191,6 +191,9 @@ func editScrape(v scrapeValue, o scrapeconfig.Options, edit func(string, scrapec
 	if len(rep.Removed) > 0 {
 		parts = append(parts, "removed job "+strings.Join(quoteAll(rep.Removed), ", "))
 	}
+	if len(rep.Kept) > 0 {
+		parts = append(parts, "kept your job "+strings.Join(quoteAll(rep.Kept), ", ")+" (this function did not write it; it adds none of that name)")
+	}
 	if len(rep.Restored) > 0 {
 		parts = append(parts, "removed the drop rule for sidecar pods from "+strings.Join(quoteAll(rep.Restored), ", ")+" (they scrape sidecar pods again)")
 	}
