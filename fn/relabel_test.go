@@ -26,9 +26,8 @@ func prometheusYAML(t *testing.T, caseName string) string {
 	return doc
 }
 
-// findPrometheusYAML returns the edited prometheus.yml of a golden case, if its
-// output has one (a Prometheus resource in ambient mode may be left with none).
-func findPrometheusYAML(t *testing.T, caseName string) (string, bool) {
+// expectedItems are the items of a golden case's expected output.
+func expectedItems(t *testing.T, caseName string) []*yaml.RNode {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("../testdata", caseName, "expected.yaml"))
 	if err != nil {
@@ -38,7 +37,14 @@ func findPrometheusYAML(t *testing.T, caseName string) (string, bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, it := range items {
+	return items
+}
+
+// findPrometheusYAML returns the edited prometheus.yml of a golden case, if its
+// output has one (a Prometheus resource in ambient mode may be left with none).
+func findPrometheusYAML(t *testing.T, caseName string) (string, bool) {
+	t.Helper()
+	for _, it := range expectedItems(t, caseName) {
 		for _, field := range []string{"data", "stringData"} {
 			for _, key := range []string{"prometheus.yml", "prometheus.yaml", "main.yml", "additional-scrape-configs.yaml"} {
 				n, _ := it.Pipe(yaml.Lookup(field, key))
@@ -297,15 +303,7 @@ func TestRelabelingSecurePorts(t *testing.T) {
 // there is one.
 func scrapeConfigCR(t *testing.T, caseName string) *yaml.RNode {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("../testdata", caseName, "expected.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	items, err := checks.Items(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, it := range items {
+	for _, it := range expectedItems(t, caseName) {
 		if it.GetKind() == "ScrapeConfig" {
 			return it
 		}
