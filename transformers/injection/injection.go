@@ -166,11 +166,10 @@ func withoutOutputCerts(value string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	md, _ := root.Pipe(yaml.Lookup("proxyMetadata"))
-	if md == nil || md.Field("OUTPUT_CERTS") == nil {
+	v, _ := root.Pipe(yaml.Lookup("proxyMetadata", "OUTPUT_CERTS"))
+	if v == nil {
 		return value, nil
 	}
-	v, _ := md.Pipe(yaml.Lookup("OUTPUT_CERTS"))
 	return unmergeProxyConfig(value, Options{OutputCertsDir: yaml.GetValue(v)})
 }
 

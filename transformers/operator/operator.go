@@ -110,14 +110,6 @@ type Owned struct {
 // default: true); another is an error unless TakeOver, which replaces it but
 // keeps the user's default. Only one class may be the default.
 func (c ScrapeClass) Ensure(cr *yaml.RNode, old Owned) (Owned, error) {
-	o, err := c.ensure(cr, old)
-	if err != nil || o.Name == "" {
-		return Owned{}, err
-	}
-	return o, nil
-}
-
-func (c ScrapeClass) ensure(cr *yaml.RNode, old Owned) (Owned, error) {
 	ours := Owned{Name: ScrapeClassName, UsersDefault: old.UsersDefault}
 	list, err := cr.Pipe(yaml.LookupCreate(yaml.SequenceNode, "spec", "scrapeClasses"))
 	if err != nil || list.YNode().Kind != yaml.SequenceNode {

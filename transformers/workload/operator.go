@@ -94,7 +94,8 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 		return Outcome{}, err
 	}
 	if p.Scrape.Remove {
-		edits, notes = append(edits, o.dropScrapeConfig()...), append(notes, o.dropScrapeConfigNote()...)
+		e, n := o.dropScrapeConfig()
+		edits, notes = append(edits, e...), append(notes, n...)
 	}
 	out.Edits, out.Notes = append(out.Edits, edits...), append(out.Notes, notes...)
 	out.Notes = append(out.Notes, o.monitorNotes(p)...)
@@ -164,20 +165,15 @@ func (o *operatorResource) scrapeConfigResource(p plan.Plan, secret string) ([]E
 	}, nil
 }
 
-// dropScrapeConfig deletes, when removing, the ScrapeConfig an earlier run created.
-func (o *operatorResource) dropScrapeConfig() []Edit {
-	if i := o.scrapeConfig(); i >= 0 && operator.IsCreatedScrapeConfig(o.ix.Items[i], o.cr) {
-		return []Edit{{Index: i}}
+// dropScrapeConfig deletes the ScrapeConfig an earlier run created (ambient mode)
+// and says so.
+func (o *operatorResource) dropScrapeConfig() ([]Edit, []Note) {
+	i := o.scrapeConfig()
+	if i < 0 || !operator.IsCreatedScrapeConfig(o.ix.Items[i], o.cr) {
+		return nil, nil
 	}
-	return nil
-}
-
-func (o *operatorResource) dropScrapeConfigNote() []Note {
-	if i := o.scrapeConfig(); i >= 0 && operator.IsCreatedScrapeConfig(o.ix.Items[i], o.cr) {
-		return []Note{{Ref: krmerr.RefOf(o.ix.Items[i]), Field: "metadata.name", Message: fmt.Sprintf(
-			"deleted: the function had created it for %s %s", o.cr.GetKind(), o.cr.GetName())}}
-	}
-	return nil
+	return []Edit{{Index: i}}, []Note{{Ref: krmerr.RefOf(o.ix.Items[i]), Field: "metadata.name", Message: fmt.Sprintf(
+		"deleted: the function had created it for %s %s", o.cr.GetKind(), o.cr.GetName())}}
 }
 
 // editScrapeValue edits the additional scrape configs v (item index, -1: created)
