@@ -187,3 +187,27 @@ func TestMountPathCollision(t *testing.T) {
 		t.Errorf("mounts %+v", m)
 	}
 }
+
+// TestUsersMountAdopted: the user's own mount of the certificate volume at the
+// configured path (with or without a trailing slash, readOnly or not) is kept as
+// it is and not recorded as ours; with takeOver it is replaced by ours.
+func TestUsersMountAdopted(t *testing.T) {
+	for _, mount := range []string{"{name: certs, mountPath: /etc/certs}", "{name: certs, mountPath: /etc/certs/, readOnly: false}", "{name: certs, mountPath: /etc/certs, readOnly: true, subPath: ''}"} {
+		w := yaml.MustParse(strings.Replace(workload("Deployment"), "- {name: config, mountPath: /etc/prometheus}", "- {name: config, mountPath: /etc/prometheus}\n        - "+mount, 1))
+		tpl, _, _ := Template(w)
+		before, _ := Containers(tpl, "containers")
+		owned, err := Apply(tpl, desired(false, "certs"), Owned{})
+		if err != nil {
+			t.Fatalf("%s: %v", mount, err)
+		}
+		after, _ := Containers(tpl, "containers")
+		if !reflect.DeepEqual(before[0].VolumeMounts, after[0].VolumeMounts) || len(owned.VolumeMounts) != 0 {
+			t.Errorf("%s: mounts %+v, owned %v; want the user's kept and none recorded", mount, after[0].VolumeMounts, owned.VolumeMounts)
+		}
+		d := desired(false, "certs")
+		d.TakeOver = true
+		if owned, err = Apply(tpl, d, owned); err != nil || len(owned.VolumeMounts) != 1 {
+			t.Errorf("%s: with takeOver: owned %v, %v", mount, owned.VolumeMounts, err)
+		}
+	}
+}
