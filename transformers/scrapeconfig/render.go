@@ -1,32 +1,34 @@
 package scrapeconfig
 
 // The text-preserving renderer: writes the edited tree back so that the user's
-// text is kept wherever the edit did not touch it (splice.go), or, where the
-// splice does not apply (flow-style lists, say), the whole document is rendered.
+// text is kept wherever the edit did not touch it (package splice), or, where
+// that cannot be proven, the whole document is rendered.
 
 import (
 	"bytes"
 	"strings"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/splice"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
 // editAndRender edits the job list of root and writes root back, keeping the
-// user's text: the edit is spliced into it line by line (splice.go); where that
-// does not apply, the whole document is rendered.
+// user's text: the edit is spliced into it line by line (package splice); where
+// that cannot be proven, the whole document is rendered.
 func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) (string, Report, error) {
-	var snaps []seqSnap
+	var before *yaml.Node
 	if strings.TrimSpace(doc) != "" {
-		snaps = snapshot(jobs.YNode())
+		before = yaml.CopyYNode(root.YNode())
 	}
 	rep, err := editJobs(jobs, o, field)
 	if err != nil {
 		return "", rep, err
 	}
-	seqIndent := yaml.DeriveSeqIndentStyle(doc)
-	if out, ok := splice(doc, snaps, root, seqIndent); ok {
-		return out, rep, nil
+	if before != nil {
+		if out, ok := splice.Patch(doc, before, root.YNode()); ok {
+			return out, rep, nil
+		}
 	}
 	var pristine *yaml.RNode
 	if strings.TrimSpace(doc) != "" {

@@ -6,12 +6,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/splice"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// fastEdit runs Edit's steps with the fast path only: ok is false when splice
-// declined.
+// fastEdit runs Edit's steps with the line splice only: ok is false when
+// splice.Patch declined.
 func fastEdit(t *testing.T, doc string, o Options) (string, bool) {
 	t.Helper()
 	root, err := parse(doc)
@@ -22,11 +23,11 @@ func fastEdit(t *testing.T, doc string, o Options) (string, bool) {
 	if err != nil || jobs == nil {
 		t.Fatalf("no scrape_configs: %v", err)
 	}
-	snaps := snapshot(jobs.YNode())
+	before := yaml.CopyYNode(root.YNode())
 	if _, err := editJobs(jobs, o, "scrape_configs"); err != nil {
 		t.Fatal(err)
 	}
-	return splice(doc, snaps, root, yaml.DeriveSeqIndentStyle(doc))
+	return splice.Patch(doc, before, root.YNode())
 }
 
 // fullEdit is the fallback: the whole document rendered.
@@ -140,8 +141,11 @@ func assertSubsequence(t *testing.T, a, b string) {
 	}
 }
 
-// TestSpliceDeclines: layouts the line splice cannot handle go to the full render.
-func TestSpliceDeclines(t *testing.T) {
+// TestSpliceRendersOnlyWhatItMust: a list the line splice cannot edit in place
+// (flow style, a dash alone on its line) is rendered again, and only the pair
+// that holds it: the user's other lines stay as they are.
+func TestSpliceRendersOnlyWhatItMust(t *testing.T) {
+	const head = "global:\n  scrape_interval:   30s   # kept as it is\n\n"
 	for name, doc := range map[string]string{
 		"flow job list":      "scrape_configs: [{job_name: a}]\n",
 		"dash alone":         "scrape_configs:\n-\n  job_name: a\n",
@@ -149,16 +153,25 @@ func TestSpliceDeclines(t *testing.T) {
 		"no relabel rules":   "scrape_configs:\n- job_name: pods\n  kubernetes_sd_configs: [{role: pod}]\n",
 	} {
 		t.Run(name, func(t *testing.T) {
+			doc := head + doc
 			o := opts()
 			if name == "no relabel rules" {
 				o.ExcludeFrom = &[]string{"pods"}
 			}
-			if out, ok := fastEdit(t, doc, o); ok {
-				t.Errorf("fast path taken:\n%s", out)
+			fast, ok := fastEdit(t, doc, o)
+			if !ok {
+				t.Fatalf("the splice declined:\n%s", doc)
 			}
-			// Edit itself still succeeds, through the full render.
+			if !strings.HasPrefix(fast, head) || !strings.Contains(fast, "job_name: secure") {
+				t.Errorf("the global section was rewritten, or no job added:\n%s", fast)
+			}
+			a, _ := yaml.Parse(fast)
+			b, _ := yaml.Parse(fullEdit(t, doc, o))
+			if !yamlnode.SameContent(a.YNode(), b.YNode()) {
+				t.Errorf("not the edited tree:\n%s", fast)
+			}
 			out, _, err := Edit(doc, o)
-			if err != nil || !strings.Contains(out, "job_name: secure") {
+			if err != nil || out != fast {
 				t.Errorf("Edit: %v\n%s", err, out)
 			}
 		})
@@ -181,11 +194,11 @@ func FuzzSplice(f *testing.F) {
 		if err != nil || jobs == nil {
 			return
 		}
-		snaps := snapshot(jobs.YNode())
+		before := yaml.CopyYNode(root.YNode())
 		if _, err := editJobs(jobs, opts(), "scrape_configs"); err != nil {
 			return
 		}
-		fast, ok := splice(doc, snaps, root, yaml.DeriveSeqIndentStyle(doc))
+		fast, ok := splice.Patch(doc, before, root.YNode())
 		if !ok {
 			return
 		}
