@@ -64,7 +64,7 @@ func Read(obj *yaml.RNode, kind, name string) (Key, string, error) {
 }
 
 // Write stores text under k in obj, keeping the node's style (a block literal
-// stays a block literal; base64 is one plain line).
+// stays a block literal; base64 is one line, quoted if it was).
 func (k Key) Write(obj *yaml.RNode, text string) error {
 	field, name, _ := strings.Cut(k.Field(), ".")
 	n, err := obj.Pipe(yaml.Lookup(field, name))
@@ -74,7 +74,9 @@ func (k Key) Write(obj *yaml.RNode, text string) error {
 	y := n.YNode()
 	if k.Form == Base64 {
 		y.Value = encodeBase64([]byte(text))
-		y.Style, y.Tag = 0, yaml.NodeTagString
+		// One line, quoted as it was (base64 needs no escapes), else plain.
+		y.Style &= yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle
+		y.Tag = yaml.NodeTagString
 		return nil
 	}
 	y.Value = text
