@@ -13,6 +13,7 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/operator"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/splice"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/stream"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -237,6 +238,7 @@ func (p *parsedStream) writer(items []*yaml.Node, results map[krmerr.Ref][]strin
 		byID[*krmerr.RefOf(yaml.NewRNode(n))] = n
 	}
 	replaced := map[*yaml.Node]*yaml.Node{} // input node -> its edited copy
+	original := map[*yaml.Node]*yaml.Node{} // the edited copy of a document's only object -> that object
 	edited := map[int]bool{}
 	kept := map[*yaml.Node]bool{}
 	var created []*yaml.Node
@@ -247,6 +249,9 @@ func (p *parsedStream) writer(items []*yaml.Node, results map[krmerr.Ref][]strin
 		}
 		if orig, ok := byID[*krmerr.RefOf(yaml.NewRNode(n))]; ok {
 			replaced[orig], edited[p.from[orig]], kept[orig] = n, true, true
+			if len(p.docNodes[p.from[orig]]) == 1 {
+				original[n] = orig
+			}
 		} else {
 			created = append(created, n)
 		}
@@ -259,13 +264,7 @@ func (p *parsedStream) writer(items []*yaml.Node, results map[krmerr.Ref][]strin
 		}
 	}
 	render := func(n *yaml.Node) []byte {
-		body := []byte(fn.MoveToKubeObject(yaml.NewRNode(n)).String())
-		// An earlier post-render's result lines (a render piped through twice)
-		// give way to this run's.
-		for bytes.HasPrefix(body, []byte(resultPrefix)) {
-			_, body, _ = bytes.Cut(body, []byte("\n"))
-		}
-		return append(resultComment(results[*krmerr.RefOf(yaml.NewRNode(n))]), body...)
+		return append(resultComment(results[*krmerr.RefOf(yaml.NewRNode(n))]), p.text(n, original[n])...)
 	}
 	return func(w io.Writer) error {
 		var err error
@@ -308,6 +307,25 @@ func (p *parsedStream) writer(items []*yaml.Node, results map[krmerr.Ref][]strin
 		}
 		return err
 	}
+}
+
+// text is the body of the document of an edited or created object n. An edited
+// object goes back into its own text (orig is the object it was parsed as):
+// every line the edit left alone stays as it was, so helm diff shows only the
+// edit. Where that cannot be proven, or n was created, n is rendered.
+func (p *parsedStream) text(n, orig *yaml.Node) []byte {
+	if orig != nil {
+		if text, ok := splice.Patch(string(p.docs[p.from[orig]].Body), orig, n); ok {
+			return []byte(text)
+		}
+	}
+	body := []byte(fn.MoveToKubeObject(yaml.NewRNode(n)).String())
+	// An earlier post-render's result lines (a render piped through twice)
+	// give way to this run's.
+	for bytes.HasPrefix(body, []byte(resultPrefix)) {
+		_, body, _ = bytes.Cut(body, []byte("\n"))
+	}
+	return body
 }
 
 func postRenderConfig(file string, flat map[string]string) (*yaml.RNode, error) {

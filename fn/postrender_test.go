@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -254,6 +256,20 @@ func FuzzPostRender(f *testing.F) {
 	})
 }
 
+// postRendered is post-render's output for in with config.
+func postRendered(t *testing.T, in []byte, config string) []byte {
+	t.Helper()
+	write, err := renderStream(in, yaml.MustParse(config), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := write(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 // TestPostRenderAmbientDeletesCreatedSecret: a stream that carries what sidecar
 // mode made of a Prometheus resource (the created additionalScrapeConfigs Secret
 // appended) loses that document, and the reference to it, in ambient mode; every
@@ -263,18 +279,7 @@ func TestPostRenderAmbientDeletesCreatedSecret(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	render := func(in []byte, config string) []byte {
-		t.Helper()
-		write, err := renderStream(in, yaml.MustParse(config), os.Stderr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var buf bytes.Buffer
-		if err := write(&buf); err != nil {
-			t.Fatal(err)
-		}
-		return buf.Bytes()
-	}
+	render := func(in []byte, config string) []byte { return postRendered(t, in, config) }
 	// A Service of the chart's beside it: untouched in both runs.
 	const other = "# Source: chart/templates/service.yaml\napiVersion: v1\nkind: Service\nmetadata:\n  name: web   # a comment\n  namespace: monitoring\nspec:\n  ports: [{port: 80}]\n"
 	in = append(append(append([]byte{}, in...), "---\n"...), other...)
@@ -295,4 +300,139 @@ func TestPostRenderAmbientDeletesCreatedSecret(t *testing.T) {
 	if _, err := checks.Items(ambient); err != nil {
 		t.Errorf("not a stream of objects: %v\n%s", err, ambient)
 	}
+}
+
+// TestPostRenderKeepsUnchangedLines: helm diff shows only what the function
+// changed. On each shared chart render, in each mode, and on a render switched
+// from one mode to the other (which removes and rewrites what the first run
+// wrote), each edited document is diffed line by line against its input: every
+// line is kept, added, removed, or changed in its value only (the same key at the
+// same indentation). No line is re-indented, re-quoted, re-spaced or moved, and
+// no blank line is dropped.
+func TestPostRenderKeepsUnchangedLines(t *testing.T) {
+	const version = "  istio:\n    version: \"1.31\"\n"
+	modes := []struct{ name, config, then string }{
+		{"sidecar", cfg(version), ""},
+		{"injection", cfg("  mode: injection\n" + version), ""},
+		{"ambient", cfg("  mode: ambient\n" + version), ""},
+		{"sidecar-then-ambient", cfg(version), cfg("  mode: ambient\n" + version)},
+		{"ambient-then-sidecar", cfg("  mode: ambient\n" + version), cfg(version)},
+		{"injection-then-sidecar", cfg("  mode: injection\n" + version), cfg(version)},
+	}
+	renders := []string{"helm-prometheus.yaml", "kube-prometheus-stack.yaml", "kube-prometheus-prometheus.yaml", "istio-addon-prometheus.yaml"}
+	post := postRendered
+	// Istio's secure-metrics sample is taken over: its injector steering goes,
+	// its inject label changes in value and keeps its comment.
+	const takeOver = "  takeOver: true\n"
+	renders = append(renders, "istio-prometheus-secure-metrics.yaml")
+	for _, fixture := range renders {
+		for _, m := range modes {
+			if fixture == "istio-prometheus-secure-metrics.yaml" {
+				m.config = cfg(takeOver + strings.TrimPrefix(m.config, cfg("")))
+				if m.then != "" {
+					m.then = cfg(takeOver + strings.TrimPrefix(m.then, cfg("")))
+				}
+			}
+			t.Run(fixture+"/"+m.name, func(t *testing.T) {
+				in, err := os.ReadFile(filepath.Join(fixturesDir, fixture))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.then != "" {
+					in = post(t, in, m.config)
+				}
+				config := m.config
+				if m.then != "" {
+					config = m.then
+				}
+				out := post(t, in, config)
+				inDocs, outDocs := stream.Split(in), stream.Split(out)
+				edited := 0
+				for i, d := range inDocs {
+					if i >= len(outDocs) {
+						break // a document the function deleted (checked elsewhere)
+					}
+					if bytes.Equal(d.Body, outDocs[i].Body) {
+						continue
+					}
+					edited++
+					for _, bad := range unchangedLinesRewritten(string(d.Body), string(outDocs[i].Body)) {
+						t.Errorf("document %d: %s", i+1, bad)
+					}
+				}
+				if edited == 0 {
+					t.Fatal("post-render edited no document")
+				}
+			})
+		}
+	}
+}
+
+// unchangedLinesRewritten diffs a document's text before and after an edit (a
+// longest common subsequence of lines, as diff(1) finds) and returns each line
+// change that is not an addition, a removal of a line with content, or a change
+// of value: a line replaced by one of the same key and indentation must change
+// its value, and no line removed comes back elsewhere.
+func unchangedLinesRewritten(before, after string) []string {
+	a, b := strings.SplitAfter(before, "\n"), strings.SplitAfter(after, "\n")
+	lcs := checks.LCS(a, b)
+	var bad, removed, added, runOld, runNew []string
+	flush := func() {
+		// A line replaced by one of the same key: its value must change. One
+		// of another key was removed, and the other added.
+		n := min(len(runOld), len(runNew))
+		for k := range n {
+			ok, ov := lineKey(runOld[k])
+			nk, nv := lineKey(runNew[k])
+			if ok == nk && ov == nv {
+				bad = append(bad, fmt.Sprintf("line %q became %q", strings.TrimSuffix(runOld[k], "\n"), strings.TrimSuffix(runNew[k], "\n")))
+			}
+		}
+		removed = append(removed, runOld...)
+		added = append(added, runNew...)
+		runOld, runNew = nil, nil
+	}
+	for i, j := 0, 0; i < len(a) || j < len(b); {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			flush()
+			i, j = i+1, j+1
+		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
+			runNew = append(runNew, b[j])
+			j++
+		default:
+			runOld = append(runOld, a[i])
+			i++
+		}
+	}
+	flush()
+	addedText := map[string]bool{}
+	for _, l := range added {
+		addedText[strings.TrimSpace(l)] = true
+	}
+	for _, l := range removed {
+		switch {
+		case strings.TrimSpace(l) == "":
+			bad = append(bad, fmt.Sprintf("blank line %q dropped", strings.TrimSuffix(l, "\n")))
+		case addedText[strings.TrimSpace(l)]:
+			bad = append(bad, fmt.Sprintf("line %q moved or re-indented", strings.TrimSuffix(l, "\n")))
+		}
+	}
+	return bad
+}
+
+// lineKey splits a line into its key (indentation, list dash, key and colon) and
+// its value, the rest without surrounding spaces.
+func lineKey(l string) (key, value string) {
+	l = strings.TrimSuffix(l, "\n")
+	body := strings.TrimLeft(l, " ")
+	key = l[:len(l)-len(body)]
+	for strings.HasPrefix(body, "- ") {
+		key += "- "
+		body = body[2:]
+	}
+	if k, v, ok := strings.Cut(body, ":"); ok && (v == "" || v[0] == ' ') {
+		return key + k + ":", strings.TrimSpace(v)
+	}
+	return key, strings.TrimSpace(body)
 }
