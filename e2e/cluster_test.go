@@ -205,7 +205,9 @@ func (c *cluster) kubectl(t *testing.T, stdin []byte, args ...string) string {
 
 // startIstiod runs pilot-discovery out of cluster against the API server, with its
 // self-signed CA, every listener on 127.0.0.1 (gRPC TLS on 15012, as CA_ADDR says).
-func (c *cluster) startIstiod(t *testing.T, crds string) {
+// name names its log; it returns the process. Started again, istiod finds its
+// CA in the istio-ca-secret it wrote the first time.
+func (c *cluster) startIstiod(t *testing.T, crds, name string) *exec.Cmd {
 	t.Helper()
 	c.kubectl(t, nil, "apply", "--server-side", "-f", crds)
 	mesh := filepath.Join(c.dir, "mesh.yaml")
@@ -219,7 +221,7 @@ func (c *cluster) startIstiod(t *testing.T, crds string) {
 			l.Close()
 		}
 	}
-	start(t, c.dir, "istiod", []string{"POD_NAMESPACE=istio-system", "POD_NAME=istiod-e2e", "REVISION=default",
+	cmd := start(t, c.dir, name, []string{"POD_NAMESPACE=istio-system", "POD_NAME=istiod-e2e", "REVISION=default",
 		"ISTIOD_CUSTOM_HOST=istiod.istio-system.svc"},
 		filepath.Join(c.bin, "pilot-discovery"), "discovery", "--kubeconfig", c.kubeconfig, "--meshConfig", mesh,
 		"--httpAddr=127.0.0.1:18080", "--grpcAddr=127.0.0.1:15010", "--secureGRPCAddr=127.0.0.1:15012",
@@ -242,4 +244,5 @@ func (c *cluster) startIstiod(t *testing.T, crds string) {
 		}
 		return conn.Close()
 	})
+	return cmd
 }

@@ -18,6 +18,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -48,9 +49,34 @@ type emitted struct {
 	deployment appsv1.Deployment
 }
 
+// outage is how long istiod is unreachable when the Prometheus pod's agent
+// starts: well inside the emitted startup probe's budget (600 × 1 s).
+const outage = 20 * time.Second
+
+// startupProbe returns a probe of c's startup probe at podIP as the kubelet
+// makes it (HTTP GET, its timeout): the status code, or 0 when nothing answers.
+func startupProbe(t *testing.T, c corev1.Container, podIP string) func() int {
+	t.Helper()
+	p := c.StartupProbe
+	if p == nil || p.HTTPGet == nil {
+		t.Fatalf("istio-proxy has no HTTP startup probe: %+v", p)
+	}
+	url := fmt.Sprintf("http://%s:%d%s", podIP, p.HTTPGet.Port.IntValue(), p.HTTPGet.Path)
+	client := &http.Client{Timeout: time.Duration(p.TimeoutSeconds) * time.Second}
+	return func() int {
+		resp, err := client.Get(url)
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+}
+
 // runFunction builds the function from the main module and runs it as a Helm
 // post-renderer over the Istio addon fixture: Istio 1.31 (the agent built here is
-// a 1.31-era snapshot), agent only (no Envoy can be built here).
+// a 1.31-era snapshot), its default form, which is agent only (no Envoy can be
+// built here: the run fails if the default asks for Envoy).
 func runFunction(t *testing.T) emitted {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "istio-prometheus-mtls")
@@ -63,7 +89,7 @@ func runFunction(t *testing.T) emitted {
 	if err != nil {
 		t.Fatalf("%v (the tests expect ../shared beside the checkout)", err)
 	}
-	cmd := exec.Command(bin, "post-render", "istio-version=1.31", "envoy=false")
+	cmd := exec.Command(bin, "post-render", "istio-version=1.31")
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -382,6 +408,10 @@ func TestScrapeOverMTLS(t *testing.T) {
 		proxy.RestartPolicy == nil || *proxy.RestartPolicy != corev1.ContainerRestartPolicyAlways {
 		t.Fatalf("istio-proxy is not the first, native, init container: %+v", promPodSpec.InitContainers)
 	}
+	if !slices.ContainsFunc(proxy.Env, func(e corev1.EnvVar) bool { return e.Name == "DISABLE_ENVOY" && e.Value == "true" }) ||
+		proxy.StartupProbe == nil || proxy.StartupProbe.HTTPGet == nil || proxy.StartupProbe.HTTPGet.Port.IntValue() != 15020 {
+		t.Fatalf("the default istio-proxy is not the agent alone, probed on 15020: env %+v, startupProbe %+v", proxy.Env, proxy.StartupProbe)
+	}
 
 	// The images: FROM scratch, the binaries built here.
 	image(t, agentImage, map[string]string{"/usr/local/bin/pilot-agent": filepath.Join(bin, "pilot-agent")}, "/usr/local/bin/pilot-agent")
@@ -413,7 +443,7 @@ func TestScrapeOverMTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	crds := filepath.Join(strings.TrimSpace(string(modcache)), "istio.io", "istio@"+istioVersion, "manifests/charts/base/files/crd-all.gen.yaml")
-	c.startIstiod(t, crds)
+	istiod := c.startIstiod(t, crds, "istiod")
 
 	// The Prometheus pod, as the Deployment's template says, on 127.0.0.10.
 	promPod := c.createPod(t, &corev1.Pod{
@@ -424,12 +454,11 @@ func TestScrapeOverMTLS(t *testing.T) {
 	// The agent asks for a short-lived certificate, to see it rotate.
 	agent := container(t, promPod.Spec, "istio-proxy")
 	agent.Env = append(agent.Env, corev1.EnvVar{Name: "SECRET_TTL", Value: certTTL.String()})
-	promNode.run(t, "e2e-prometheus-istio-proxy", agentImage, agent, "1337:1337")
 
 	// Prometheus reads the certificates as its user, 65534.
 	certVolume := promNode.mounts["istio-certs"]
 	var listing string
-	waitFor(t, "the agent's certificates in the shared volume, readable by uid 65534", 60*time.Second, func() error {
+	certsIn := func() error {
 		out, err := exec.Command("docker", "run", "--rm", "--user", "65534:65534", "--network", "none",
 			"--mount", certVolume+",dst=/certs,readonly", "--entrypoint", "/bin/certread", promImage, "/certs").CombinedOutput()
 		listing = string(out)
@@ -442,7 +471,47 @@ func TestScrapeOverMTLS(t *testing.T) {
 			}
 		}
 		return nil
+	}
+
+	// The agent starts while istiod is unreachable (an outage; the pod's volumes,
+	// istiod's root ConfigMap among them, exist from before it): its startup
+	// probe, asked as the kubelet asks it, must fail while the certificates are
+	// missing, so that the kubelet holds Prometheus back, and pass once they
+	// are written after istiod is back.
+	if err := istiod.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	istiod.Wait()
+	promNode.run(t, "e2e-prometheus-istio-proxy", agentImage, agent, "1337:1337")
+	probe := startupProbe(t, agent, "127.0.0.10")
+	answers := map[int]int{} // status code (0: no answer) -> probes
+	for deadline := time.Now().Add(outage); time.Now().Before(deadline); {
+		code := probe()
+		if code == http.StatusOK {
+			t.Fatalf("the startup probe passed with istiod unreachable")
+		}
+		answers[code]++
+		time.Sleep(time.Duration(agent.StartupProbe.PeriodSeconds) * time.Second)
+	}
+	if len(answers) == 1 && answers[0] > 0 {
+		t.Fatalf("the agent never answered its startup probe in %s", outage)
+	}
+	t.Logf("startup probes with istiod unreachable, by status (0: no answer yet): %v", answers)
+	c.startIstiod(t, crds, "istiod-again")
+	back := time.Now()
+	waitFor(t, "the startup probe to pass once istiod is back", 60*time.Second, func() error {
+		if code := probe(); code != http.StatusOK {
+			return fmt.Errorf("status %d", code)
+		}
+		return nil
 	})
+	if err := certsIn(); err != nil {
+		t.Fatalf("the startup probe passed, but: %v", err)
+	}
+	t.Logf("istiod unreachable for %s at the agent's start: startup probe failing throughout, passing %s after istiod was back, with the certificates written",
+		outage, time.Since(back).Round(100*time.Millisecond))
+
+	waitFor(t, "the agent's certificates in the shared volume, readable by uid 65534", 60*time.Second, certsIn)
 	t.Logf("certificate volume, read as uid 65534:\n%s", listing)
 
 	// The targets: a sidecar pod whose own agent fetched its certificate, served

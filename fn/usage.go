@@ -56,7 +56,7 @@ spec:
     nativeSidecar: null    # null: native (first initContainer, restartPolicy Always) from 1.27 on,
                            # as Istio's injector does; false for nodes older than Kubernetes 1.29;
                            # injection mode: null leaves the choice to the injector
-    envoy: true            # false: agent only (DISABLE_ENVOY), readiness on 15020
+    envoy: false           # unset: agent only (DISABLE_ENVOY) from 1.14, Envoy before; true: Envoy
     resources: {}          # default requests 10m/64Mi, limits 500m/256Mi
   certificates:
     volumeName: %s

@@ -143,9 +143,10 @@ type Istio struct {
 	// Unset: what Istio's injector does for the version on a current cluster (native
 	// from 1.27 on); in injection mode, unset leaves the choice to the injector.
 	NativeSidecar *bool `json:"nativeSidecar,omitempty"`
-	// Envoy runs Envoy in the sidecar (default true); false runs the agent only
-	// (DISABLE_ENVOY), with readiness on 15020 (profiles 1.14 and later; not
-	// with mode injection).
+	// Envoy runs Envoy in the sidecar. Unset: the agent only (DISABLE_ENVOY,
+	// readiness on 15020) from Istio 1.14, whose pilot-agent writes, rotates and
+	// holds readiness on the certificates without Envoy; Envoy before 1.14. false
+	// needs 1.14 or later and mode sidecar (the injector's istio-proxy runs Envoy).
 	Envoy *bool `json:"envoy,omitempty"`
 	// Resources of istio-proxy; unset, requests 10m CPU / 64Mi memory, limits
 	// 500m / 256Mi.
@@ -230,9 +231,6 @@ func DefaultResources() *corev1.ResourceRequirements {
 func fieldErr(field, format string, a ...any) *krmerr.Error {
 	return krmerr.ConfigErrorf(field, format, a...)
 }
-
-// EnvoyEnabled reports whether the sidecar runs Envoy (default true).
-func (i Istio) EnvoyEnabled() bool { return i.Envoy == nil || *i.Envoy }
 
 // Default fills every unset field with its documented default.
 func (c *PrometheusMTLS) Default() {
@@ -324,7 +322,7 @@ func (c *PrometheusMTLS) Validate() error {
 	switch s.Mode {
 	case ModeSidecar, ModeAmbient:
 	case ModeInjection:
-		if !s.Istio.EnvoyEnabled() {
+		if s.Istio.Envoy != nil && !*s.Istio.Envoy {
 			return fieldErr("spec.istio.envoy", "envoy: false cannot be used with mode injection: the injected istio-proxy's readiness and startup probes ask Envoy on port 15021, so the pod would never become ready (use mode sidecar, which probes the agent on 15020)")
 		}
 	default:

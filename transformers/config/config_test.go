@@ -23,7 +23,7 @@ func TestDefaults(t *testing.T) {
 	s := c.Spec
 	if s.Mode != ModeSidecar || s.Istio.Version != "1.31" || !c.VersionAssumed || s.Istio.Minor() != 31 || s.Istio.ProxyImage != "" ||
 		s.Istio.MeshID != "cluster.local" || s.Istio.ClusterID != "Kubernetes" || s.Certificates.MountPath != "/etc/istio-certs" ||
-		s.Certificates.VolumeName != "istio-certs" || s.ScrapeJob.Name != "kubernetes-pods-istio-secure" || !s.Istio.EnvoyEnabled() ||
+		s.Certificates.VolumeName != "istio-certs" || s.ScrapeJob.Name != "kubernetes-pods-istio-secure" || s.Istio.Envoy != nil ||
 		s.ScrapeJob.ExcludeFrom != nil {
 		t.Errorf("defaults: %+v", s)
 	}
@@ -55,7 +55,7 @@ data:
 		t.Fatal(err)
 	}
 	s := c.Spec
-	if s.Istio.Version != "1.22" || s.Target.MatchLabels["tier"] != "obs" || s.Istio.NativeSidecar == nil || !*s.Istio.NativeSidecar || s.Istio.EnvoyEnabled() ||
+	if s.Istio.Version != "1.22" || s.Target.MatchLabels["tier"] != "obs" || s.Istio.NativeSidecar == nil || !*s.Istio.NativeSidecar || s.Istio.Envoy == nil || *s.Istio.Envoy ||
 		s.ScrapeJob.ExcludeFrom == nil || len(*s.ScrapeJob.ExcludeFrom) != 0 || s.ScrapeConfig.Kind != "ConfigMap" || s.ScrapeConfig.Name != "prom" {
 		t.Errorf("%+v", s)
 	}

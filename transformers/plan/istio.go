@@ -25,6 +25,10 @@ type Istio struct {
 	// NativeAnnotation is the sidecar.istio.io/nativeSidecar value for injection
 	// mode (nil: none, the injector decides).
 	NativeAnnotation *bool
+	// Envoy: the sidecar runs Envoy (sidecar mode; the injector's istio-proxy
+	// always does); EnvoyWhy says why.
+	Envoy    bool
+	EnvoyWhy string
 }
 
 // chooseIstio picks the profile, the image and the sidecar's form for is.
@@ -47,6 +51,16 @@ func chooseIstio(is config.Istio) (Istio, error) {
 		c.Native, c.NativeWhy = true, fmt.Sprintf("native sidecar, as Istio's injector makes it since 1.%d where every node runs kubelet 1.33 or newer; set spec.istio.nativeSidecar false if a node runs a kubelet older than 1.29", profiles.NativeSidecarsSince)
 	default:
 		c.NativeWhy = fmt.Sprintf("classic sidecar, as Istio's injector makes it before 1.%d", profiles.NativeSidecarsSince)
+	}
+	switch {
+	case is.Envoy != nil && *is.Envoy:
+		c.Envoy, c.EnvoyWhy = true, "with Envoy, as spec.istio.envoy asks"
+	case is.Envoy != nil:
+		c.EnvoyWhy = "agent only (DISABLE_ENVOY), as spec.istio.envoy asks"
+	case profile.NoEnvoy:
+		c.EnvoyWhy = fmt.Sprintf("agent only (DISABLE_ENVOY): it intercepts nothing, and pilot-agent writes, rotates and holds readiness on the certificates without Envoy since 1.%d; set spec.istio.envoy true for Envoy", profiles.AgentOnlySince)
+	default:
+		c.Envoy, c.EnvoyWhy = true, fmt.Sprintf("with Envoy: pilot-agent before 1.%d does not keep the certificates without it", profiles.AgentOnlySince)
 	}
 	return c, nil
 }

@@ -157,13 +157,14 @@ func (p Plan) AmbientSummary(field string, removed []string) string {
 // sidecarParams maps the config onto the profile's parameters.
 func sidecarParams(cfg *config.PrometheusMTLS, istio Istio, owner profiles.Owner) profiles.Params {
 	is := cfg.Spec.Istio
-	// Injection mode builds the sidecar only for its volume and directory.
-	needEnvoyChoice := cfg.Spec.Mode == config.ModeSidecar
+	// Injection mode builds the sidecar only for its volume and directory: the
+	// injector's istio-proxy runs Envoy.
+	envoy := istio.Envoy || cfg.Spec.Mode != config.ModeSidecar
 	return profiles.Params{
 		Image: istio.Image, PullPolicy: is.ImagePullPolicy,
 		Namespace: is.ControlPlaneNamespace, Revision: is.Revision, DiscoveryAddress: is.DiscoveryAddress,
 		TrustDomain: is.TrustDomain, MeshID: is.MeshID, ClusterID: is.ClusterID, Network: is.Network,
-		Envoy: is.EnvoyEnabled() || !needEnvoyChoice, Native: istio.Native, Resources: *is.Resources,
+		Envoy: envoy, Native: istio.Native, Resources: *is.Resources,
 		CertVolume: cfg.Spec.Certificates.VolumeName,
 		Owner:      owner,
 	}
@@ -180,6 +181,9 @@ func (p Plan) Summary(into, suffix string) string {
 		what = "Istio injection annotations (the injector adds istio-proxy)"
 	case p.Istio.Native:
 		what = "istio-proxy sidecar in spec.initContainers"
+	}
+	if p.Injection == nil {
+		form += "; " + p.Istio.EnvoyWhy
 	}
 	m := p.Pod.Mounts[0]
 	return fmt.Sprintf("%s (Istio %s, profile %s; %s), certificate volume %q mounted into %s at %s%s",

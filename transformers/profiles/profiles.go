@@ -39,7 +39,8 @@ type Profile struct {
 	Startup *corev1.Probe
 	// Volumes the sidecar mounts, by name (see volumeTable).
 	Volumes []string
-	// NoEnvoy tells whether pilot-agent of this version runs without Envoy (DISABLE_ENVOY).
+	// NoEnvoy tells whether pilot-agent of this version keeps the certificates
+	// without Envoy (DISABLE_ENVOY): see AgentOnlySince.
 	NoEnvoy bool
 	// NativeDrain: as a native sidecar, istio-proxy gets the injector's preStop hook
 	// that drains Envoy (pilot-agent request --debug-port=15020 POST drain).
@@ -253,6 +254,18 @@ func crlLayout(name string, minMinor, maxMinor int, divisor, notes string) Profi
 // sidecar on its own (ENABLE_NATIVE_SIDECARS=auto, when every node runs kubelet 1.33
 // or newer: every Kubernetes release still supported upstream).
 const NativeSidecarsSince = 27
+
+// AgentOnlySince is the first minor release whose pilot-agent, without Envoy
+// (DISABLE_ENVOY=true), does all a cert-only sidecar needs, as Istio's source
+// at each release tag shows: it writes the workload certificate and root to
+// OUTPUT_CERTS (security/pkg/nodeagent/cache/secretcache.go, on every
+// GenerateSecret), rotates them (pkg/istio-agent/agent.go registers a secret
+// handler that generates them again on renewal, new in 1.14), and answers
+// /healthz/ready with an error until they exist (the gRPC bootstrap it writes
+// at GRPC_XDS_BOOTSTRAP's default path since 1.12 names the three files,
+// which pilot/cmd/pilot-agent/status/grpcready checks). The profiles from
+// this release on have NoEnvoy.
+const AgentOnlySince = 14
 
 // Newest is the profile of the newest Istio the table knows.
 func Newest() Profile { return Table[len(Table)-1] }

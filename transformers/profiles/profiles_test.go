@@ -276,3 +276,12 @@ func TestNoEnvoy(t *testing.T) {
 		t.Errorf("1.6 profile without Envoy: err = %v", err)
 	}
 }
+
+// TestAgentOnlySince: the table's NoEnvoy is AgentOnlySince, row by row.
+func TestAgentOnlySince(t *testing.T) {
+	for _, p := range Table {
+		if want := p.MinMinor >= AgentOnlySince; p.NoEnvoy != want || (p.MinMinor < AgentOnlySince && p.MaxMinor >= AgentOnlySince) {
+			t.Errorf("profile %s (1.%d–1.%d): NoEnvoy %v, but the agent keeps the certificates alone from 1.%d", p.Name, p.MinMinor, p.MaxMinor, p.NoEnvoy, AgentOnlySince)
+		}
+	}
+}
