@@ -19,6 +19,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -482,7 +483,8 @@ func TestScrapeOverMTLS(t *testing.T) {
 		t.Fatal(err)
 	}
 	istiod.Wait()
-	promNode.run(t, "e2e-prometheus-istio-proxy", agentImage, agent, "1337:1337")
+	agentID := promNode.run(t, "e2e-prometheus-istio-proxy", agentImage, agent, "1337:1337")
+	agentStart := time.Now()
 	probe := startupProbe(t, agent, "127.0.0.10")
 	answers := map[int]int{} // status code (0: no answer) -> probes
 	for deadline := time.Now().Add(outage); time.Now().Before(deadline); {
@@ -606,6 +608,19 @@ func TestScrapeOverMTLS(t *testing.T) {
 	})
 	t.Logf("client certificates presented, in order: %v", secure.seen())
 
+	// What the agent cost, from its container's cgroup, after it started without
+	// istiod and rotated its certificate several times.
+	cost := sidecarCost(t, agentID, agentStart)
+	t.Logf("sidecar cost (the agent alone) over %s: peak memory %.1f MiB, now %.1f MiB (rss); CPU %.1f millicores on average, %.1f over the last 10 s",
+		cost.over.Round(time.Second), cost.peakMiB, cost.rssMiB, cost.avgMilli, cost.lastMilli)
+	limits := agent.Resources.Limits
+	if mem := float64(limits.Memory().Value()) / (1 << 20); cost.peakMiB*2 > mem {
+		t.Errorf("the agent's peak memory %.1f MiB leaves less than 2x headroom under its limit %.0f MiB", cost.peakMiB, mem)
+	}
+	if cpu := float64(limits.Cpu().MilliValue()); cost.avgMilli*2 > cpu {
+		t.Errorf("the agent's CPU %.1f millicores leaves less than 2x headroom under its limit %.0fm", cost.avgMilli, cpu)
+	}
+
 	// Negative controls. The same Prometheus without the certificates mounted (an
 	// empty directory where the volume was) has no secure job at all: it cannot read
 	// the CA file, so the scrape pool is refused. With another workload's mesh
@@ -649,6 +664,73 @@ func TestScrapeOverMTLS(t *testing.T) {
 		t.Logf("with another identity's certificates: %s", s[0].LastError)
 		return nil
 	})
+}
+
+// cost is a container's use of memory and CPU, read from its cgroup.
+type cost struct {
+	over                                 time.Duration
+	peakMiB, rssMiB, avgMilli, lastMilli float64
+}
+
+// sidecarCost reads the cgroup of docker container id (v1, or v2 with either
+// cgroup driver): peak memory, resident anonymous memory now, and CPU time as
+// millicores over its life since start and over a last 10 s window.
+func sidecarCost(t *testing.T, id string, start time.Time) cost {
+	t.Helper()
+	read := func(candidates ...string) (string, bool) {
+		for _, c := range candidates {
+			if b, err := os.ReadFile(c); err == nil {
+				return strings.TrimSpace(string(b)), true
+			}
+		}
+		return "", false
+	}
+	num := func(s string) float64 {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			t.Fatalf("cgroup value %q: %v", s, err)
+		}
+		return f
+	}
+	stat := func(text, key string) float64 {
+		for _, l := range strings.Split(text, "\n") {
+			if k, v, ok := strings.Cut(l, " "); ok && k == key {
+				return num(v)
+			}
+		}
+		t.Fatalf("no %s in %q", key, text)
+		return 0
+	}
+	v2 := []string{"/sys/fs/cgroup/system.slice/docker-" + id + ".scope/", "/sys/fs/cgroup/docker/" + id + "/"}
+	cpuNanos := func() float64 {
+		if s, ok := read("/sys/fs/cgroup/cpuacct/docker/" + id + "/cpuacct.usage"); ok {
+			return num(s)
+		}
+		if s, ok := read(v2[0]+"cpu.stat", v2[1]+"cpu.stat"); ok {
+			return stat(s, "usage_usec") * 1000
+		}
+		t.Fatalf("no cgroup CPU accounting found for container %s", id)
+		return 0
+	}
+	var c cost
+	before, t0 := cpuNanos(), time.Now()
+	time.Sleep(10 * time.Second)
+	total := cpuNanos()
+	c.over = time.Since(start)
+	c.lastMilli = (total - before) / float64(time.Since(t0).Nanoseconds()) * 1000
+	c.avgMilli = total / float64(c.over.Nanoseconds()) * 1000
+	if s, ok := read("/sys/fs/cgroup/memory/docker/" + id + "/memory.max_usage_in_bytes"); ok {
+		c.peakMiB = num(s) / (1 << 20)
+		m, _ := read("/sys/fs/cgroup/memory/docker/" + id + "/memory.stat")
+		c.rssMiB = stat(m, "rss") / (1 << 20)
+	} else if s, ok := read(v2[0]+"memory.peak", v2[1]+"memory.peak"); ok {
+		c.peakMiB = num(s) / (1 << 20)
+		m, _ := read(v2[0]+"memory.stat", v2[1]+"memory.stat")
+		c.rssMiB = stat(m, "anon") / (1 << 20)
+	} else {
+		t.Fatalf("no cgroup memory accounting found for container %s", id)
+	}
+	return c
 }
 
 // readFromVolume reads a file of a docker volume through a container.
