@@ -18,8 +18,6 @@ package splice
 
 import (
 	"bytes"
-	"hash"
-	"hash/fnv"
 	"slices"
 	"strings"
 	"unicode"
@@ -433,29 +431,38 @@ func align(b, a []*yaml.Node) ([]int, bool) {
 func fingerprints(nodes []*yaml.Node) []uint64 {
 	out := make([]uint64, len(nodes))
 	for i, n := range nodes {
-		h := fnv.New64a()
-		fingerprint(h, n)
-		out[i] = h.Sum64()
+		out[i] = fingerprint(fnvOffset, n)
 	}
 	return out
 }
 
-func fingerprint(h hash.Hash64, n *yaml.Node) {
-	var head [3]byte
-	head[0], head[1], head[2] = byte(n.Kind), byte(len(n.Content)), byte(len(n.Content)>>8)
-	h.Write(head[:])
-	if n.Kind == yaml.ScalarNode {
-		h.Write([]byte(n.ShortTag()))
-		h.Write([]byte{0})
+// FNV-1a, 64 bits, written out: hash/fnv would copy every string it is given.
+const (
+	fnvOffset uint64 = 14695981039346656037
+	fnvPrime  uint64 = 1099511628211
+)
+
+func fnvString(h uint64, s string) uint64 {
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint64(s[i])) * fnvPrime
 	}
-	h.Write([]byte(n.Value))
-	h.Write([]byte{0})
+	return (h ^ 0xff) * fnvPrime // a separator: "ab","c" is not "a","bc"
+}
+
+func fingerprint(h uint64, n *yaml.Node) uint64 {
+	h = (h ^ uint64(n.Kind)) * fnvPrime
+	h = (h ^ uint64(len(n.Content))) * fnvPrime
+	if n.Kind == yaml.ScalarNode {
+		h = fnvString(h, n.ShortTag())
+	}
+	h = fnvString(h, n.Value)
 	if n.Kind == yaml.AliasNode {
-		return // compared by the anchor it names (Value), as SameContent does
+		return h // compared by the anchor it names (Value), as SameContent does
 	}
 	for _, c := range n.Content {
-		fingerprint(h, c)
+		h = fingerprint(h, c)
 	}
+	return h
 }
 
 // maxEdits bounds the edit scripts match looks for: a larger change of one list
@@ -789,9 +796,7 @@ func literalLines(val string) (chomp string, lines []string, ok bool) {
 // does, with the text's indentation of lists, its lines indented by col.
 func (p *patcher) render(n *yaml.Node, col int) (string, error) {
 	// The same element often goes into many lists (a rule into every job).
-	h := fnv.New64a()
-	fingerprint(h, n)
-	key := h.Sum64()
+	key := fingerprint(fnvOffset, n)
 	for _, r := range p.rendered[key] {
 		if yamlnode.Identical(r.node, n) {
 			return indentLines(r.text, col), nil
@@ -862,7 +867,7 @@ func keptComments(out, before, after *yaml.Node) bool {
 // comments appends every comment line of a tree to to.
 func comments(n *yaml.Node, to []string) []string {
 	for _, c := range []string{n.HeadComment, n.LineComment, n.FootComment} {
-		for _, l := range strings.Split(c, "\n") {
+		for l := range strings.SplitSeq(c, "\n") {
 			if l = strings.TrimSpace(l); l != "" {
 				to = append(to, l)
 			}
