@@ -178,9 +178,9 @@ func TestSpliceRendersOnlyWhatItMust(t *testing.T) {
 	}
 }
 
-// FuzzSplice: whenever the fast path takes a document, the result has the tree
+// FuzzSplice: whenever the splice takes a document, the result has the tree
 // that rendering the whole document gives, and (on a document this function
-// never edited) keeps every line of the input, in order.
+// never edited, with no flow collection) keeps every line of the input, in order.
 func FuzzSplice(f *testing.F) {
 	for _, d := range spliceDocs {
 		f.Add(d)
@@ -209,10 +209,25 @@ func FuzzSplice(f *testing.F) {
 		if !yamlnode.SameContent(a.YNode(), root.YNode()) {
 			t.Fatalf("the splice is not the edited tree:\n%s", fast)
 		}
-		if !strings.Contains(doc, jobMarker) && !strings.Contains(doc, "istio-prometheus-mtls:") {
+		// A flow collection is rendered again with the key that holds it; every
+		// other line of a document this function never edited is kept.
+		if !strings.Contains(doc, jobMarker) && !strings.Contains(doc, "istio-prometheus-mtls:") && !hasFlow(before) {
 			assertSubsequence(t, doc, fast)
 		}
 	})
+}
+
+// hasFlow tells whether a tree holds a flow-style list or mapping.
+func hasFlow(n *yaml.Node) bool {
+	if n.Style&yaml.FlowStyle != 0 && (n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode) {
+		return true
+	}
+	for _, c := range n.Content {
+		if hasFlow(c) {
+			return true
+		}
+	}
+	return false
 }
 
 // nestedAliases is a document whose aliases expand to 2^depth nodes.
