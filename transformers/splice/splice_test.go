@@ -267,3 +267,51 @@ func TestMatch(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPatch edits arbitrary documents (a key added at the top, an element added
+// to and one removed from each block list, each scalar value changed) and
+// patches them: Patch must never panic, and what it returns must parse to the
+// edited tree.
+func FuzzPatch(f *testing.F) {
+	f.Add(deployment)
+	f.Add("a: |\n  x\n  y\nb: [1, 2]\nc:\n- d: 1\n  e: 'q'\n- f\n")
+	f.Add("- a\n- b: c\n  # d\n-   e: \"f\"\n")
+	f.Fuzz(func(t *testing.T, text string) {
+		b, err := yaml.Parse(text)
+		if err != nil || b.YNode().Kind != yaml.MappingNode && b.YNode().Kind != yaml.SequenceNode {
+			return
+		}
+		a := b.Copy()
+		k := 0
+		var walk func(n *yaml.Node)
+		walk = func(n *yaml.Node) {
+			k++
+			switch n.Kind {
+			case yaml.ScalarNode:
+				if k%3 == 0 {
+					n.Value += "x"
+				}
+			case yaml.SequenceNode:
+				if k%2 == 0 && len(n.Content) > 0 {
+					n.Content = n.Content[1:]
+				}
+				n.Content = append(n.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: "new", Tag: "!!str"})
+			}
+			for _, c := range n.Content {
+				walk(c)
+			}
+		}
+		walk(a.YNode())
+		if a.YNode().Kind == yaml.MappingNode {
+			a.YNode().Content = append(a.YNode().Content, yaml.NewStringRNode("added").YNode(), yaml.NewStringRNode("v").YNode())
+		}
+		out, ok := Patch(text, b.YNode(), a.YNode())
+		if !ok {
+			return
+		}
+		check, err := yaml.Parse(out)
+		if err != nil || !yamlnode.SameContent(check.YNode(), a.YNode()) {
+			t.Fatalf("not the edited tree: %v\n%s", err, out)
+		}
+	})
+}
