@@ -558,7 +558,7 @@ func TestScrapeOverMTLS(t *testing.T) {
 	// Prometheus, as emitted: its prometheus.yml, its mounts (the certificates
 	// read-only), the chart's user; in-cluster service discovery.
 	prom := container(t, promPod.Spec, "prometheus-server")
-	promNode.run(t, "e2e-prometheus-server", promImage, prom, "65534:65534")
+	promID := promNode.run(t, "e2e-prometheus-server", promImage, prom, "65534:65534")
 	web := "127.0.0.1:9090"
 
 	var ts []promTarget
@@ -620,6 +620,61 @@ func TestScrapeOverMTLS(t *testing.T) {
 	if cpu := float64(limits.Cpu().MilliValue()); cost.avgMilli*2 > cpu {
 		t.Errorf("the agent's CPU %.1f millicores leaves less than 2x headroom under its limit %.0fm", cost.avgMilli, cpu)
 	}
+
+	// The istio-proxy container killed and started again, as the kubelet
+	// restarts a container of a running pod (restartPolicy Always): the pod's
+	// memory volume stays, so the certificates are still there while the agent
+	// is down, the agent passes its startup probe again, and every scrape of the
+	// secure target through it succeeds.
+	docker := func(args ...string) {
+		t.Helper()
+		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	secureUpThrough := func(what string, from time.Time, window time.Duration) time.Duration {
+		t.Helper()
+		var firstGood time.Duration
+		for end := time.Now().Add(window); time.Now().Before(end); time.Sleep(time.Second) {
+			s := on(targets(t, web), secureJob, secure.addr)
+			if len(s) != 1 {
+				continue // Prometheus not answering (restarting)
+			}
+			if s[0].Health == "down" {
+				t.Fatalf("%s: the secure target went down: %s", what, s[0].LastError)
+			}
+			if firstGood == 0 && s[0].Health == "up" && s[0].LastScrape.After(from) {
+				firstGood = s[0].LastScrape.Sub(from)
+			}
+		}
+		if firstGood == 0 {
+			t.Fatalf("%s: no good secure scrape in %s", what, window)
+		}
+		return firstGood
+	}
+	docker("kill", agentID)
+	killed := time.Now()
+	if err := certsIn(); err != nil {
+		t.Fatalf("with the agent killed, the memory volume lost the certificates: %v", err)
+	}
+	time.Sleep(5 * time.Second) // the kubelet's first restart back-off is 10 s; less keeps the test short
+	docker("start", agentID)
+	waitFor(t, "the restarted agent's startup probe", 60*time.Second, func() error {
+		if code := probe(); code != http.StatusOK {
+			return fmt.Errorf("status %d", code)
+		}
+		return nil
+	})
+	t.Logf("istio-proxy killed and restarted: certificates kept in the memory volume, startup probe passing again %s after the kill; first good secure scrape %s after the kill",
+		time.Since(killed).Round(100*time.Millisecond), secureUpThrough("istio-proxy restarted", killed, 40*time.Second).Round(100*time.Millisecond))
+
+	// Prometheus restarted with the agent running: it starts with the files in
+	// place, and its first scrape of the secure target is good.
+	docker("kill", promID)
+	docker("start", promID)
+	restarted := time.Now()
+	t.Logf("Prometheus restarted with the agent running: first good secure scrape %s after the restart",
+		secureUpThrough("Prometheus restarted", restarted, 40*time.Second).Round(100*time.Millisecond))
 
 	// Negative controls. The same Prometheus without the certificates mounted (an
 	// empty directory where the volume was) has no secure job at all: it cannot read
