@@ -499,7 +499,7 @@ func TestScrapeOverMTLS(t *testing.T) {
 		t.Fatalf("the agent never answered its startup probe in %s", outage)
 	}
 	t.Logf("startup probes with istiod unreachable, by status (0: no answer yet): %v", answers)
-	c.startIstiod(t, crds, "istiod-again")
+	istiod = c.startIstiod(t, crds, "istiod-again")
 	back := time.Now()
 	waitFor(t, "the startup probe to pass once istiod is back", 60*time.Second, func() error {
 		if code := probe(); code != http.StatusOK {
@@ -675,6 +675,35 @@ func TestScrapeOverMTLS(t *testing.T) {
 	restarted := time.Now()
 	t.Logf("Prometheus restarted with the agent running: first good secure scrape %s after the restart",
 		secureUpThrough("Prometheus restarted", restarted, 40*time.Second).Round(100*time.Millisecond))
+
+	// istiod restarted mid-run, down for 30 s, with 60 s certificates: a renewal
+	// falls in the outage; once istiod is back the agent gets the next
+	// certificate and Prometheus presents it at its next scrape.
+	if err := istiod.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	istiod.Wait()
+	before := len(secure.seen())
+	time.Sleep(30 * time.Second)
+	c.startIstiod(t, crds, "istiod-third")
+	back = time.Now()
+	var presented time.Duration
+	waitFor(t, "a certificate issued after istiod's restart, presented and scraped", certTTL*3, func() error {
+		seen := secure.seen()
+		if len(seen) <= before {
+			return fmt.Errorf("client certificates seen: %v", seen)
+		}
+		if presented == 0 {
+			presented = time.Since(back)
+		}
+		s := on(targets(t, web), secureJob, secure.addr)
+		if len(s) != 1 || s[0].Health != "up" || s[0].LastScrape.Before(back) {
+			return fmt.Errorf("secure target: %+v", s)
+		}
+		return nil
+	})
+	t.Logf("istiod down 30 s mid-run: a new client certificate presented %s after istiod was back, the secure target up %s after",
+		presented.Round(100*time.Millisecond), time.Since(back).Round(100*time.Millisecond))
 
 	// Negative controls. The same Prometheus without the certificates mounted (an
 	// empty directory where the volume was) has no secure job at all: it cannot read
