@@ -375,7 +375,6 @@ func TestPostRenderKeepsUnchangedLines(t *testing.T) {
 // its value, and no line removed comes back elsewhere.
 func unchangedLinesRewritten(before, after string) []string {
 	a, b := strings.SplitAfter(before, "\n"), strings.SplitAfter(after, "\n")
-	lcs := checks.LCS(a, b)
 	var bad, removed, added, runOld, runNew []string
 	flush := func() {
 		// A line replaced by one of the same key: its value must change. One
@@ -392,17 +391,14 @@ func unchangedLinesRewritten(before, after string) []string {
 		added = append(added, runNew...)
 		runOld, runNew = nil, nil
 	}
-	for i, j := 0, 0; i < len(a) || j < len(b); {
-		switch {
-		case i < len(a) && j < len(b) && a[i] == b[j]:
+	for _, l := range checks.DiffLines(a, b) {
+		switch l.Op {
+		case '=':
 			flush()
-			i, j = i+1, j+1
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
-			runNew = append(runNew, b[j])
-			j++
+		case '+':
+			runNew = append(runNew, l.Text)
 		default:
-			runOld = append(runOld, a[i])
-			i++
+			runOld = append(runOld, l.Text)
 		}
 	}
 	flush()

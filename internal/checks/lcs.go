@@ -18,3 +18,32 @@ func LCS[T comparable](a, b []T) [][]int32 {
 	}
 	return t
 }
+
+// Line is one line of a line diff: Op is '=' (kept), '-' (only in the first
+// text) or '+' (only in the second).
+type Line struct {
+	Op   byte
+	Text string
+}
+
+// DiffLines is a shortest line diff of a into b, walked from the LCS table:
+// at each step a kept line, else an addition where that keeps as long a common
+// subsequence, else a removal.
+func DiffLines(a, b []string) []Line {
+	lcs := LCS(a, b)
+	var out []Line
+	for i, j := 0, 0; i < len(a) || j < len(b); {
+		switch {
+		case i < len(a) && j < len(b) && a[i] == b[j]:
+			out = append(out, Line{'=', a[i]})
+			i, j = i+1, j+1
+		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
+			out = append(out, Line{'+', b[j]})
+			j++
+		default:
+			out = append(out, Line{'-', a[i]})
+			i++
+		}
+	}
+	return out
+}

@@ -30,13 +30,9 @@ func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) 
 			return out, rep, nil
 		}
 	}
-	var pristine *yaml.RNode
-	if strings.TrimSpace(doc) != "" {
-		pristine, _ = yaml.Parse(doc)
-	}
 	// Nothing changed (a re-run): the user's text stays exactly as it is. Comments
 	// do not count, but our jobs must still carry their marker.
-	if pristine != nil && yamlnode.SameContent(pristine.YNode(), root.YNode()) && strings.Count(doc, jobMarker) >= len(rep.Jobs) {
+	if before != nil && yamlnode.SameContent(before, root.YNode()) && strings.Count(doc, jobMarker) >= len(rep.Jobs) {
 		return doc, rep, nil
 	}
 	out, err := render(root, doc)

@@ -12,8 +12,8 @@
 // ConfigMap's prometheus.yml) is rewritten line by line. Only what cannot be
 // edited that way (flow style, anchors, a key moved) is rendered again, and only
 // that pair or element. The result is kept only when it parses to the edited tree
-// with the edited comments, none lost and none doubled; otherwise Patch says so and the caller renders the
-// whole document.
+// with the edited comments, none lost and none doubled; otherwise Patch says so
+// and the caller renders the whole document.
 package splice
 
 import (
@@ -29,8 +29,8 @@ import (
 // Patch returns text with the edit that turned before into after applied to it.
 // before must be the tree parsed from text (its positions are read), a mapping
 // or a list; after is the edited tree, a copy of before changed in place or
-// built anew. ok is false when
-// the edit cannot be written into the text with its result proven.
+// built anew. ok is false when the edit cannot be written into the text with its
+// result proven.
 func Patch(text string, before, after *yaml.Node) (string, bool) {
 	before, after = unwrap(before), unwrap(after)
 	if before == nil || after == nil || before.Kind != after.Kind ||
@@ -99,6 +99,18 @@ func (p *patcher) drop(from, to int) {
 }
 
 func (p *patcher) insert(at int, text string) { p.ops = append(p.ops, op{insertBefore, at, text}) }
+
+// put renders n (a one-pair mapping or a one-element list) at column col and
+// puts it before line at, in place of lines at..to (none when to < at).
+func (p *patcher) put(at, to int, n *yaml.Node, col int) bool {
+	text, err := p.render(n, col)
+	if err != nil {
+		return false
+	}
+	p.drop(at, to)
+	p.insert(at, text)
+	return true
+}
 
 // apply writes the text with the operations done, in their order; two edits of
 // one line are a conflict.
@@ -220,11 +232,9 @@ func (p *patcher) mapping(b, a *yaml.Node, limit int) bool {
 			} else {
 				return false
 			}
-			text, err := p.render(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{ak, av}}, col)
-			if err != nil {
+			if !p.put(at, -1, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{ak, av}}, col) {
 				return false
 			}
-			p.insert(at, text)
 			continue
 		}
 		if j < last {
@@ -236,15 +246,9 @@ func (p *patcher) mapping(b, a *yaml.Node, limit int) bool {
 			continue
 		}
 		from, to, ok := span(j)
-		if !ok {
+		if !ok || !p.put(from, to, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{ak, av}}, col) {
 			return false
 		}
-		text, err := p.render(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{ak, av}}, col)
-		if err != nil {
-			return false
-		}
-		p.drop(from, to)
-		p.insert(from, text)
 	}
 	return true
 }
@@ -359,24 +363,18 @@ func (p *patcher) sequence(b, a *yaml.Node, limit int) bool {
 			} else {
 				at, _ = span(0)
 			}
-			text, err := p.render(&yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{ae}}, dash)
-			if err != nil {
+			if !p.put(at, -1, &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{ae}}, dash) {
 				return false
 			}
-			p.insert(at, text)
 			continue
 		}
 		last = j
 		if p.node(b.Content[j], ae, end[j]) {
 			continue
 		}
-		from, to := span(j)
-		text, err := p.render(&yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{ae}}, dash)
-		if err != nil {
+		if from, to := span(j); !p.put(from, to, &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{ae}}, dash) {
 			return false
 		}
-		p.drop(from, to)
-		p.insert(from, text)
 	}
 	return true
 }

@@ -66,20 +66,12 @@ func must(t *testing.T, err error) {
 // changedLines is the lines of a that are not kept in b, and the lines of b
 // that are new: a plain longest common subsequence of lines.
 func changedLines(a, b string) (removed, added []string) {
-	al, bl := strings.Split(a, "\n"), strings.Split(b, "\n")
-	lcs := checks.LCS(al, bl)
-	i, j := 0, 0
-	for i < len(al) || j < len(bl) {
-		switch {
-		case i < len(al) && j < len(bl) && al[i] == bl[j]:
-			i++
-			j++
-		case j < len(bl) && (i == len(al) || lcs[i][j+1] >= lcs[i+1][j]):
-			added = append(added, bl[j])
-			j++
-		default:
-			removed = append(removed, al[i])
-			i++
+	for _, l := range checks.DiffLines(strings.Split(a, "\n"), strings.Split(b, "\n")) {
+		switch l.Op {
+		case '-':
+			removed = append(removed, l.Text)
+		case '+':
+			added = append(added, l.Text)
 		}
 	}
 	return removed, added
