@@ -29,6 +29,12 @@ type Istio struct {
 	// always does); EnvoyWhy says why.
 	Envoy    bool
 	EnvoyWhy string
+	// Hold (classic sidecar only): istio-proxy goes first in spec.containers
+	// with Istio's `pilot-agent wait` postStart hook, so that the kubelet starts
+	// Prometheus only once the certificates are written; HoldWhy says what holds
+	// Prometheus back, or why nothing can.
+	Hold    bool
+	HoldWhy string
 }
 
 // chooseIstio picks the profile, the image and the sidecar's form for is.
@@ -63,6 +69,27 @@ func chooseIstio(is config.Istio) (Istio, error) {
 		c.Envoy, c.EnvoyWhy = true, fmt.Sprintf("with Envoy: pilot-agent before 1.%d does not keep the certificates without it", profiles.AgentOnlySince)
 	}
 	return c, nil
+}
+
+// hold decides, for the classic sidecar of sidecar mode, whether istio-proxy's
+// postStart hook can hold Prometheus back (container: the pod's Prometheus
+// container; empty for prometheus-operator's resources) and says so.
+func (c *Istio) hold(mode, container string, minor int) {
+	switch {
+	case mode != config.ModeSidecar || c.Native:
+		// The native sidecar's startup probe holds the pod's containers.
+	case container == "":
+		c.HoldWhy = "nothing holds Prometheus back until the certificates exist (prometheus-operator puts its own containers before ours, so no postStart hook can): it builds the secure scrape pool at its next target update, such as istio-proxy turning ready; a native sidecar is held"
+	case minor < profiles.HoldSince:
+		c.HoldWhy = fmt.Sprintf("nothing holds Prometheus back until the certificates exist (pilot-agent before 1.%d has no wait command): it builds the secure scrape pool at its next target update, such as istio-proxy turning ready", profiles.HoldSince)
+	default:
+		until := "the certificates are written"
+		if c.Envoy {
+			until = "Envoy is ready"
+		}
+		c.Hold = true
+		c.HoldWhy = fmt.Sprintf("istio-proxy first, its postStart hook (pilot-agent wait, up to %d s) holds the other containers until %s", profiles.HoldTimeoutSeconds, until)
+	}
 }
 
 // Warning is the warning of a version newer than the table ("" otherwise).

@@ -73,6 +73,7 @@ func New(cfg *config.PrometheusMTLS, t Target) (Plan, error) {
 	if s.Mode == config.ModeAmbient {
 		return ambient(cfg, istio, t), nil
 	}
+	istio.hold(s.Mode, t.Container, s.Istio.Minor())
 	sidecar, err := istio.Profile.Build(sidecarParams(cfg, istio, t.Owner))
 	if err != nil {
 		return Plan{}, krmerr.ConfigErrorf("spec.istio.envoy", "%v", err)
@@ -112,6 +113,7 @@ func New(cfg *config.PrometheusMTLS, t Target) (Plan, error) {
 		p.Pod.InitContainers = []corev1.Container{sidecar.Container}
 	} else {
 		p.Pod.Containers = []corev1.Container{sidecar.Container}
+		p.Pod.ContainersFirst = istio.Hold
 	}
 	return p, nil
 }
@@ -164,7 +166,7 @@ func sidecarParams(cfg *config.PrometheusMTLS, istio Istio, owner profiles.Owner
 		Image: istio.Image, PullPolicy: is.ImagePullPolicy,
 		Namespace: is.ControlPlaneNamespace, Revision: is.Revision, DiscoveryAddress: is.DiscoveryAddress,
 		TrustDomain: is.TrustDomain, MeshID: is.MeshID, ClusterID: is.ClusterID, Network: is.Network,
-		Envoy: envoy, Native: istio.Native, Resources: *is.Resources,
+		Envoy: envoy, Native: istio.Native, Hold: istio.Hold, Resources: *is.Resources,
 		CertVolume: cfg.Spec.Certificates.VolumeName,
 		Owner:      owner,
 	}
@@ -184,6 +186,9 @@ func (p Plan) Summary(into, suffix string) string {
 	}
 	if p.Injection == nil {
 		form += "; " + p.Istio.EnvoyWhy
+		if p.Istio.HoldWhy != "" {
+			form += "; " + p.Istio.HoldWhy
+		}
 	}
 	m := p.Pod.Mounts[0]
 	return fmt.Sprintf("%s (Istio %s, profile %s; %s), certificate volume %q mounted into %s at %s%s",

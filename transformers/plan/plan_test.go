@@ -3,6 +3,7 @@ package plan
 import (
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
@@ -122,6 +123,36 @@ func TestChooseIstio(t *testing.T) {
 	} {
 		if istio, _ := chooseIstio(parse(t, spec).Spec.Istio); istio.Image != image {
 			t.Errorf("%s: image %q, want %q", spec, istio.Image, image)
+		}
+	}
+}
+
+// TestHold: the classic sidecar of a pod template is held (istio-proxy first,
+// its postStart hook); not the native one, not prometheus-operator's (its
+// containers come before ours), not before pilot-agent has `wait` (1.7).
+func TestHold(t *testing.T) {
+	operatorView := Target{Owner: deployment.Owner}
+	for _, c := range []struct {
+		spec   string
+		target Target
+		hold   bool
+	}{
+		{"  istio: {version: \"1.31\", nativeSidecar: false}\n", deployment, true},
+		{"  istio: {version: \"1.7\"}\n", deployment, true},
+		{"  istio: {version: \"1.6\"}\n", deployment, false},
+		{"  istio: {version: \"1.31\"}\n", deployment, false},
+		{"  istio: {version: \"1.31\", nativeSidecar: false}\n", operatorView, false},
+	} {
+		p := newPlan(t, c.spec, c.target)
+		hooked := false
+		for _, ct := range p.Pod.Containers {
+			hooked = hooked || (ct.Lifecycle != nil && ct.Lifecycle.PostStart != nil)
+		}
+		if p.Istio.Hold != c.hold || p.Pod.ContainersFirst != c.hold || hooked != c.hold {
+			t.Errorf("%s container %q: hold %v, first %v, postStart %v; want %v", c.spec, c.target.Container, p.Istio.Hold, p.Pod.ContainersFirst, hooked, c.hold)
+		}
+		if classic := len(p.Pod.Containers) > 0; classic && !strings.Contains(p.Summary("x", ""), p.Istio.HoldWhy) || classic && p.Istio.HoldWhy == "" {
+			t.Errorf("%s: the summary does not say what holds Prometheus back: %q", c.spec, p.Summary("x", ""))
 		}
 	}
 }

@@ -138,9 +138,15 @@ type Desired struct {
 	// Containers are appended to spec.containers; InitContainers are put first in
 	// spec.initContainers (native sidecars start before everything else).
 	Containers, InitContainers []corev1.Container
-	Volumes                    []corev1.Volume
-	Mounts                     []Mount
-	Labels, Annotations        map[string]string
+	// ContainersFirst puts Containers first in spec.containers instead: the
+	// kubelet starts a pod's containers in order, each after the previous one's
+	// postStart hook returns, so a hook of the first holds the rest. The
+	// container that was first stays kubectl's default
+	// (kubectl.kubernetes.io/default-container), unless one is named already.
+	ContainersFirst     bool
+	Volumes             []corev1.Volume
+	Mounts              []Mount
+	Labels, Annotations map[string]string
 	// TakeOver adopts containers, volumes and mounts of our names that this
 	// function did not add (a hand-written setup being migrated) instead of
 	// refusing them.
@@ -156,6 +162,11 @@ type Desired struct {
 func Apply(template *yaml.RNode, d Desired, old Owned) (Owned, error) {
 	var next Owned
 	var err error
+	if d.ContainersFirst {
+		if err := keepDefaultContainer(template, d.Containers, old.Containers); err != nil {
+			return Owned{}, err
+		}
+	}
 	if err := applyContainers(template, d, old, &next); err != nil {
 		return Owned{}, err
 	}
@@ -214,7 +225,8 @@ func applyContainers(template *yaml.RNode, d Desired, old Owned, next *Owned) er
 	taken := map[string]*[]string{"containers": &next.Containers, "initContainers": &next.InitContainers}
 	for _, list := range containerLists {
 		for _, c := range want[list] {
-			ok, err := putContainer(template, list, c, slices.Contains(old.lists()[list], c.Name), d.TakeOver)
+			first := list == "initContainers" || d.ContainersFirst
+			ok, err := putContainer(template, list, c, slices.Contains(old.lists()[list], c.Name), d.TakeOver, first)
 			if err != nil {
 				return err
 			}
@@ -226,9 +238,34 @@ func applyContainers(template *yaml.RNode, d Desired, old Owned, next *Owned) er
 	return nil
 }
 
-// putContainer puts c into list (first in initContainers), refusing a container of
-// its name in the other list unless takeOver.
-func putContainer(template *yaml.RNode, list string, c corev1.Container, owned, takeOver bool) (bool, error) {
+// DefaultContainerAnnotation names the container kubectl logs, exec and attach
+// pick when none is given; without it they pick the first.
+const DefaultContainerAnnotation = "kubectl.kubernetes.io/default-container"
+
+// keepDefaultContainer names the pod's first container (not one of ours) as
+// kubectl's default before ours are put ahead of it, as Istio's injector does,
+// unless the template names one already.
+func keepDefaultContainer(template *yaml.RNode, ours []corev1.Container, old []string) error {
+	if _, ok := meta.Get(template, []string{"metadata", "annotations"}, DefaultContainerAnnotation); ok {
+		return nil
+	}
+	list, err := template.Pipe(yaml.Lookup("spec", "containers"))
+	if err != nil || list == nil || list.YNode().Kind != yaml.SequenceNode {
+		return nil
+	}
+	for _, el := range list.YNode().Content {
+		name := yamlnode.Value(el, "name")
+		if name == "" || slices.Contains(old, name) || slices.ContainsFunc(ours, func(c corev1.Container) bool { return c.Name == name }) {
+			continue
+		}
+		return meta.Set(template, []string{"metadata", "annotations"}, DefaultContainerAnnotation, name)
+	}
+	return nil
+}
+
+// putContainer puts c into list (first when first is set), refusing a container
+// of its name in the other list unless takeOver.
+func putContainer(template *yaml.RNode, list string, c corev1.Container, owned, takeOver, first bool) (bool, error) {
 	other := "initContainers"
 	if list == "initContainers" {
 		other = "containers"
@@ -245,7 +282,7 @@ func putContainer(template *yaml.RNode, list string, c corev1.Container, owned, 
 	if err != nil {
 		return false, err
 	}
-	return upsert(template, []string{"spec", list}, "name", c.Name, node, owned || takeOver, list == "initContainers")
+	return upsert(template, []string{"spec", list}, "name", c.Name, node, owned || takeOver, first)
 }
 
 // applyVolumes drops our earlier volumes no longer wanted and puts the wanted ones;
@@ -414,7 +451,8 @@ func upsert(parent *yaml.RNode, path []string, key, value string, node *yaml.RNo
 		list.YNode().Style = 0 // `[]` written as a block list once it holds ours
 	}
 	// kyaml's setters append; a native sidecar goes first, before the init
-	// containers it must start ahead of.
+	// containers it must start ahead of, and so does a classic one that holds
+	// the containers after it.
 	if first {
 		list.YNode().Content = append([]*yaml.Node{node.YNode()}, list.YNode().Content...)
 	} else {

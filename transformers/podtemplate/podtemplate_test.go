@@ -211,3 +211,38 @@ func TestUsersMountAdopted(t *testing.T) {
 		}
 	}
 }
+
+// TestContainersFirst: a held classic sidecar goes first in spec.containers,
+// the container that was first stays kubectl's default (unless one is named),
+// and a second Apply changes nothing.
+func TestContainersFirst(t *testing.T) {
+	const two = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: w}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: reloader, image: r}\n      - {name: prometheus, image: p}\n"
+	for _, c := range []struct{ in, want string }{
+		{two, "reloader"},
+		{strings.Replace(two, "    spec:\n", "    metadata:\n      annotations: {kubectl.kubernetes.io/default-container: prometheus}\n    spec:\n", 1), "prometheus"},
+	} {
+		w := yaml.MustParse(c.in)
+		tpl, _, _ := Template(w)
+		d := desired(false, "certs")
+		d.ContainersFirst = true
+		owned, err := Apply(tpl, d, Owned{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, _ := Containers(tpl, "containers")
+		var names []string
+		for _, c := range cs {
+			names = append(names, c.Name)
+		}
+		if !slices.Equal(names, []string{"istio-proxy", "reloader", "prometheus"}) {
+			t.Errorf("containers %v", names)
+		}
+		if got := tpl.GetAnnotations()[DefaultContainerAnnotation]; got != c.want {
+			t.Errorf("default container %q, want %q", got, c.want)
+		}
+		once := w.MustString()
+		if _, err := Apply(tpl, d, owned); err != nil || w.MustString() != once {
+			t.Errorf("second Apply (err %v) changed:\n%s\n---\n%s", err, once, w.MustString())
+		}
+	}
+}

@@ -267,6 +267,17 @@ const NativeSidecarsSince = 27
 // this release on have NoEnvoy.
 const AgentOnlySince = 14
 
+// HoldSince is the first minor whose pilot-agent has the `wait` command
+// (pilot/cmd/pilot-agent/wait.go, with --url and --timeoutSeconds, new in 1.7)
+// that Istio's injector runs as istio-proxy's postStart hook for
+// holdApplicationUntilProxyStarts.
+const HoldSince = 7
+
+// HoldTimeoutSeconds is how long the classic form's postStart hook waits for
+// the certificates: the native form's startup probe budget (600 × 1 s). The
+// kubelet gives exec hooks no deadline of its own.
+const HoldTimeoutSeconds = 600
+
 // Newest is the profile of the newest Istio the table knows.
 func Newest() Profile { return Table[len(Table)-1] }
 
@@ -363,8 +374,14 @@ type Params struct {
 	Network          string
 	Envoy            bool
 	Native           bool
-	Resources        corev1.ResourceRequirements
-	CertVolume       string
+	// Hold (classic form only): istio-proxy gets Istio's postStart hook,
+	// `pilot-agent wait` on its own startup probe's URL, so that the kubelet,
+	// which starts a pod's containers in order and each after the previous
+	// one's postStart hook returns, starts the containers after it only once
+	// the certificates are written (istio-proxy must then come first).
+	Hold       bool
+	Resources  corev1.ResourceRequirements
+	CertVolume string
 	// Owner is the workload whose pods run the sidecar.
 	Owner Owner
 }
@@ -428,6 +445,23 @@ func (p Profile) Build(in Params) (Sidecar, error) {
 	if in.Network != "" {
 		c.Env = append(c.Env, env("ISTIO_META_NETWORK", in.Network))
 	}
+	p.probesAndHooks(&c, in)
+
+	var vols []corev1.Volume
+	for _, name := range p.Volumes {
+		def := volumeTable[name]
+		vols = append(vols, corev1.Volume{Name: name, VolumeSource: def.source()})
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: def.mountPath})
+	}
+	vols = append(vols, corev1.Volume{Name: in.CertVolume, VolumeSource: memoryDir()})
+	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: in.CertVolume, MountPath: p.OutputCertsDir})
+	return Sidecar{Container: c, Volumes: vols, OutputCertsDir: p.OutputCertsDir}, nil
+}
+
+// probesAndHooks gives c the profile's probes (on the agent's 15020 without
+// Envoy), the native form's restart policy and drain hook, and the classic
+// form's hold.
+func (p Profile) probesAndHooks(c *corev1.Container, in Params) {
 	readiness := p.Readiness
 	if in.Envoy {
 		c.Ports = []corev1.ContainerPort{{Name: "http-envoy-prom", ContainerPort: 15090, Protocol: corev1.ProtocolTCP}}
@@ -444,6 +478,15 @@ func (p Profile) Build(in Params) (Sidecar, error) {
 		}
 	}
 	c.ReadinessProbe = &readiness
+	if in.Hold && !in.Native {
+		gate := c.StartupProbe
+		if gate == nil {
+			gate = c.ReadinessProbe
+		}
+		c.Lifecycle = &corev1.Lifecycle{PostStart: &corev1.LifecycleHandler{Exec: &corev1.ExecAction{Command: []string{
+			"pilot-agent", "wait", fmt.Sprintf("--url=http://localhost:%d%s", gate.HTTPGet.Port.IntValue(), gate.HTTPGet.Path),
+			fmt.Sprintf("--timeoutSeconds=%d", HoldTimeoutSeconds)}}}}
+	}
 	if in.Native {
 		c.RestartPolicy = ptr(corev1.ContainerRestartPolicyAlways)
 		if p.NativeDrain && in.Envoy {
@@ -451,16 +494,6 @@ func (p Profile) Build(in Params) (Sidecar, error) {
 				Command: []string{"pilot-agent", "request", "--debug-port=15020", "POST", "drain"}}}}
 		}
 	}
-
-	var vols []corev1.Volume
-	for _, name := range p.Volumes {
-		def := volumeTable[name]
-		vols = append(vols, corev1.Volume{Name: name, VolumeSource: def.source()})
-		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: name, MountPath: def.mountPath})
-	}
-	vols = append(vols, corev1.Volume{Name: in.CertVolume, VolumeSource: memoryDir()})
-	c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: in.CertVolume, MountPath: p.OutputCertsDir})
-	return Sidecar{Container: c, Volumes: vols, OutputCertsDir: p.OutputCertsDir}, nil
 }
 
 func securityContext() *corev1.SecurityContext {

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -282,6 +283,39 @@ func TestAgentOnlySince(t *testing.T) {
 	for _, p := range Table {
 		if want := p.MinMinor >= AgentOnlySince; p.NoEnvoy != want || (p.MinMinor < AgentOnlySince && p.MaxMinor >= AgentOnlySince) {
 			t.Errorf("profile %s (1.%d–1.%d): NoEnvoy %v, but the agent keeps the certificates alone from 1.%d", p.Name, p.MinMinor, p.MaxMinor, p.NoEnvoy, AgentOnlySince)
+		}
+	}
+}
+
+// TestHold: the classic form's hold is Istio's `pilot-agent wait` postStart hook
+// on the URL the startup probe asks (the readiness probe's where there is none),
+// waiting as long as the native form's startup budget; the native form has none.
+func TestHold(t *testing.T) {
+	for _, c := range []struct {
+		minor int
+		envoy bool
+		url   string
+	}{
+		{31, false, "http://localhost:15020/healthz/ready"},
+		{31, true, "http://localhost:15021/healthz/ready"},
+		{10, true, "http://localhost:15021/healthz/ready"},
+	} {
+		p, _ := lookup(c.minor)
+		s, err := p.Build(Params{Envoy: c.envoy, Hold: true, CertVolume: "c"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := s.Container.Lifecycle
+		want := []string{"pilot-agent", "wait", "--url=" + c.url, "--timeoutSeconds=600"}
+		if l == nil || l.PostStart == nil || l.PostStart.Exec == nil || !slices.Equal(l.PostStart.Exec.Command, want) {
+			t.Errorf("1.%d envoy=%v: lifecycle %+v, want postStart %v", c.minor, c.envoy, l, want)
+		}
+		if g := s.Container.StartupProbe; g != nil && g.PeriodSeconds*g.FailureThreshold != HoldTimeoutSeconds {
+			t.Errorf("1.%d: the startup budget is %d s, the hold %d s", c.minor, g.PeriodSeconds*g.FailureThreshold, HoldTimeoutSeconds)
+		}
+		native, _ := p.Build(Params{Envoy: c.envoy, Hold: true, Native: true, CertVolume: "c"})
+		if l := native.Container.Lifecycle; l != nil && l.PostStart != nil {
+			t.Errorf("1.%d native: a postStart hook %+v", c.minor, l.PostStart)
 		}
 	}
 }
