@@ -11,14 +11,12 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,10 +48,6 @@ type emitted struct {
 	deployment appsv1.Deployment
 }
 
-// outage is how long istiod is unreachable when the Prometheus pod's agent
-// starts: well inside the emitted startup probe's budget (600 × 1 s).
-const outage = 20 * time.Second
-
 // startupProbe returns a probe of c's startup probe at podIP as the kubelet
 // makes it (HTTP GET, its timeout): the status code, or 0 when nothing answers.
 func startupProbe(t *testing.T, c corev1.Container, podIP string) func() int {
@@ -78,7 +72,7 @@ func startupProbe(t *testing.T, c corev1.Container, podIP string) func() int {
 // post-renderer over the Istio addon fixture: Istio 1.31 (the agent built here is
 // a 1.31-era snapshot), its default form, which is agent only (no Envoy can be
 // built here: the run fails if the default asks for Envoy).
-func runFunction(t *testing.T) emitted {
+func runFunction(t *testing.T, args ...string) emitted {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "istio-prometheus-mtls")
 	build := exec.Command("go", "build", "-o", bin, "./fn")
@@ -90,7 +84,7 @@ func runFunction(t *testing.T) emitted {
 	if err != nil {
 		t.Fatalf("%v (the tests expect ../shared beside the checkout)", err)
 	}
-	cmd := exec.Command(bin, "post-render", "istio-version=1.31")
+	cmd := exec.Command(bin, append([]string{"post-render", "istio-version=1.31"}, args...)...)
 	cmd.Stdin = bytes.NewReader(in)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
@@ -123,9 +117,11 @@ func container(t *testing.T, spec corev1.PodSpec, name string) corev1.Container 
 	return corev1.Container{}
 }
 
-// createPod creates pod in the API server and sets its status as a kubelet would
-// for a running pod on 127.0.0.x (no kubelet runs).
-func (c *cluster) createPod(t *testing.T, pod *corev1.Pod, ip string) *corev1.Pod {
+// createPod creates pod in the API server, bound to this machine's node, with
+// the IP the kubelet's sandbox would give it; with running, its status says
+// running and ready (a stand-in pod no kubelet runs), else it is pending for
+// the kubelet runner to report.
+func (c *cluster) createPod(t *testing.T, pod *corev1.Pod, ip string, running bool) *corev1.Pod {
 	t.Helper()
 	ctx := context.Background()
 	pod.Spec.NodeName = "e2e-node"
@@ -135,9 +131,12 @@ func (c *cluster) createPod(t *testing.T, pod *corev1.Pod, ip string) *corev1.Po
 	}
 	now := metav1.Now()
 	created.Status = corev1.PodStatus{
-		Phase: corev1.PodRunning, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}, HostIP: "127.0.0.1",
+		Phase: corev1.PodPending, PodIP: ip, PodIPs: []corev1.PodIP{{IP: ip}}, HostIP: "127.0.0.1",
 		HostIPs: []corev1.HostIP{{IP: "127.0.0.1"}}, StartTime: &now,
-		Conditions: []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}},
+	}
+	if running {
+		created.Status.Phase = corev1.PodRunning
+		created.Status.Conditions = []corev1.PodCondition{{Type: corev1.PodReady, Status: corev1.ConditionTrue, LastTransitionTime: now}}
 	}
 	updated, err := c.client.CoreV1().Pods(pod.Namespace).UpdateStatus(ctx, created, metav1.UpdateOptions{})
 	if err != nil {
@@ -245,10 +244,34 @@ func writeFile(t *testing.T, path, content string) {
 // fetched, client certificates required, chaining to the mesh root and naming
 // Prometheus's SPIFFE identity.
 type target struct {
-	addr    string
-	mu      sync.Mutex
-	serials []string // client certificate serials seen, in order
-	hits    int
+	addr       string
+	mu         sync.Mutex
+	serials    []string // client certificate serials seen, in order
+	hits       int
+	perSerial  map[string]int // requests by client certificate serial
+	handshakes []handshake
+}
+
+// handshake is one TLS handshake of a client, with the certificate it presented.
+type handshake struct {
+	at     time.Time
+	serial string
+}
+
+func (tg *target) handshake(serial string) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	tg.handshakes = append(tg.handshakes, handshake{time.Now(), serial})
+}
+
+func (tg *target) shakes() ([]handshake, map[string]int) {
+	tg.mu.Lock()
+	defer tg.mu.Unlock()
+	per := map[string]int{}
+	for k, v := range tg.perSerial {
+		per[k] = v
+	}
+	return append([]handshake{}, tg.handshakes...), per
 }
 
 func (tg *target) metrics(name string) http.Handler {
@@ -260,6 +283,10 @@ func (tg *target) metrics(name string) http.Handler {
 			if len(tg.serials) == 0 || tg.serials[len(tg.serials)-1] != s {
 				tg.serials = append(tg.serials, s)
 			}
+			if tg.perSerial == nil {
+				tg.perSerial = map[string]int{}
+			}
+			tg.perSerial[s]++
 		}
 		n := tg.hits
 		tg.mu.Unlock()
@@ -287,8 +314,9 @@ func serve(t *testing.T, addr string, h http.Handler, tlsConfig *tls.Config) {
 	t.Cleanup(func() { srv.Close() })
 }
 
-// mtlsConfig reads the certificates the target's agent keeps writing to dir.
-func mtlsConfig(dir string) *tls.Config {
+// mtlsConfig reads the certificates the target's agent keeps writing to dir, at
+// every handshake; each client's handshake is told to shook.
+func mtlsConfig(dir string, shook func(serial string)) *tls.Config {
 	load := func() (*tls.Certificate, *x509.CertPool, error) {
 		cert, err := tls.LoadX509KeyPair(filepath.Join(dir, "cert-chain.pem"), filepath.Join(dir, "key.pem"))
 		if err != nil {
@@ -314,6 +342,7 @@ func mtlsConfig(dir string) *tls.Config {
 				VerifyPeerCertificate: func(_ [][]byte, chains [][]*x509.Certificate) error {
 					for _, u := range chains[0][0].URIs {
 						if u.String() == promIdentity {
+							shook(chains[0][0].SerialNumber.String())
 							return nil
 						}
 					}
@@ -375,379 +404,6 @@ func on(ts []promTarget, pool, addr string) []promTarget {
 		}
 	}
 	return out
-}
-
-func firstCertNotAfter(t *testing.T, pemText []byte) (string, time.Time) {
-	t.Helper()
-	b, _ := pem.Decode(pemText)
-	if b == nil {
-		t.Fatal("no PEM")
-	}
-	c, err := x509.ParseCertificate(b.Bytes)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c.SerialNumber.String(), c.NotAfter
-}
-
-func TestScrapeOverMTLS(t *testing.T) {
-	bin := os.Getenv("E2E_BIN")
-	if bin == "" {
-		t.Fatal("E2E_BIN is not set: run `make e2e` (e2e/build.sh builds the components)")
-	}
-	for _, p := range []int{9090, 9091, 9092, 15020, 15120} {
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err != nil {
-			t.Fatalf("port %d is taken: %v", p, err)
-		} else {
-			l.Close()
-		}
-	}
-	fnOut := runFunction(t)
-	promPodSpec := fnOut.deployment.Spec.Template.Spec
-	proxy := container(t, promPodSpec, "istio-proxy")
-	if len(promPodSpec.InitContainers) == 0 || promPodSpec.InitContainers[0].Name != "istio-proxy" ||
-		proxy.RestartPolicy == nil || *proxy.RestartPolicy != corev1.ContainerRestartPolicyAlways {
-		t.Fatalf("istio-proxy is not the first, native, init container: %+v", promPodSpec.InitContainers)
-	}
-	if !slices.ContainsFunc(proxy.Env, func(e corev1.EnvVar) bool { return e.Name == "DISABLE_ENVOY" && e.Value == "true" }) ||
-		proxy.StartupProbe == nil || proxy.StartupProbe.HTTPGet == nil || proxy.StartupProbe.HTTPGet.Port.IntValue() != 15020 {
-		t.Fatalf("the default istio-proxy is not the agent alone, probed on 15020: env %+v, startupProbe %+v", proxy.Env, proxy.StartupProbe)
-	}
-
-	// The images: FROM scratch, the binaries built here.
-	image(t, agentImage, map[string]string{"/usr/local/bin/pilot-agent": filepath.Join(bin, "pilot-agent")}, "/usr/local/bin/pilot-agent")
-	reader := filepath.Join(t.TempDir(), "certread")
-	if out, err := exec.Command("go", "build", "-o", reader, "./cmd/certread").CombinedOutput(); err != nil {
-		t.Fatalf("%v\n%s", err, out)
-	}
-	image(t, promImage, map[string]string{"/bin/prometheus": filepath.Join(bin, "prometheus"), "/bin/certread": reader}, "/bin/prometheus")
-
-	c := startCluster(t, bin)
-	for _, ns := range []string{"istio-system", "apps"} {
-		c.kubectl(t, nil, "create", "namespace", ns)
-		// What kube-controller-manager's root-ca-cert-publisher would publish.
-		c.kubectl(t, nil, "-n", ns, "create", "configmap", "kube-root-ca.crt", "--from-file=ca.crt="+filepath.Join(c.dir, "ca.crt"))
-	}
-	// Everything the function emitted but the Deployment (no controller runs): the
-	// ServiceAccount, RBAC, the edited ConfigMap, the Service.
-	var rest []string
-	for _, doc := range strings.Split(string(fnOut.stream), "\n---\n") {
-		if !strings.Contains(doc, "\nkind: Deployment\n") {
-			rest = append(rest, doc)
-		}
-	}
-	c.kubectl(t, []byte(strings.Join(rest, "\n---\n")), "apply", "-f", "-")
-	c.kubectl(t, nil, "-n", "apps", "create", "serviceaccount", "secure-app")
-	c.kubectl(t, nil, "-n", "apps", "create", "serviceaccount", "plain-app")
-	modcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	crds := filepath.Join(strings.TrimSpace(string(modcache)), "istio.io", "istio@"+istioVersion, "manifests/charts/base/files/crd-all.gen.yaml")
-	istiod := c.startIstiod(t, crds, "istiod")
-
-	// The Prometheus pod, as the Deployment's template says, on 127.0.0.10.
-	promPod := c.createPod(t, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "prometheus-e2e", Namespace: "istio-system", Labels: fnOut.deployment.Spec.Template.Labels, Annotations: fnOut.deployment.Spec.Template.Annotations},
-		Spec:       *promPodSpec.DeepCopy(),
-	}, "127.0.0.10")
-	promNode := node{pod: promPod, apiPort: c.apiPort, mounts: c.volumes(t, promPod, "istio-certs")}
-	// The agent asks for a short-lived certificate, to see it rotate.
-	agent := container(t, promPod.Spec, "istio-proxy")
-	agent.Env = append(agent.Env, corev1.EnvVar{Name: "SECRET_TTL", Value: certTTL.String()})
-
-	// Prometheus reads the certificates as its user, 65534.
-	certVolume := promNode.mounts["istio-certs"]
-	var listing string
-	certsIn := func() error {
-		out, err := exec.Command("docker", "run", "--rm", "--user", "65534:65534", "--network", "none",
-			"--mount", certVolume+",dst=/certs,readonly", "--entrypoint", "/bin/certread", promImage, "/certs").CombinedOutput()
-		listing = string(out)
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, out)
-		}
-		for _, f := range []string{"cert-chain.pem ", "key.pem ", "root-cert.pem "} {
-			if !strings.Contains(listing, f) {
-				return fmt.Errorf("%s missing: %s", f, listing)
-			}
-		}
-		return nil
-	}
-
-	// The agent starts while istiod is unreachable (an outage; the pod's volumes,
-	// istiod's root ConfigMap among them, exist from before it): its startup
-	// probe, asked as the kubelet asks it, must fail while the certificates are
-	// missing, so that the kubelet holds Prometheus back, and pass once they
-	// are written after istiod is back.
-	if err := istiod.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	istiod.Wait()
-	agentID := promNode.run(t, "e2e-prometheus-istio-proxy", agentImage, agent, "1337:1337")
-	agentStart := time.Now()
-	probe := startupProbe(t, agent, "127.0.0.10")
-	answers := map[int]int{} // status code (0: no answer) -> probes
-	for deadline := time.Now().Add(outage); time.Now().Before(deadline); {
-		code := probe()
-		if code == http.StatusOK {
-			t.Fatalf("the startup probe passed with istiod unreachable")
-		}
-		answers[code]++
-		time.Sleep(time.Duration(agent.StartupProbe.PeriodSeconds) * time.Second)
-	}
-	if len(answers) == 1 && answers[0] > 0 {
-		t.Fatalf("the agent never answered its startup probe in %s", outage)
-	}
-	t.Logf("startup probes with istiod unreachable, by status (0: no answer yet): %v", answers)
-	istiod = c.startIstiod(t, crds, "istiod-again")
-	back := time.Now()
-	waitFor(t, "the startup probe to pass once istiod is back", 60*time.Second, func() error {
-		if code := probe(); code != http.StatusOK {
-			return fmt.Errorf("status %d", code)
-		}
-		return nil
-	})
-	if err := certsIn(); err != nil {
-		t.Fatalf("the startup probe passed, but: %v", err)
-	}
-	t.Logf("istiod unreachable for %s at the agent's start: startup probe failing throughout, passing %s after istiod was back, with the certificates written",
-		outage, time.Since(back).Round(100*time.Millisecond))
-
-	waitFor(t, "the agent's certificates in the shared volume, readable by uid 65534", 60*time.Second, certsIn)
-	t.Logf("certificate volume, read as uid 65534:\n%s", listing)
-
-	// The targets: a sidecar pod whose own agent fetched its certificate, served
-	// with mTLS, and a plaintext pod.
-	securePort, plainPort := freePort(t), freePort(t)
-	appAgent := container(t, promPodSpec, "istio-proxy")
-	appAgent.Args = append(appAgent.Args, "--statusPort=15120") // two agents share the host's network
-	var agentVolumes []corev1.Volume
-	for _, v := range promPodSpec.Volumes {
-		for _, m := range appAgent.VolumeMounts {
-			if m.Name == v.Name {
-				agentVolumes = append(agentVolumes, v)
-			}
-		}
-	}
-	securePod := c.createPod(t, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "secure-app", Namespace: "apps", Annotations: map[string]string{
-			"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(securePort),
-			"sidecar.istio.io/status": `{"initContainers":["istio-proxy"],"containers":null}`}},
-		Spec: corev1.PodSpec{ServiceAccountName: "secure-app", Containers: []corev1.Container{{Name: "app", Image: "app",
-			Ports: []corev1.ContainerPort{{ContainerPort: int32(securePort)}}}}, Volumes: agentVolumes},
-	}, "127.0.0.11")
-	appNode := node{pod: securePod, apiPort: c.apiPort, mounts: c.volumes(t, securePod, "")}
-	appNode.run(t, "e2e-secure-app-istio-proxy", agentImage, appAgent, "1337:1337")
-	appCerts := strings.TrimPrefix(appNode.mounts["istio-certs"], "type=bind,src=")
-	waitFor(t, "the target's own workload certificate", 60*time.Second, func() error {
-		_, err := os.Stat(filepath.Join(appCerts, "key.pem"))
-		return err
-	})
-	secure := &target{addr: fmt.Sprintf("127.0.0.11:%d", securePort)}
-	serve(t, secure.addr, secure.metrics("e2e_secure_requests_total"), mtlsConfig(appCerts))
-	plainPod := c.createPod(t, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "plain-app", Namespace: "apps", Annotations: map[string]string{
-			"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(plainPort)}},
-		Spec: corev1.PodSpec{ServiceAccountName: "plain-app", Containers: []corev1.Container{{Name: "app", Image: "app",
-			Ports: []corev1.ContainerPort{{ContainerPort: int32(plainPort)}}}}},
-	}, "127.0.0.12")
-	_ = plainPod
-	plain := &target{addr: fmt.Sprintf("127.0.0.12:%d", plainPort)}
-	serve(t, plain.addr, plain.metrics("e2e_plain_requests_total"), nil)
-
-	// Prometheus, as emitted: its prometheus.yml, its mounts (the certificates
-	// read-only), the chart's user; in-cluster service discovery.
-	prom := container(t, promPod.Spec, "prometheus-server")
-	promID := promNode.run(t, "e2e-prometheus-server", promImage, prom, "65534:65534")
-	web := "127.0.0.1:9090"
-
-	var ts []promTarget
-	waitFor(t, "both targets up, each in its own job", 120*time.Second, func() error {
-		ts = targets(t, web)
-		s, p := on(ts, secureJob, secure.addr), on(ts, plainJob, plain.addr)
-		if len(s) != 1 || s[0].Health != "up" || !strings.HasPrefix(s[0].ScrapeURL, "https://") {
-			return fmt.Errorf("secure target: %+v", s)
-		}
-		if len(p) != 1 || p[0].Health != "up" || !strings.HasPrefix(p[0].ScrapeURL, "http://") {
-			return fmt.Errorf("plain target: %+v", p)
-		}
-		return nil
-	})
-	if n := len(on(ts, "", secure.addr)); n != 1 {
-		t.Errorf("the secure pod is scraped by %d jobs: %+v", n, on(ts, "", secure.addr))
-	}
-	if n := len(on(ts, "", plain.addr)); n != 1 {
-		t.Errorf("the plain pod is scraped by %d jobs: %+v", n, on(ts, "", plain.addr))
-	}
-	waitFor(t, "a metric of each target in /api/v1/query", 60*time.Second, func() error {
-		if query(t, web, "e2e_secure_requests_total") == 0 || query(t, web, "e2e_plain_requests_total") == 0 {
-			return fmt.Errorf("not yet")
-		}
-		return nil
-	})
-
-	// Rotation: the agent writes a new certificate before the first expires, and
-	// Prometheus presents it; the target stays up past the first one's expiry.
-	first := secure.seen()[0]
-	chain := readFromVolume(t, certVolume, "cert-chain.pem")
-	serial, notAfter := firstCertNotAfter(t, chain)
-	t.Logf("first client certificate %s (presented %s), expires %s", serial, first, notAfter.Format(time.RFC3339))
-	waitFor(t, "a rotated client certificate, and the target up after the first expired", certTTL*3, func() error {
-		if time.Now().Before(notAfter.Add(20 * time.Second)) {
-			return fmt.Errorf("first certificate not expired yet")
-		}
-		s := on(targets(t, web), secureJob, secure.addr)
-		if len(s) != 1 || s[0].Health != "up" || s[0].LastScrape.Before(notAfter) {
-			return fmt.Errorf("secure target after expiry: %+v", s)
-		}
-		seen := secure.seen()
-		if len(seen) < 2 || seen[len(seen)-1] == first {
-			return fmt.Errorf("client certificates seen: %v", seen)
-		}
-		return nil
-	})
-	t.Logf("client certificates presented, in order: %v", secure.seen())
-
-	// What the agent cost, from its container's cgroup, after it started without
-	// istiod and rotated its certificate several times.
-	cost := sidecarCost(t, agentID, agentStart)
-	t.Logf("sidecar cost (the agent alone) over %s: peak memory %.1f MiB, now %.1f MiB (rss); CPU %.1f millicores on average, %.1f over the last 10 s",
-		cost.over.Round(time.Second), cost.peakMiB, cost.rssMiB, cost.avgMilli, cost.lastMilli)
-	limits := agent.Resources.Limits
-	if mem := float64(limits.Memory().Value()) / (1 << 20); cost.peakMiB*2 > mem {
-		t.Errorf("the agent's peak memory %.1f MiB leaves less than 2x headroom under its limit %.0f MiB", cost.peakMiB, mem)
-	}
-	if cpu := float64(limits.Cpu().MilliValue()); cost.avgMilli*2 > cpu {
-		t.Errorf("the agent's CPU %.1f millicores leaves less than 2x headroom under its limit %.0fm", cost.avgMilli, cpu)
-	}
-
-	// The istio-proxy container killed and started again, as the kubelet
-	// restarts a container of a running pod (restartPolicy Always): the pod's
-	// memory volume stays, so the certificates are still there while the agent
-	// is down, the agent passes its startup probe again, and every scrape of the
-	// secure target through it succeeds.
-	docker := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
-			t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-	}
-	secureUpThrough := func(what string, from time.Time, window time.Duration) time.Duration {
-		t.Helper()
-		var firstGood time.Duration
-		for end := time.Now().Add(window); time.Now().Before(end); time.Sleep(time.Second) {
-			s := on(targets(t, web), secureJob, secure.addr)
-			if len(s) != 1 {
-				continue // Prometheus not answering (restarting)
-			}
-			if s[0].Health == "down" {
-				t.Fatalf("%s: the secure target went down: %s", what, s[0].LastError)
-			}
-			if firstGood == 0 && s[0].Health == "up" && s[0].LastScrape.After(from) {
-				firstGood = s[0].LastScrape.Sub(from)
-			}
-		}
-		if firstGood == 0 {
-			t.Fatalf("%s: no good secure scrape in %s", what, window)
-		}
-		return firstGood
-	}
-	docker("kill", agentID)
-	killed := time.Now()
-	if err := certsIn(); err != nil {
-		t.Fatalf("with the agent killed, the memory volume lost the certificates: %v", err)
-	}
-	time.Sleep(5 * time.Second) // the kubelet's first restart back-off is 10 s; less keeps the test short
-	docker("start", agentID)
-	waitFor(t, "the restarted agent's startup probe", 60*time.Second, func() error {
-		if code := probe(); code != http.StatusOK {
-			return fmt.Errorf("status %d", code)
-		}
-		return nil
-	})
-	t.Logf("istio-proxy killed and restarted: certificates kept in the memory volume, startup probe passing again %s after the kill; first good secure scrape %s after the kill",
-		time.Since(killed).Round(100*time.Millisecond), secureUpThrough("istio-proxy restarted", killed, 40*time.Second).Round(100*time.Millisecond))
-
-	// Prometheus restarted with the agent running: it starts with the files in
-	// place, and its first scrape of the secure target is good.
-	docker("kill", promID)
-	docker("start", promID)
-	restarted := time.Now()
-	t.Logf("Prometheus restarted with the agent running: first good secure scrape %s after the restart",
-		secureUpThrough("Prometheus restarted", restarted, 40*time.Second).Round(100*time.Millisecond))
-
-	// istiod restarted mid-run, down for 30 s, with 60 s certificates: a renewal
-	// falls in the outage; once istiod is back the agent gets the next
-	// certificate and Prometheus presents it at its next scrape.
-	if err := istiod.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	istiod.Wait()
-	before := len(secure.seen())
-	time.Sleep(30 * time.Second)
-	c.startIstiod(t, crds, "istiod-third")
-	back = time.Now()
-	var presented time.Duration
-	waitFor(t, "a certificate issued after istiod's restart, presented and scraped", certTTL*3, func() error {
-		seen := secure.seen()
-		if len(seen) <= before {
-			return fmt.Errorf("client certificates seen: %v", seen)
-		}
-		if presented == 0 {
-			presented = time.Since(back)
-		}
-		s := on(targets(t, web), secureJob, secure.addr)
-		if len(s) != 1 || s[0].Health != "up" || s[0].LastScrape.Before(back) {
-			return fmt.Errorf("secure target: %+v", s)
-		}
-		return nil
-	})
-	t.Logf("istiod down 30 s mid-run: a new client certificate presented %s after istiod was back, the secure target up %s after",
-		presented.Round(100*time.Millisecond), time.Since(back).Round(100*time.Millisecond))
-
-	// Negative controls. The same Prometheus without the certificates mounted (an
-	// empty directory where the volume was) has no secure job at all: it cannot read
-	// the CA file, so the scrape pool is refused. With another workload's mesh
-	// certificates (the target's own: valid, but not Prometheus's identity) the
-	// sidecar pod is down with a TLS error. The plaintext pod stays up in both.
-	negative := func(name, certs, listen string) (promTarget, []promTarget) {
-		n := promNode
-		n.mounts = map[string]string{}
-		for k, v := range promNode.mounts {
-			n.mounts[k] = v
-		}
-		n.mounts["istio-certs"], n.mounts["storage-volume"] = certs, bind(hostDir(t))
-		p := prom
-		p.Args = append(append([]string{}, prom.Args...), "--web.listen-address="+listen)
-		n.run(t, name, promImage, p, "65534:65534")
-		var plainT []promTarget
-		var ts []promTarget
-		waitFor(t, name+": the plain target up", 120*time.Second, func() error {
-			ts = targets(t, listen)
-			if plainT = on(ts, plainJob, plain.addr); len(plainT) != 1 || plainT[0].Health != "up" {
-				return fmt.Errorf("plain target: %+v", plainT)
-			}
-			return nil
-		})
-		return plainT[0], ts
-	}
-	_, ts = negative("e2e-prometheus-without-certs", bind(hostDir(t)), "127.0.0.1:9091")
-	if s := on(ts, secureJob, secure.addr); len(s) != 0 {
-		t.Errorf("without certificates, the secure job still has targets: %+v", s)
-	}
-	logs, _ := exec.Command("docker", "logs", "e2e-prometheus-without-certs").CombinedOutput()
-	if !strings.Contains(string(logs), "unable to read CA cert") || !strings.Contains(string(logs), "scrape_pool="+secureJob) {
-		t.Errorf("without certificates, Prometheus does not say why the secure job has no pool:\n%s", logs)
-	}
-	negative("e2e-prometheus-other-identity", bind(appCerts)+",readonly", "127.0.0.1:9092")
-	waitFor(t, "with another identity's certificates: the secure target down with a TLS error", 60*time.Second, func() error {
-		s := on(targets(t, "127.0.0.1:9092"), secureJob, secure.addr)
-		if len(s) != 1 || s[0].Health != "down" || !strings.Contains(s[0].LastError, "tls") {
-			return fmt.Errorf("secure target: %+v", s)
-		}
-		t.Logf("with another identity's certificates: %s", s[0].LastError)
-		return nil
-	})
 }
 
 // cost is a container's use of memory and CPU, read from its cgroup.
@@ -815,27 +471,4 @@ func sidecarCost(t *testing.T, id string, start time.Time) cost {
 		t.Fatalf("no cgroup memory accounting found for container %s", id)
 	}
 	return c
-}
-
-// readFromVolume reads a file of a docker volume through a container.
-func readFromVolume(t *testing.T, volume, name string) []byte {
-	t.Helper()
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o777); err != nil {
-		t.Fatal(err)
-	}
-	id, err := exec.Command("docker", "create", "--mount", volume+",dst=/certs,readonly", promImage).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer exec.Command("docker", "rm", "-f", strings.TrimSpace(string(id))).Run()
-	out := filepath.Join(dir, name)
-	if b, err := exec.Command("docker", "cp", strings.TrimSpace(string(id))+":/certs/"+name, out).CombinedOutput(); err != nil {
-		t.Fatalf("docker cp: %v\n%s", err, b)
-	}
-	b, err := os.ReadFile(out)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }

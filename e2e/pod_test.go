@@ -104,13 +104,14 @@ func resourceValue(t *testing.T, c corev1.Container, r *corev1.ResourceFieldSele
 	return fmt.Sprint((q.Value() + d.Value() - 1) / d.Value())
 }
 
-// run starts container c of the pod with docker, as the kubelet would: its image
-// (one of ours, FROM scratch), args and env resolved, its volume mounts, its user,
-// read-only root and dropped capabilities; host network, with istiod's service name
-// on 127.0.0.1.
-func (n node) run(t *testing.T, name, image string, c corev1.Container, user string) string {
+// dockerArgs is how container c of the pod starts with docker, as the kubelet
+// would start it: its image (one of ours, FROM scratch), args and env resolved,
+// its volume mounts, its user, read-only root and dropped capabilities; host
+// network, with istiod's service name on 127.0.0.1. The container's name comes
+// first (after "run -d --name").
+func (n node) dockerArgs(t *testing.T, image string, c corev1.Container, user string) []string {
 	t.Helper()
-	args := []string{"run", "-d", "--name", name, "--network", "host",
+	args := []string{"--network", "host",
 		"--add-host", "istiod.istio-system.svc:127.0.0.1", "--user", user,
 		"--cap-drop", "ALL", "--security-opt", "no-new-privileges"}
 	if sc := c.SecurityContext; sc != nil && sc.ReadOnlyRootFilesystem != nil && *sc.ReadOnlyRootFilesystem {
@@ -138,6 +139,14 @@ func (n node) run(t *testing.T, name, image string, c corev1.Container, user str
 	for _, a := range append(append([]string{}, c.Command...), c.Args...) {
 		args = append(args, expand(a, vars))
 	}
+	return args
+}
+
+// run starts container c of the pod with docker (see dockerArgs), for the
+// pods no kubelet runs (the targets' agents, the negative controls).
+func (n node) run(t *testing.T, name, image string, c corev1.Container, user string) string {
+	t.Helper()
+	args := append([]string{"run", "-d", "--name", name}, n.dockerArgs(t, image, c, user)...)
 	out, err := exec.Command("docker", args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
