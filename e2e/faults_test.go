@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
@@ -85,6 +86,7 @@ func shifted(s corev1.PodSpec, d int) corev1.PodSpec {
 // withStatusPort sets the agent's status port in its PROXY_CONFIG (pilot-agent
 // takes the port from its proxy config only; it ignores unknown flags).
 func withStatusPort(c *corev1.Container, port int) {
+	c.Env = slices.Clone(c.Env) // not the template's
 	for i, e := range c.Env {
 		if e.Name != "PROXY_CONFIG" {
 			continue
@@ -312,6 +314,12 @@ func TestScrapeOverMTLS(t *testing.T) {
 	// Fault 1: cold start with istiod down. istiod ran once (its CA and root
 	// ConfigMap exist, as in any cluster), then goes down; the Prometheus pods,
 	// native and classic, and the target pods start in the outage.
+	for _, ns := range []string{"istio-system", "apps"} {
+		waitFor(t, "istiod's root ConfigMap in "+ns, 60*time.Second, func() error {
+			_, err := c.client.CoreV1().ConfigMaps(ns).Get(context.Background(), "istio-ca-root-cert", metav1.GetOptions{})
+			return err
+		})
+	}
 	stopIstiod(t, istiod)
 	outageStart := time.Now()
 	secure, plain, appCerts := c.startTargets(t, native)
@@ -382,8 +390,9 @@ func TestScrapeOverMTLS(t *testing.T) {
 		}
 		return nil
 	})
+	until := time.Now()
 	time.Sleep(interval + 2*time.Second) // the last rotation's certificate presented
-	record = append(record, checkHandshakes(t, pods, secure, from)...)
+	record = append(record, checkHandshakes(t, pods, secure, from, until)...)
 
 	// What the agent cost, from its container's cgroup: started in istiod's
 	// outage, rotated its certificate since.
@@ -687,9 +696,10 @@ func certsSince(w *certWatch, from time.Time) []handshake {
 }
 
 // checkHandshakes: every handshake since from presented the certificate then
-// on its pod's disk, and connections were kept alive (more requests than
-// handshakes with some certificate).
-func checkHandshakes(t *testing.T, pods []*scraper, secure *target, from time.Time) []recovery {
+// on its pod's disk, each certificate written between from and until was
+// presented (a new handshake each), and connections were kept alive (more
+// requests than handshakes with some certificate).
+func checkHandshakes(t *testing.T, pods []*scraper, secure *target, from, until time.Time) []recovery {
 	t.Helper()
 	hs, perSerial := secure.shakes()
 	var out []recovery
@@ -713,9 +723,18 @@ func checkHandshakes(t *testing.T, pods []*scraper, secure *target, from time.Ti
 		for serial, n := range perCert {
 			reused = reused || perSerial[serial] > n
 		}
-		rotations := len(certsSince(s.certs, from))
-		if shook < rotations || !reused {
-			t.Errorf("%s: fault 5, %d handshakes over %d rotations, connections reused: %v", s.form, shook, rotations, reused)
+		rotations := 0
+		for _, c := range certsSince(s.certs, from) {
+			if c.at.After(until) {
+				break
+			}
+			rotations++
+			if perCert[c.serial] == 0 {
+				t.Errorf("%s: fault 5, certificate %s (written %s) was never presented", s.form, c.serial, c.at.Format("15:04:05.000"))
+			}
+		}
+		if !reused {
+			t.Errorf("%s: fault 5, %d handshakes over %d rotations, and no connection was reused", s.form, shook, rotations)
 		}
 		out = append(out, recovery{"5 keep-alive across rotations", s.form, 0,
 			fmt.Sprintf("%d rotations, %d handshakes, each with the certificate then on disk; connections kept alive between rotations; target up throughout", rotations, shook)})
