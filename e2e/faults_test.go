@@ -310,116 +310,136 @@ func TestScrapeOverMTLS(t *testing.T) {
 	crds := c.setUp(t, native)
 	istiod := c.startIstiod(t, crds, "istiod")
 	var record []recovery
+	// Each fault is a subtest, and each form a subtest of it where the forms
+	// are checked apart; the faults share one timeline (a failed one stops
+	// the rest). What lives longer than a fault is made on T.
+	T := t
+	fault := func(name string, f func(t *testing.T)) {
+		if !T.Run(name, f) {
+			T.FailNow()
+		}
+	}
+	var pods []*scraper
+	var secure, plain *target
+	var appCerts string
 
 	// Fault 1: cold start with istiod down. istiod ran once (its CA and root
-	// ConfigMap exist, as in any cluster), then goes down; the Prometheus pods,
+	// ConfigMaps exist, as in any cluster), then goes down; the Prometheus pods,
 	// native and classic, and the target pods start in the outage.
-	for _, ns := range []string{"istio-system", "apps"} {
-		waitFor(t, "istiod's root ConfigMap in "+ns, 60*time.Second, func() error {
-			_, err := c.client.CoreV1().ConfigMaps(ns).Get(context.Background(), "istio-ca-root-cert", metav1.GetOptions{})
-			return err
-		})
-	}
-	stopIstiod(t, istiod)
-	outageStart := time.Now()
-	secure, plain, appCerts := c.startTargets(t, native)
-	pods := []*scraper{
-		c.startScraper(t, "native", native, 0, "127.0.0.10"),
-		c.startScraper(t, "classic", classic, 200, "127.0.0.13"),
-	}
-	probe := startupProbe(t, pods[0].agent, pods[0].ip)
-	answers := map[int]int{}
-	for time.Since(outageStart) < coldOutage {
-		code := probe()
-		if code == http.StatusOK {
-			t.Fatal("native: the agent's startup probe passed with istiod unreachable")
+	fault("1-cold-start-istiod-down-60s", func(t *testing.T) {
+		for _, ns := range []string{"istio-system", "apps"} {
+			waitFor(t, "istiod's root ConfigMap in "+ns, 60*time.Second, func() error {
+				_, err := c.client.CoreV1().ConfigMaps(ns).Get(context.Background(), "istio-ca-root-cert", metav1.GetOptions{})
+				return err
+			})
 		}
-		answers[code]++
+		stopIstiod(t, istiod)
+		outageStart := time.Now()
+		secure, plain, appCerts = c.startTargets(T, native)
+		pods = []*scraper{
+			c.startScraper(T, "native", native, 0, "127.0.0.10"),
+			c.startScraper(T, "classic", classic, 200, "127.0.0.13"),
+		}
+		probe := startupProbe(t, pods[0].agent, pods[0].ip)
+		answers := map[int]int{}
+		for time.Since(outageStart) < coldOutage {
+			code := probe()
+			if code == http.StatusOK {
+				t.Fatal("native: the agent's startup probe passed with istiod unreachable")
+			}
+			answers[code]++
+			for _, s := range pods {
+				if st := s.k.state("prometheus-server"); len(st.ids) > 0 {
+					t.Fatalf("%s: the kubelet started Prometheus with istiod unreachable, before the certificates existed\n%s", s.form, s.k.events())
+				}
+			}
+			time.Sleep(time.Second)
+		}
+		if answers[http.StatusServiceUnavailable] == 0 {
+			t.Fatalf("native: the agent never answered its startup probe with 503 in the outage: %v", answers)
+		}
+		t.Logf("istiod down %s at cold start: native startup probe answers by status (0: no answer yet) %v; Prometheus not started in either form", coldOutage, answers)
+		istiod = c.startIstiod(T, crds, "istiod-after-cold-start")
+		back := time.Now()
 		for _, s := range pods {
-			if st := s.k.state("prometheus-server"); len(st.ids) > 0 {
-				t.Fatalf("%s: the kubelet started Prometheus with istiod unreachable, before the certificates existed\n%s", s.form, s.k.events())
-			}
+			t.Run(s.form, func(t *testing.T) {
+				took := firstGoodScrape(t, "the secure target up after istiod is back", s.web, secure, back, recoveryBudget)
+				s.checkUntouched(t)
+				waitFor(t, "a sample of each target in /api/v1/query", 60*time.Second, func() error {
+					if query(t, s.web, "e2e_secure_requests_total") == 0 || query(t, s.web, "e2e_plain_requests_total") == 0 {
+						return fmt.Errorf("not yet")
+					}
+					return nil
+				})
+				waitFor(t, "the plain target up in its own job, each target scraped by one job", 60*time.Second, func() error {
+					ts := targets(t, s.web)
+					if p := on(ts, plainJob, plain.addr); len(p) != 1 || p[0].Health != "up" || !strings.HasPrefix(p[0].ScrapeURL, "http://") {
+						return fmt.Errorf("plain target %+v", p)
+					}
+					if n, m := len(on(ts, "", secure.addr)), len(on(ts, "", plain.addr)); n != 1 || m != 1 {
+						return fmt.Errorf("the secure pod is scraped by %d jobs, the plain one by %d", n, m)
+					}
+					return nil
+				})
+				record = append(record, recovery{"1 cold start, istiod down 60 s", s.form, took, "no Prometheus restart, no config reload, never saw a missing CA file"})
+			})
 		}
-		time.Sleep(time.Second)
-	}
-	if answers[http.StatusServiceUnavailable] == 0 {
-		t.Fatalf("native: the agent never answered its startup probe with 503 in the outage: %v", answers)
-	}
-	t.Logf("fault 1, istiod down %s at cold start: native startup probe answers by status (0: no answer yet) %v; Prometheus not started in either form", coldOutage, answers)
-	istiod = c.startIstiod(t, crds, "istiod-after-cold-start")
-	back := time.Now()
-	for _, s := range pods {
-		took := firstGoodScrape(t, s.form+": fault 1, the secure target up after istiod is back", s.web, secure, back, recoveryBudget)
-		s.checkUntouched(t)
-		waitFor(t, s.form+": a sample of each target in /api/v1/query", 60*time.Second, func() error {
-			if query(t, s.web, "e2e_secure_requests_total") == 0 || query(t, s.web, "e2e_plain_requests_total") == 0 {
-				return fmt.Errorf("not yet")
-			}
-			return nil
-		})
-		record = append(record, recovery{"1 cold start, istiod down 60 s", s.form, took, "no Prometheus restart, no config reload, never saw a missing CA file"})
-	}
-	waitFor(t, "the plain target up in its own job, on both Prometheus pods", 60*time.Second, func() error {
-		for _, s := range pods {
-			ts := targets(t, s.web)
-			if p := on(ts, plainJob, plain.addr); len(p) != 1 || p[0].Health != "up" || !strings.HasPrefix(p[0].ScrapeURL, "http://") {
-				return fmt.Errorf("%s: plain target %+v", s.form, p)
-			}
-			if n, m := len(on(ts, "", secure.addr)), len(on(ts, "", plain.addr)); n != 1 || m != 1 {
-				return fmt.Errorf("%s: the secure pod is scraped by %d jobs, the plain one by %d", s.form, n, m)
-			}
-		}
-		return nil
 	})
 
 	// Fault 5: keep-alive across rotations. The target keeps connections alive;
 	// the certificate rotates every half lifetime; through three rotations on
 	// each pod the target stays up and every new handshake presents the
 	// certificate then on disk.
-	from := time.Now()
-	waitFor(t, "three rotations on each pod, the target up throughout", 5*certTTL, func() error {
-		for _, s := range pods {
-			if ts := on(targets(t, s.web), secureJob, secure.addr); len(ts) == 1 && ts[0].Health == "down" {
-				t.Fatalf("%s: fault 5, the secure target went down: %s", s.form, ts[0].LastError)
+	fault("5-keep-alive-across-rotations", func(t *testing.T) {
+		from := time.Now()
+		waitFor(t, "three rotations on each pod, the target up throughout", 5*certTTL, func() error {
+			for _, s := range pods {
+				if ts := on(targets(t, s.web), secureJob, secure.addr); len(ts) == 1 && ts[0].Health == "down" {
+					t.Fatalf("%s: the secure target went down: %s", s.form, ts[0].LastError)
+				}
 			}
-		}
-		for _, s := range pods {
-			if n := len(certsSince(s.certs, from)); n < 3 {
-				return fmt.Errorf("%s: %d rotations so far", s.form, n)
+			for _, s := range pods {
+				if n := len(certsSince(s.certs, from)); n < 3 {
+					return fmt.Errorf("%s: %d rotations so far", s.form, n)
+				}
 			}
+			return nil
+		})
+		until := time.Now()
+		time.Sleep(interval + 2*time.Second) // the last rotation's certificate presented
+		for _, s := range pods {
+			t.Run(s.form, func(t *testing.T) {
+				record = append(record, checkHandshakes(t, s, secure, from, until))
+			})
 		}
-		return nil
+		// What the agent cost, from its container's cgroup: started in
+		// istiod's outage, rotated its certificate since.
+		c.reportCost(t, pods[0])
 	})
-	until := time.Now()
-	time.Sleep(interval + 2*time.Second) // the last rotation's certificate presented
-	record = append(record, checkHandshakes(t, pods, secure, from, until)...)
-
-	// What the agent cost, from its container's cgroup: started in istiod's
-	// outage, rotated its certificate since.
-	c.reportCost(t, pods[0])
 
 	// Fault 3: istio-proxy killed; the kubelet restarts it. Fault 4: Prometheus
 	// killed; the kubelet restarts it, the agent running.
-	for _, name := range []string{"istio-proxy", "prometheus-server"} {
-		killed := time.Now()
-		for _, s := range pods {
-			if err := exec.Command("docker", "kill", s.k.current(name)).Run(); err != nil {
-				t.Fatalf("docker kill %s: %v", name, err)
+	for _, f := range []struct{ name, container, note string }{
+		{"3-istio-proxy-killed", "istio-proxy", "certificates kept in the memory volume, startup probe passing again, no secure scrape failed"},
+		{"4-prometheus-killed", "prometheus-server", "started with the files in place, first scrape good"},
+	} {
+		fault(f.name, func(t *testing.T) {
+			killed := time.Now()
+			for _, s := range pods {
+				if err := exec.Command("docker", "kill", s.k.current(f.container)).Run(); err != nil {
+					t.Fatalf("docker kill %s: %v", f.container, err)
+				}
 			}
-		}
-		took := secureUpThrough(t, pods, name, secure, killed, 40*time.Second)
-		for _, s := range pods {
-			st := s.k.state(name)
-			if st.restarts < 1 {
-				t.Fatalf("%s: the kubelet did not restart %s\n%s", s.form, name, s.k.events())
+			took := secureUpThrough(t, pods, f.container, secure, killed, 40*time.Second)
+			for _, s := range pods {
+				t.Run(s.form, func(t *testing.T) {
+					if st := s.k.state(f.container); st.restarts < 1 {
+						t.Fatalf("the kubelet did not restart %s\n%s", f.container, s.k.events())
+					}
+					record = append(record, recovery{f.name, s.form, took[s], f.note})
+				})
 			}
-			note := "certificates kept in the memory volume, startup probe passing again, no secure scrape failed"
-			fault := "3 istio-proxy killed, restarted by the kubelet"
-			if name == "prometheus-server" {
-				note, fault = "started with the files in place, first scrape good", "4 Prometheus killed, restarted by the kubelet"
-			}
-			record = append(record, recovery{fault, s.form, took[s], note})
-		}
+		})
 	}
 
 	// Fault 2: istiod down 30 s mid-run, with 60 s certificates: a renewal falls
@@ -429,79 +449,94 @@ func TestScrapeOverMTLS(t *testing.T) {
 	// come before ours; pilot-agent before 1.7 has no wait), starts in the
 	// outage: it starts before its certificates exist and must build the
 	// secure pool by itself within 60 s of them appearing.
-	stopIstiod(t, istiod)
-	down := time.Now()
-	unheld := c.startScraper(t, "classic, not held back", unhold(classic), 300, "127.0.0.14")
-	wentDown := map[string]bool{}
-	for time.Since(down) < midOutage {
-		for _, s := range pods {
-			if ts := on(targets(t, s.web), secureJob, secure.addr); len(ts) == 1 && ts[0].Health == "down" {
-				wentDown[s.form] = true
-			}
-		}
-		time.Sleep(time.Second)
-	}
-	c.startIstiod(t, crds, "istiod-after-mid-run")
-	back = time.Now()
-	for _, s := range pods {
-		var next handshake
-		waitFor(t, s.form+": fault 2, a certificate issued after istiod is back", certTTL, func() error {
-			var ok bool
-			if next, ok = s.certs.firstAfter(back); !ok {
-				return fmt.Errorf("none yet")
-			}
-			return nil
-		})
-		var presented time.Duration
-		waitFor(t, s.form+": fault 2, the new certificate presented", 2*interval+5*time.Second, func() error {
-			hs, _ := secure.shakes()
-			for _, h := range hs {
-				if h.serial == next.serial {
-					presented = h.at.Sub(next.at)
-					return nil
+	var unheld *scraper
+	fault("2-istiod-down-30s-mid-run", func(t *testing.T) {
+		stopIstiod(t, istiod)
+		down := time.Now()
+		unheld = c.startScraper(T, "classic, not held back", unhold(classic), 300, "127.0.0.14")
+		wentDown := map[string]bool{}
+		for time.Since(down) < midOutage {
+			for _, s := range pods {
+				if ts := on(targets(t, s.web), secureJob, secure.addr); len(ts) == 1 && ts[0].Health == "down" {
+					wentDown[s.form] = true
 				}
 			}
-			return fmt.Errorf("not yet")
+			time.Sleep(time.Second)
+		}
+		c.startIstiod(T, crds, "istiod-after-mid-run")
+		back := time.Now()
+		for _, s := range pods {
+			t.Run(s.form, func(t *testing.T) {
+				record = append(record, nextCertificate(t, s, secure, back, interval, wentDown[s.form]))
+			})
+		}
+		t.Run("not-held-back", func(t *testing.T) {
+			var files handshake
+			waitFor(t, "the unheld pod's certificates written", 60*time.Second, func() error {
+				var ok bool
+				if files, ok = unheld.certs.firstAfter(down); !ok {
+					return fmt.Errorf("none yet")
+				}
+				return nil
+			})
+			logs, _ := exec.Command("docker", "logs", unheld.k.current("prometheus-server")).CombinedOutput()
+			if !strings.Contains(string(logs), "unable to read CA cert") {
+				t.Fatalf("the unheld Prometheus did not start before its certificates (no \"unable to read CA cert\"):\n%s", logs)
+			}
+			took := firstGoodScrape(t, "the secure target up after its certificates appeared", unheld.web, secure, files.at, recoveryBudget)
+			unheld.checkUntouched(t)
+			record = append(record, recovery{"2b Prometheus started before its certificates (not held back)", unheld.form, took,
+				"secure pool refused at start (unable to read CA cert), built at the next target update (istio-proxy turning ready), no restart or reload"})
 		})
-		if presented > interval+2*time.Second {
-			t.Errorf("%s: fault 2, the new certificate was presented %s after it was written, more than one scrape interval (%s)", s.form, presented.Round(100*time.Millisecond), interval)
-		}
-		took := firstGoodScrape(t, s.form+": fault 2, the secure target up", s.web, secure, next.at, interval+2*time.Second)
-		note := fmt.Sprintf("next certificate %s after istiod was back, presented %s after it was written", next.at.Sub(back).Round(100*time.Millisecond), presented.Round(100*time.Millisecond))
-		if wentDown[s.form] {
-			note += "; the target was down in the outage (the certificate expired)"
-		} else {
-			note += "; the target stayed up through the outage"
-		}
-		record = append(record, recovery{"2 istiod down 30 s mid-run", s.form, next.at.Sub(back) + took, note})
-	}
-	var files handshake
-	waitFor(t, "the unheld pod's certificates written", 60*time.Second, func() error {
-		var ok bool
-		if files, ok = unheld.certs.firstAfter(down); !ok {
-			return fmt.Errorf("none yet")
-		}
-		return nil
 	})
-	logs, _ := exec.Command("docker", "logs", unheld.k.current("prometheus-server")).CombinedOutput()
-	if !strings.Contains(string(logs), "unable to read CA cert") {
-		t.Fatalf("the unheld Prometheus did not start before its certificates (no \"unable to read CA cert\"):\n%s", logs)
-	}
-	took := firstGoodScrape(t, "the unheld Prometheus: the secure target up after its certificates appeared", unheld.web, secure, files.at, recoveryBudget)
-	record = append(record, recovery{"2b Prometheus started before its certificates (not held back)", unheld.form, took,
-		"secure pool refused at start (unable to read CA cert), built at the next target update (istio-proxy turning ready), no restart or reload"})
-	unheld.checkUntouched(t)
 
-	t.Logf("kubelet events, native pod:\n%s", pods[0].k.events())
-	t.Logf("kubelet events, classic pod:\n%s", pods[1].k.events())
-	t.Logf("kubelet events, unheld pod:\n%s", unheld.k.events())
+	for _, s := range append(pods, unheld) {
+		t.Logf("kubelet events, %s pod:\n%s", s.form, s.k.events())
+	}
 	var b strings.Builder
 	for _, r := range record {
 		fmt.Fprintf(&b, "\n  %-62s %-24s %7s  %s", r.fault, r.form, r.took.Round(100*time.Millisecond), r.note)
 	}
 	t.Logf("recovery: time from the fault's end to the first good secure scrape%s", b.String())
 
-	c.negativeControls(t, pods[0], secure, plain, appCerts)
+	t.Run("negative-controls", func(t *testing.T) { c.negativeControls(t, pods[0], secure, plain, appCerts) })
+}
+
+// nextCertificate checks fault 2 on s once istiod is back (at back): the agent
+// gets its next certificate, Prometheus presents it within one scrape
+// interval, and the secure target is up within one interval of it.
+func nextCertificate(t *testing.T, s *scraper, secure *target, back time.Time, interval time.Duration, wentDown bool) recovery {
+	t.Helper()
+	var next handshake
+	waitFor(t, "a certificate issued after istiod is back", certTTL, func() error {
+		var ok bool
+		if next, ok = s.certs.firstAfter(back); !ok {
+			return fmt.Errorf("none yet")
+		}
+		return nil
+	})
+	var presented time.Duration
+	waitFor(t, "the new certificate presented", 2*interval+5*time.Second, func() error {
+		hs, _ := secure.shakes()
+		for _, h := range hs {
+			if h.serial == next.serial {
+				presented = h.at.Sub(next.at)
+				return nil
+			}
+		}
+		return fmt.Errorf("not yet")
+	})
+	if presented > interval+2*time.Second {
+		t.Errorf("the new certificate was presented %s after it was written, more than one scrape interval (%s)", presented.Round(100*time.Millisecond), interval)
+	}
+	took := firstGoodScrape(t, "the secure target up", s.web, secure, next.at, interval+2*time.Second)
+	note := fmt.Sprintf("next certificate %s after istiod was back, presented %s after it was written", next.at.Sub(back).Round(100*time.Millisecond), presented.Round(100*time.Millisecond))
+	if wentDown {
+		note += "; the target was down in the outage (the certificate expired)"
+	} else {
+		note += "; the target stayed up through the outage"
+	}
+	return recovery{"2 istiod down 30 s mid-run", s.form, next.at.Sub(back) + took, note}
 }
 
 func stopIstiod(t *testing.T, istiod *exec.Cmd) {
@@ -695,51 +730,47 @@ func certsSince(w *certWatch, from time.Time) []handshake {
 	return out
 }
 
-// checkHandshakes: every handshake since from presented the certificate then
-// on its pod's disk, each certificate written between from and until was
+// checkHandshakes: every handshake of s since from presented the certificate
+// then on its disk, each certificate written between from and until was
 // presented (a new handshake each), and connections were kept alive (more
 // requests than handshakes with some certificate).
-func checkHandshakes(t *testing.T, pods []*scraper, secure *target, from, until time.Time) []recovery {
+func checkHandshakes(t *testing.T, s *scraper, secure *target, from, until time.Time) recovery {
 	t.Helper()
 	hs, perSerial := secure.shakes()
-	var out []recovery
-	for _, s := range pods {
-		shook, reused := 0, false
-		perCert := map[string]int{}
-		for _, h := range hs {
-			if h.at.Before(from) {
-				continue
-			}
-			owned, ok := s.certs.current(h.serial, h.at)
-			if !owned {
-				continue
-			}
-			if !ok {
-				t.Errorf("%s: fault 5, a handshake at %s presented certificate %s, not the one on disk then (%v)", s.form, h.at.Format("15:04:05.000"), h.serial, s.certs.all())
-			}
-			shook++
-			perCert[h.serial]++
+	shook, reused := 0, false
+	perCert := map[string]int{}
+	for _, h := range hs {
+		if h.at.Before(from) {
+			continue
 		}
-		for serial, n := range perCert {
-			reused = reused || perSerial[serial] > n
+		owned, ok := s.certs.current(h.serial, h.at)
+		if !owned {
+			continue // another pod's
 		}
-		rotations := 0
-		for _, c := range certsSince(s.certs, from) {
-			if c.at.After(until) {
-				break
-			}
-			rotations++
-			if perCert[c.serial] == 0 {
-				t.Errorf("%s: fault 5, certificate %s (written %s) was never presented", s.form, c.serial, c.at.Format("15:04:05.000"))
-			}
+		if !ok {
+			t.Errorf("a handshake at %s presented certificate %s, not the one on disk then (%v)", h.at.Format("15:04:05.000"), h.serial, s.certs.all())
 		}
-		if !reused {
-			t.Errorf("%s: fault 5, %d handshakes over %d rotations, and no connection was reused", s.form, shook, rotations)
-		}
-		out = append(out, recovery{"5 keep-alive across rotations", s.form, 0,
-			fmt.Sprintf("%d rotations, %d handshakes, each with the certificate then on disk; connections kept alive between rotations; target up throughout", rotations, shook)})
+		shook++
+		perCert[h.serial]++
 	}
-	return out
+	for serial, n := range perCert {
+		reused = reused || perSerial[serial] > n
+	}
+	rotations := 0
+	for _, c := range certsSince(s.certs, from) {
+		if c.at.After(until) {
+			break
+		}
+		rotations++
+		if perCert[c.serial] == 0 {
+			t.Errorf("certificate %s (written %s) was never presented", c.serial, c.at.Format("15:04:05.000"))
+		}
+	}
+	if !reused {
+		t.Errorf("%d handshakes over %d rotations, and no connection was reused", shook, rotations)
+	}
+	return recovery{"5 keep-alive across rotations", s.form, 0,
+		fmt.Sprintf("%d rotations, %d handshakes, each with the certificate then on disk; connections kept alive between rotations; target up throughout", rotations, shook)}
 }
 
 // secureUpThrough watches the secure target on each pod for window after a
