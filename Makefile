@@ -10,6 +10,7 @@ KUSTOMIZE_VERSION := v5.8.2
 HELM_VERSION      := v3.19.5
 HELM4_VERSION     := v4.3.1
 PROMTOOL_VERSION  := v0.316.0
+VMAGENT_VERSION   := v1.151.0
 
 .PHONY: build test e2e demo demo-kpt image image-local helm-plugin dist schema bench fmt vet tools clean
 
@@ -69,7 +70,7 @@ vet:
 	go vet ./...
 
 # Test tools, installed once from the Go module proxy (promtool takes minutes).
-tools: $(GOBIN)/promtool $(GOBIN)/kustomize $(GOBIN)/helm $(GOBIN)/helm4 $(GOBIN)/actionlint
+tools: $(GOBIN)/promtool $(GOBIN)/kustomize $(GOBIN)/helm $(GOBIN)/helm4 $(GOBIN)/actionlint $(GOBIN)/vmagent
 	@command -v kpt >/dev/null || { echo "kpt 1.0.0-beta.56 is needed on PATH"; exit 1; }
 
 $(GOBIN)/promtool:
@@ -80,6 +81,10 @@ $(GOBIN)/kustomize:
 
 $(GOBIN)/helm:
 	go install helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+
+# vmagent judges the vmagent goldens' edited configs (vmagent -dryRun).
+$(GOBIN)/vmagent:
+	CGO_ENABLED=0 go install github.com/VictoriaMetrics/VictoriaMetrics/app/vmagent@$(VMAGENT_VERSION)
 
 $(GOBIN)/actionlint:
 	go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12

@@ -38,6 +38,12 @@ data:
     scrape_configs: []
 `
 
+// vmagentDeploy is deploy running vmagent, with arg (none when empty).
+func vmagentDeploy(arg string) string {
+	d := strings.Replace(strings.Replace(deploy, "name: prom, namespace", "name: vma, namespace", 1), "      - name: prometheus\n        image: prom/prometheus:v3.10.0\n", "      - name: vmagent\n        image: victoriametrics/vmagent:v1.150.0\n", 1)
+	return strings.Replace(d, "args: [--config.file=/etc/prometheus/prometheus.yml]", "args: ["+arg+"]", 1)
+}
+
 func cfg(spec string) string {
 	return "apiVersion: fn.istio-prometheus-mtls.dev/v1alpha1\nkind: PrometheusMTLS\nmetadata: {name: x}\nspec:\n" + spec
 }
@@ -92,6 +98,10 @@ func TestBadInput(t *testing.T) {
 		{"not a Prometheus config (an OpenTelemetry Collector's)", deploy + "---\n" + strings.Replace(configMap, "scrape_configs: []",
 			"receivers:\n      prometheus:\n        config:\n          scrape_configs: []\n    exporters: {debug: {}}\n    service:\n      pipelines: {metrics: {receivers: [prometheus], exporters: [debug]}}", 1), "",
 			"ConfigMap/mon/prom-config", "data.prometheus.yml", "is not a Prometheus configuration: its top-level keys receivers, exporters, service are not Prometheus's"},
+		{"a vmagent with no -promscrape.config", vmagentDeploy("") + "---\n" + configMap, "",
+			"Deployment/mon/vma", "spec.template.spec.containers", `container "vmagent" passes no --promscrape.config, so vmagent reads no scrape configuration; pass --promscrape.config=FILE`},
+		{"a vmagent file with a key vmagent does not know", vmagentDeploy("-promscrape.config=/etc/prometheus/prometheus.yml") + "---\n" + strings.Replace(configMap, "scrape_configs: []", "scrape_configs: []\n    remote_write: [{url: http://x}]", 1), "",
+			"ConfigMap/mon/prom-config", "data.prometheus.yml", "is not a vmagent configuration: its top-level keys remote_write are not vmagent's (global, scrape_configs, scrape_config_files)"},
 		{"invalid base64", strings.Replace(deploy, "configMap: {name: prom-config}", "secret: {secretName: prom-config}", 1) + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: prom-config, namespace: mon}\ndata:\n  prometheus.yml: '!!!'\n", "",
 			"Secret/mon/prom-config", "data.prometheus.yml", "is not valid base64"},
 		{"volume name collision", strings.Replace(deploy, "volumes:\n", "volumes:\n      - {name: istio-envoy, emptyDir: {}}\n", 1) + "---\n" + configMap, "",

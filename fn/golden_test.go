@@ -27,6 +27,17 @@ type goldenCase struct {
 	name, dir string
 }
 
+// scraper is the scraper table row the case's workload runs: the file
+// "scraper" names it, Prometheus without one. Each scraper's own tool checks
+// its cases' edited config (promtool, vmagent -dryRun).
+func (c goldenCase) scraper() string {
+	b, err := os.ReadFile(filepath.Join(c.dir, "scraper"))
+	if err != nil {
+		return "Prometheus"
+	}
+	return strings.TrimSpace(string(b))
+}
+
 func goldenCases(t testing.TB) []goldenCase {
 	dirs, err := filepath.Glob("../testdata/*")
 	if err != nil {

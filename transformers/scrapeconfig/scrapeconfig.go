@@ -15,6 +15,7 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -32,6 +33,16 @@ type Options struct {
 	// Remove takes out every job and drop rule an earlier run wrote and adds
 	// none (ambient mode); the plain jobs then scrape sidecar pods again.
 	Remove bool
+	// Scraper is the scraper table's row of the file's program (its layout);
+	// the zero value is Prometheus.
+	Scraper scrapers.Scraper
+}
+
+func (o Options) scraper() scrapers.Scraper {
+	if o.Scraper.Name == "" {
+		return scrapers.Prometheus()
+	}
+	return o.Scraper
 }
 
 // Report says what Edit did.
@@ -49,20 +60,16 @@ type Report struct {
 	Kept []string
 }
 
-// topLevel are the keys of a Prometheus config file (prometheus/config.Config):
-// Prometheus refuses any other, and a file with others is some other program's.
-var topLevel = []string{"global", "runtime", "alerting", "rule_files", "scrape_config_files", "scrape_configs",
-	"storage", "tracing", "remote_write", "remote_read", "otlp"}
-
 // Edit adds the jobs of o to the prometheus.yml in doc and returns the new text.
-// A document whose top-level keys are not all Prometheus's is refused: it is
-// not a Prometheus config, and nothing is written into it.
+// A document whose top-level keys are not all the scraper's (its row's
+// TopLevel: Prometheus's, by default) is refused: it is some other program's
+// file, and nothing is written into it.
 func Edit(doc string, o Options) (string, Report, error) {
 	root, err := parse(doc)
 	if err != nil {
 		return "", Report{}, err
 	}
-	if err := checkLayout(root); err != nil {
+	if err := checkLayout(root, o.scraper()); err != nil {
 		return "", Report{}, err
 	}
 	// `scrape_configs:` with nothing after it is an empty list to Prometheus.
@@ -100,21 +107,22 @@ func EditJobList(doc string, o Options) (string, Report, error) {
 	return editAndRender(doc, root, root, o, "")
 }
 
-// checkLayout refuses a document whose top-level keys Prometheus does not have.
-func checkLayout(root *yaml.RNode) error {
+// checkLayout refuses a document whose top-level keys the scraper s does not
+// have.
+func checkLayout(root *yaml.RNode, s scrapers.Scraper) error {
 	var foreign []string
 	content := root.YNode().Content
 	for i := 0; i+1 < len(content); i += 2 {
-		if k := content[i].Value; !slices.Contains(topLevel, k) {
+		if k := content[i].Value; !slices.Contains(s.TopLevel, k) {
 			foreign = append(foreign, k)
 		}
 	}
 	if len(foreign) == 0 {
 		return nil
 	}
-	return krmerr.Errorf("", "is not a Prometheus configuration: its top-level keys %s are not Prometheus's (%s), so nothing was written into it; "+
-		"if the workload runs several containers, name the Prometheus one with spec.target.container, or name the object and key holding prometheus.yml with spec.scrapeConfig",
-		strings.Join(foreign, ", "), strings.Join(topLevel, ", "))
+	return krmerr.Errorf("", "is not a %s configuration: its top-level keys %s are not %s's (%s), so nothing was written into it; "+
+		"if the workload runs several containers, name the %s one with spec.target.container, or name the object and key holding its config with spec.scrapeConfig",
+		s.Name, strings.Join(foreign, ", "), s.Name, strings.Join(s.TopLevel, ", "), s.Name)
 }
 
 func parse(doc string) (*yaml.RNode, error) {

@@ -5,6 +5,7 @@ package selection
 
 import (
 	"fmt"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"maps"
 	"path"
 	"slices"
@@ -330,7 +331,7 @@ func prometheusContainer(tpl *yaml.RNode, name string) (corev1.Container, error)
 	}
 	found := -1
 	for i, c := range cs {
-		if isPrometheusServer(c) {
+		if _, ok := scraperOf(c); ok {
 			if found >= 0 {
 				return corev1.Container{}, krmerr.Errorf("spec.containers", "containers %q and %q both look like Prometheus; set spec.target.container", cs[found].Name, c.Name)
 			}
@@ -358,71 +359,42 @@ func mayRunPrometheus(n *yaml.RNode) bool {
 		if c.Kind != yaml.MappingNode {
 			continue
 		}
+		var image string
+		var args []string
 		for i := 0; i+1 < len(c.Content); i += 2 {
-			k, v := c.Content[i].Value, c.Content[i+1]
-			switch k {
+			switch k, v := c.Content[i].Value, c.Content[i+1]; k {
 			case "image":
-				if strings.Contains(v.Value, "prometheus") {
-					return true
-				}
+				image = v.Value
 			case "args", "command":
 				for _, a := range v.Content {
-					if strings.Contains(a.Value, "config.file") {
-						return true
-					}
+					args = append(args, a.Value)
 				}
 			}
+		}
+		if scrapers.MayRun(image, args) {
+			return true
 		}
 	}
 	return false
 }
 
-// imageName is the last path element of an image reference, without tag or digest.
-func imageName(image string) string {
-	if i := strings.Index(image, "@"); i >= 0 {
-		image = image[:i]
-	}
-	if i := strings.LastIndex(image, "/"); i >= 0 {
-		image = image[i+1:]
-	}
-	if i := strings.Index(image, ":"); i >= 0 {
-		image = image[:i]
-	}
-	return image
-}
-
-// Images that pass --config.file but are not Prometheus servers.
-var notPrometheus = []string{"alertmanager", "exporter", "reloader", "configmap-reload", "pushgateway", "blackbox", "thanos", "agent", "operator"}
-
-// isPrometheusServer tells a Prometheus server container from its helpers.
-func isPrometheusServer(c corev1.Container) bool {
-	name := imageName(c.Image)
-	if name == "prometheus" {
-		return true
-	}
-	for _, x := range notPrometheus {
-		if strings.Contains(name, x) {
-			return false
+// scraperOf is the row of the scraper table that container c runs.
+func scraperOf(c corev1.Container) (scrapers.Scraper, bool) {
+	for _, s := range scrapers.Table {
+		if s.Runs(c) {
+			return s, true
 		}
 	}
-	_, ok := configFileFlag(c)
-	return ok
+	return scrapers.Scraper{}, false
 }
 
-// configFileFlag returns the value of --config.file in command or args.
-func configFileFlag(c corev1.Container) (string, bool) {
-	argv := append(append([]string{}, c.Command...), c.Args...)
-	for i, a := range argv {
-		for _, flag := range []string{"--config.file", "-config.file"} {
-			if v, ok := strings.CutPrefix(a, flag+"="); ok {
-				return v, true
-			}
-			if a == flag && i+1 < len(argv) {
-				return argv[i+1], true
-			}
-		}
+// RowOf is the row of c, or Prometheus's when c runs none (a container named
+// by spec.target.container).
+func RowOf(c corev1.Container) scrapers.Scraper {
+	if s, ok := scraperOf(c); ok {
+		return s
 	}
-	return "", false
+	return scrapers.Prometheus()
 }
 
 // Source is where prometheus.yml lives.
@@ -434,34 +406,32 @@ type Source struct {
 	Via string
 }
 
-// defaultConfigKeys are the keys looked for when no --config.file names one.
-var defaultConfigKeys = []string{"prometheus.yml", "prometheus.yaml"}
-
 // ScrapeConfig finds the ConfigMap or Secret key holding the Prometheus config of
 // container c of workload w.
 func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container, ref *config.ScrapeConfigRef) (Source, error) {
 	ns := w.GetNamespace()
+	row := RowOf(c)
 	if ref != nil {
-		return ix.explicit(ns, ref)
+		return ix.explicit(ns, ref, row)
 	}
 	vols, err := podtemplate.Volumes(tpl)
 	if err != nil {
 		return Source{}, err
 	}
-	flag, hasFlag := configFileFlag(c)
+	flag, hasFlag := row.ConfigFile(c)
 	if !hasFlag {
-		return ix.fallback(ns, c, vols)
+		return ix.fallback(ns, c, vols, row)
 	}
 	p := flag
 	if !path.IsAbs(p) {
 		wd := c.WorkingDir
 		if wd == "" {
-			wd = "/prometheus" // the WORKDIR of the Prometheus images
+			wd = row.WorkingDir
 		}
 		p = path.Join(wd, p)
 	}
 	p = path.Clean(p)
-	what := fmt.Sprintf("container %q passes --config.file=%s", c.Name, flag)
+	what := fmt.Sprintf("container %q passes --%s=%s", c.Name, row.ConfigFlag, flag)
 	mount := mountOf(c, p)
 	if mount == nil {
 		return Source{}, krmerr.Errorf("spec.containers", "%s, but no volumeMount of that container contains %s; mount the ConfigMap there or set spec.scrapeConfig", what, p)
@@ -512,7 +482,7 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container
 	return Source{}, krmerr.Errorf("spec.volumes", "%s, but volume %q provides no file %q", what, vol.Name, rel)
 }
 
-func (ix *Index) explicit(ns string, ref *config.ScrapeConfigRef) (Source, error) {
+func (ix *Index) explicit(ns string, ref *config.ScrapeConfigRef, row scrapers.Scraper) (Source, error) {
 	if ref.Namespace != "" {
 		ns = ref.Namespace
 	}
@@ -526,7 +496,10 @@ func (ix *Index) explicit(ns string, ref *config.ScrapeConfigRef) (Source, error
 	}
 	keys := []string{ref.Key}
 	if ref.Key == "" {
-		keys = defaultConfigKeys
+		keys = row.DefaultKeys
+	}
+	if len(keys) == 0 {
+		return Source{}, krmerr.ConfigErrorf("spec.scrapeConfig.key", "%s without a key, and %s has no default key: name the key holding its scrape config", what, row.Name)
 	}
 	for _, k := range keys {
 		if hasKey(ix.Items[i], k) {
@@ -536,9 +509,13 @@ func (ix *Index) explicit(ns string, ref *config.ScrapeConfigRef) (Source, error
 	return Source{}, krmerr.About(ix.Items[i], "data", "%s, but it has no key %s", what, strings.Join(keys, " or "))
 }
 
-// fallback looks for prometheus.yml in the ConfigMaps mounted into c.
-func (ix *Index) fallback(ns string, c corev1.Container, vols []corev1.Volume) (Source, error) {
-	what := fmt.Sprintf("container %q passes no --config.file", c.Name)
+// fallback looks for the scraper's default keys (prometheus.yml) in the
+// ConfigMaps mounted into c.
+func (ix *Index) fallback(ns string, c corev1.Container, vols []corev1.Volume, row scrapers.Scraper) (Source, error) {
+	what := fmt.Sprintf("container %q passes no --%s", c.Name, row.ConfigFlag)
+	if len(row.DefaultKeys) == 0 {
+		return Source{}, krmerr.Errorf("spec.containers", "%s, so %s reads no scrape configuration; pass --%s=FILE, a file of a ConfigMap or Secret mounted into it, or set spec.target.container if another container is the scraper", what, row.Name, row.ConfigFlag)
+	}
 	mounted := map[string]bool{}
 	for _, m := range c.VolumeMounts {
 		mounted[m.Name] = true
@@ -552,14 +529,14 @@ func (ix *Index) fallback(ns string, c corev1.Container, vols []corev1.Volume) (
 			if err != nil || i < 0 {
 				continue
 			}
-			for _, k := range defaultConfigKeys {
+			for _, k := range row.DefaultKeys {
 				if _, ok := cand.keyFor(k); ok && hasKey(ix.Items[i], k) {
 					return Source{Item: i, Kind: cand.kind, Key: k, Via: what + fmt.Sprintf(" (found key %q in mounted volume %q)", k, v.Name)}, nil
 				}
 			}
 		}
 	}
-	return Source{}, krmerr.Errorf("spec.containers", "%s, and no ConfigMap or Secret mounted into it holds %s; set spec.scrapeConfig", what, strings.Join(defaultConfigKeys, " or "))
+	return Source{}, krmerr.Errorf("spec.containers", "%s, and no ConfigMap or Secret mounted into it holds %s; set spec.scrapeConfig", what, strings.Join(row.DefaultKeys, " or "))
 }
 
 type candidate struct {

@@ -1,6 +1,7 @@
 package selection
 
 import (
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"strings"
 	"testing"
 
@@ -31,11 +32,11 @@ func TestIsPrometheusServer(t *testing.T) {
 		"jimmidyson/configmap-reload":                                    false,
 	} {
 		c := corev1.Container{Image: image, Args: []string{"--config.file=/etc/x.yml"}}
-		if got := isPrometheusServer(c); got != want {
+		if got := ok(scraperOf(c)); got != want {
 			t.Errorf("%s: %v, want %v", image, got, want)
 		}
 	}
-	if !isPrometheusServer(corev1.Container{Image: "mycorp/metrics-server:1", Command: []string{"/bin/prom", "--config.file", "/x"}}) {
+	if !ok(scraperOf(corev1.Container{Image: "mycorp/metrics-server:1", Command: []string{"/bin/prom", "--config.file", "/x"}})) {
 		t.Error("--config.file in command not detected")
 	}
 }
@@ -181,3 +182,5 @@ func mustIndex(t testing.TB, items []*yaml.RNode) *Index {
 	}
 	return ix
 }
+
+func ok(_ scrapers.Scraper, found bool) bool { return found }

@@ -10,6 +10,7 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapeconfig"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/selection"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -64,6 +65,16 @@ func serviceAccount(n *yaml.RNode, path ...string) string {
 	return yaml.GetValue(v)
 }
 
+// into names the container the certificates go into, with its scraper when
+// it is not Prometheus.
+func (pc *podController) into() string {
+	into := fmt.Sprintf("container %q", pc.container.Name)
+	if row := selection.RowOf(pc.container); row.Name != scrapers.Prometheus().Name {
+		into = row.Name + " " + into
+	}
+	return into
+}
+
 func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
 	old, err := editTemplate(pc.tpl, p, nil)
 	if err != nil {
@@ -71,7 +82,7 @@ func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
 	}
 	out := Outcome{
 		Edits: []Edit{{pc.item, pc.workload}},
-		Notes: workloadNote(pc.original, pc.workload, p, old, pc.tplField, pc.tplField+".metadata.labels", fmt.Sprintf("container %q", pc.container.Name), ""),
+		Notes: workloadNote(pc.original, pc.workload, p, old, pc.tplField, pc.tplField+".metadata.labels", pc.into(), ""),
 	}
 
 	cm := pc.ix.Items[pc.src.Item].Copy()
@@ -79,7 +90,9 @@ func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, krmerr.At(cm, err)
 	}
-	notes, err := editScrape(scrapeValue{obj: cm, key: key, text: text, what: "the Prometheus config; " + pc.src.Via}, p.Scrape, scrapeconfig.Edit)
+	o := p.Scrape
+	o.Scraper = selection.RowOf(pc.container)
+	notes, err := editScrape(scrapeValue{obj: cm, key: key, text: text, what: "the " + o.Scraper.Name + " config; " + pc.src.Via}, o, scrapeconfig.Edit)
 	if err != nil {
 		return Outcome{}, err
 	}

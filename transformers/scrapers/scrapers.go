@@ -1,0 +1,146 @@
+// Package scrapers is the table of the scrapers the function knows, as
+// package profiles is the table of Istio versions: for each, how its container
+// is recognised, which flag names its config file, what the top level of that
+// file may hold, where its scrape jobs sit, how a literal `$` is written in
+// what the function adds, and which tool validates the file. Selection, the
+// layout guard and the scrape-config edit read their row; nothing else is
+// written per scraper.
+package scrapers
+
+import (
+	"slices"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Scraper is one row of the table.
+type Scraper struct {
+	// Name names the scraper in messages.
+	Name string
+	// Images are the image names (the reference's last path element, without
+	// tag or digest) that run it.
+	Images []string
+	// Helpers are substrings of image names of containers that pass the
+	// config flag but are not this scraper (exporters, reloaders, …).
+	Helpers []string
+	// ConfigFlag is the flag naming the config file, without dashes: it is
+	// accepted with one or two, as name=value or name value.
+	ConfigFlag string
+	// WorkingDir is the image's working directory, against which a relative
+	// config path is resolved when the container sets none.
+	WorkingDir string
+	// DefaultKeys are the ConfigMap or Secret keys looked for in the mounted
+	// volumes when no flag names the file; none when the scraper reads no
+	// scrape config without its flag.
+	DefaultKeys []string
+	// TopLevel are the keys the config file's top level may hold; a file with
+	// others is some other program's, and nothing is written into it.
+	TopLevel []string
+	// Dollar is how a literal `$` (a relabel replacement's `$1`) is written in
+	// the jobs the function adds: "$", or "$$" where the file expands `$`.
+	Dollar string
+	// Validator is the command that validates an edited file, for messages.
+	Validator string
+}
+
+// Table is the scraper table.
+var Table = []Scraper{
+	{
+		Name:   "Prometheus",
+		Images: []string{"prometheus"},
+		// Images that pass --config.file but are not Prometheus servers.
+		Helpers:     []string{"alertmanager", "exporter", "reloader", "configmap-reload", "pushgateway", "blackbox", "thanos", "agent", "operator"},
+		ConfigFlag:  "config.file",
+		WorkingDir:  "/prometheus", // the WORKDIR of the Prometheus images
+		DefaultKeys: []string{"prometheus.yml", "prometheus.yaml"},
+		// prometheus/config.Config: Prometheus refuses any other key.
+		TopLevel: []string{"global", "runtime", "alerting", "rule_files", "scrape_config_files", "scrape_configs",
+			"storage", "tracing", "remote_write", "remote_read", "otlp"},
+		Dollar:    "$",
+		Validator: "promtool check config",
+	},
+	{
+		// VictoriaMetrics' vmagent (app/vmagent): -promscrape.config names a
+		// Prometheus-style scrape config, parsed strictly. Its placeholders are
+		// %{ENV}, so `$1` is written as it is.
+		Name:       "vmagent",
+		Images:     []string{"vmagent"},
+		Helpers:    []string{"operator", "reloader"},
+		ConfigFlag: "promscrape.config",
+		WorkingDir: "/", // the vmagent images set none
+		// Without -promscrape.config vmagent scrapes nothing: no default keys.
+		// lib/promscrape's Config at v1.151.0.
+		TopLevel:  []string{"global", "scrape_configs", "scrape_config_files"},
+		Dollar:    "$",
+		Validator: "vmagent -dryRun -promscrape.config",
+	},
+}
+
+// Prometheus is the table's Prometheus row.
+func Prometheus() Scraper { return Table[0] }
+
+// ImageName is the last path element of an image reference, without tag or
+// digest.
+func ImageName(image string) string {
+	if i := strings.Index(image, "@"); i >= 0 {
+		image = image[:i]
+	}
+	if i := strings.LastIndex(image, "/"); i >= 0 {
+		image = image[i+1:]
+	}
+	if i := strings.Index(image, ":"); i >= 0 {
+		image = image[:i]
+	}
+	return image
+}
+
+// Runs tells whether container c runs s: one of its images, or (not a helper's
+// image) its config flag.
+func (s Scraper) Runs(c corev1.Container) bool {
+	name := ImageName(c.Image)
+	if slices.Contains(s.Images, name) {
+		return true
+	}
+	for _, h := range s.Helpers {
+		if strings.Contains(name, h) {
+			return false
+		}
+	}
+	_, ok := s.ConfigFile(c)
+	return ok
+}
+
+// ConfigFile is the value of s's config flag in c's command and args.
+func (s Scraper) ConfigFile(c corev1.Container) (string, bool) {
+	argv := append(append([]string{}, c.Command...), c.Args...)
+	for i, a := range argv {
+		for _, flag := range []string{"--" + s.ConfigFlag, "-" + s.ConfigFlag} {
+			if v, ok := strings.CutPrefix(a, flag+"="); ok {
+				return v, true
+			}
+			if a == flag && i+1 < len(argv) {
+				return argv[i+1], true
+			}
+		}
+	}
+	return "", false
+}
+
+// MayRun is a cheap look at one container's image and one argument, for a
+// prefilter: whether either could belong to some scraper of the table.
+func MayRun(image string, args []string) bool {
+	for _, s := range Table {
+		for _, im := range s.Images {
+			if strings.Contains(image, im) {
+				return true
+			}
+		}
+		for _, a := range args {
+			if strings.Contains(a, s.ConfigFlag) {
+				return true
+			}
+		}
+	}
+	return false
+}

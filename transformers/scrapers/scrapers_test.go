@@ -1,0 +1,71 @@
+package scrapers
+
+import (
+	"slices"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// TestTable: every row is complete, Prometheus is the first, and no two rows
+// claim an image or a flag.
+func TestTable(t *testing.T) {
+	if Prometheus().Name != "Prometheus" {
+		t.Fatalf("the first row is %q", Prometheus().Name)
+	}
+	images, flags := map[string]string{}, map[string]string{}
+	for _, s := range Table {
+		if s.Name == "" || len(s.Images) == 0 || s.ConfigFlag == "" || s.WorkingDir == "" || len(s.TopLevel) == 0 || s.Dollar == "" || s.Validator == "" {
+			t.Errorf("row %q is incomplete: %+v", s.Name, s)
+		}
+		if !slices.Contains(s.TopLevel, "scrape_configs") {
+			t.Errorf("%s: its layout has no scrape_configs", s.Name)
+		}
+		for _, im := range s.Images {
+			if other, ok := images[im]; ok {
+				t.Errorf("image %q is %s's and %s's", im, other, s.Name)
+			}
+			images[im] = s.Name
+		}
+		if other, ok := flags[s.ConfigFlag]; ok {
+			t.Errorf("flag %q is %s's and %s's", s.ConfigFlag, other, s.Name)
+		}
+		flags[s.ConfigFlag] = s.Name
+	}
+}
+
+// TestRuns: containers are told apart by image and by config flag, in every
+// spelling of the flag, and helpers that pass the flag are not the scraper.
+func TestRuns(t *testing.T) {
+	row := func(name string) Scraper {
+		for _, s := range Table {
+			if s.Name == name {
+				return s
+			}
+		}
+		t.Fatalf("no row %s", name)
+		return Scraper{}
+	}
+	prom, vm := row("Prometheus"), row("vmagent")
+	for _, c := range []struct {
+		c          corev1.Container
+		prom, vm   bool
+		file, desc string
+	}{
+		{corev1.Container{Image: "quay.io/prometheus/prometheus:v3.10.0"}, true, false, "", "Prometheus image"},
+		{corev1.Container{Image: "victoriametrics/vmagent:v1.150.0", Args: []string{"--promscrape.config=/config/scrape/scrape.yml"}}, false, true, "/config/scrape/scrape.yml", "the vmagent chart"},
+		{corev1.Container{Image: "mycorp/agent:1", Args: []string{"-promscrape.config", "/c.yml"}}, false, true, "/c.yml", "vmagent by its flag, two arguments"},
+		{corev1.Container{Image: "ghcr.io/prometheus-operator/prometheus-config-reloader:v0.89.0", Args: []string{"--config.file=/etc/p.yml"}}, false, false, "", "a reloader passing --config.file"},
+		{corev1.Container{Image: "victoriametrics/operator:config-reloader-v0.74.1", Args: []string{"-promscrape.config=/x"}}, false, false, "", "VictoriaMetrics' reloader"},
+	} {
+		if got := prom.Runs(c.c); got != c.prom {
+			t.Errorf("%s: Prometheus %v, want %v", c.desc, got, c.prom)
+		}
+		if got := vm.Runs(c.c); got != c.vm {
+			t.Errorf("%s: vmagent %v, want %v", c.desc, got, c.vm)
+		}
+		if f, _ := vm.ConfigFile(c.c); c.vm && f != c.file {
+			t.Errorf("%s: config file %q, want %q", c.desc, f, c.file)
+		}
+	}
+}
