@@ -8,6 +8,7 @@
 package scrapers
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -125,6 +126,16 @@ func (s Scraper) ConfigFile(c corev1.Container) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Recognised says, for messages, how the table's scrapers are recognised:
+// "a prometheus image or --config.file, a vmagent image or -promscrape.config".
+func Recognised() string {
+	var parts []string
+	for _, s := range Table {
+		parts = append(parts, fmt.Sprintf("a %s image or --%s", strings.Join(s.Images, "/"), s.ConfigFlag))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // MayRun is a cheap look at one container's image and one argument, for a

@@ -252,7 +252,7 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 		if len(considered) == 0 {
 			return Workload{}, krmerr.ConfigErrorf("spec.target", "%s: the list holds no %s", what, strings.Join(kinds.Selectable(), ", "))
 		}
-		return Workload{}, krmerr.ConfigErrorf("spec.target", "%s among the workloads considered (%s); a Prometheus workload runs a prometheus image or passes --config.file, or is a monitoring.coreos.com Prometheus or PrometheusAgent; %s", what, strings.Join(considered, ", "), how)
+		return Workload{}, krmerr.ConfigErrorf("spec.target", "%s among the workloads considered (%s); a scraper workload runs %s, or is a monitoring.coreos.com Prometheus or PrometheusAgent; %s", what, strings.Join(considered, ", "), scrapers.Recognised(), how)
 	case 1:
 		w := candidates[0]
 		if w.unusable != nil {
@@ -339,7 +339,7 @@ func prometheusContainer(tpl *yaml.RNode, name string) (corev1.Container, error)
 		}
 	}
 	if found < 0 {
-		return corev1.Container{}, krmerr.Errorf("spec.containers", "no Prometheus container among %s (none runs a prometheus image or passes --config.file); set spec.target.container", strings.Join(names, ", "))
+		return corev1.Container{}, krmerr.Errorf("spec.containers", "no scraper container among %s (none runs %s); set spec.target.container", strings.Join(names, ", "), scrapers.Recognised())
 	}
 	return cs[found], nil
 }

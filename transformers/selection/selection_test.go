@@ -98,7 +98,7 @@ func TestSelectAndFind(t *testing.T) {
 	if _, err := ix.SelectWorkload(config.Target{MatchLabels: map[string]string{"app": "prom"}, Kind: "Deployment"}); err != nil {
 		t.Error(err)
 	}
-	if _, err := ix.SelectWorkload(config.Target{Name: "web"}); err == nil || !strings.Contains(err.Error(), "no Prometheus container among web") {
+	if _, err := ix.SelectWorkload(config.Target{Name: "web"}); err == nil || !strings.Contains(err.Error(), "no scraper container among web") {
 		t.Errorf("web: %v", err)
 	}
 	src, err = ix.ScrapeConfig(ix.Items[w.Item], tpl, w.Container, &config.ScrapeConfigRef{Kind: "ConfigMap", Name: "app-config", Key: "prom.yml"})
