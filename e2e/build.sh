@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Builds (once; cached by version) the real components the end-to-end test runs:
-# Istio's pilot-agent and pilot-discovery, Prometheus, kube-apiserver, and installs
-# Debian's etcd. BIN (default ~/.cache/istio-prometheus-mtls-e2e/<versions>) is where
+# Istio's pilot-agent and pilot-discovery, Prometheus, vmagent, kube-apiserver, and
+# installs Debian's etcd. BIN (default ~/.cache/istio-prometheus-mtls-e2e/<versions>) is where
 # the binaries go; it is printed last.
 set -euo pipefail
 cd "$(dirname "$0")"
 ISTIO=v0.0.0-20260827124520-eed52ebb66ad   # Istio master, 2026-08-27 (1.31.0-rc era)
 PROMETHEUS=v0.316.0
 KUBERNETES=v1.37.2
+VMAGENT=v1.151.0
 BIN="${BIN:-${XDG_CACHE_HOME:-$HOME/.cache}/istio-prometheus-mtls-e2e/istio-$ISTIO-prometheus-$PROMETHEUS-kubernetes-$KUBERNETES}"
 mkdir -p "$BIN"
 export CGO_ENABLED=0 # static: the agent and Prometheus run in FROM scratch images
@@ -17,6 +18,9 @@ done
 # Only the service discovery the test uses (kubernetes), as Prometheus documents.
 [ -x "$BIN/prometheus" ] || GOBIN="$BIN" go install -tags remove_all_sd,enable_kubernetes_sd \
   "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS" >&2
+# vmagent, cached under its version (the directory's name predates it).
+[ -x "$BIN/vmagent-$VMAGENT" ] || { GOBIN="$BIN/vmagent.tmp" go install "github.com/VictoriaMetrics/VictoriaMetrics/app/vmagent@$VMAGENT" >&2 &&
+  mv "$BIN/vmagent.tmp/vmagent" "$BIN/vmagent-$VMAGENT" && rmdir "$BIN/vmagent.tmp"; }
 # kube-apiserver from this module (go.mod replaces k8s.io/kubernetes's staging
 # modules); stamped with its version, which kubectl and clients parse.
 if [ ! -x "$BIN/kube-apiserver" ]; then

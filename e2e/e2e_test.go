@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,12 +36,19 @@ const (
 	secureJob    = "kubernetes-pods-istio-secure"
 	plainJob     = "kubernetes-pods"
 	promIdentity = "spiffe://cluster.local/ns/istio-system/sa/prometheus"
+	vmIdentity   = "spiffe://cluster.local/ns/monitoring/sa/vma-victoria-metrics-agent"
+	vmImage      = "istio-prometheus-mtls-e2e/vmagent:test"
+	vmagentBin   = "vmagent-v1.151.0"
 	agentImage   = "istio-prometheus-mtls-e2e/agent:test"
 	promImage    = "istio-prometheus-mtls-e2e/prometheus:test"
 	// The workload certificate's lifetime asked of istiod (the agent's SECRET_TTL):
 	// short, so that the test sees the agent rotate it and Prometheus follow.
 	certTTL = 60 * time.Second
 )
+
+// scraperIdentities are the mesh identities the secure target lets in: the
+// scrapers' service accounts (an AuthorizationPolicy would name them).
+var scraperIdentities = []string{promIdentity, vmIdentity}
 
 // emitted is what the function wrote for the Istio addon's Prometheus.
 type emitted struct {
@@ -74,13 +82,20 @@ func startupProbe(t *testing.T, c corev1.Container, podIP string) func() int {
 // built here: the run fails if the default asks for Envoy).
 func runFunction(t *testing.T, args ...string) emitted {
 	t.Helper()
+	return runFunctionOn(t, "istio-addon-prometheus.yaml", args...)
+}
+
+// runFunctionOn runs the function as a Helm post-renderer over a shared
+// fixture, with key=value config args, and returns its output.
+func runFunctionOn(t *testing.T, fixture string, args ...string) emitted {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "istio-prometheus-mtls")
 	build := exec.Command("go", "build", "-o", bin, "./fn")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the function: %v\n%s", err, out)
 	}
-	in, err := os.ReadFile("../../shared/fixtures/istio-addon-prometheus.yaml")
+	in, err := os.ReadFile("../../shared/fixtures/" + fixture)
 	if err != nil {
 		t.Fatalf("%v (the tests expect ../shared beside the checkout)", err)
 	}
@@ -341,12 +356,12 @@ func mtlsConfig(dir string, shook func(serial string)) *tls.Config {
 				Certificates: []tls.Certificate{*cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
 				VerifyPeerCertificate: func(_ [][]byte, chains [][]*x509.Certificate) error {
 					for _, u := range chains[0][0].URIs {
-						if u.String() == promIdentity {
+						if slices.Contains(scraperIdentities, u.String()) {
 							shook(chains[0][0].SerialNumber.String())
 							return nil
 						}
 					}
-					return fmt.Errorf("client is not %s: %v", promIdentity, chains[0][0].URIs)
+					return fmt.Errorf("client is none of %v: %v", scraperIdentities, chains[0][0].URIs)
 				},
 			}, nil
 		},
@@ -355,12 +370,14 @@ func mtlsConfig(dir string, shook func(serial string)) *tls.Config {
 
 // promTarget is one active target of Prometheus's /api/v1/targets.
 type promTarget struct {
-	ScrapePool string            `json:"scrapePool"`
-	ScrapeURL  string            `json:"scrapeUrl"`
-	Health     string            `json:"health"`
-	LastError  string            `json:"lastError"`
-	LastScrape time.Time         `json:"lastScrape"`
-	Labels     map[string]string `json:"labels"`
+	ScrapePool string    `json:"scrapePool"`
+	ScrapeURL  string    `json:"scrapeUrl"`
+	Health     string    `json:"health"`
+	LastError  string    `json:"lastError"`
+	LastScrape time.Time `json:"lastScrape"`
+	// LastSamples is vmagent's samples of the last scrape (Prometheus has none).
+	LastSamples int               `json:"lastSamplesScraped"`
+	Labels      map[string]string `json:"labels"`
 }
 
 func targets(t *testing.T, web string) []promTarget {

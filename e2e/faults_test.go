@@ -288,7 +288,7 @@ func TestScrapeOverMTLS(t *testing.T) {
 	if bin == "" {
 		t.Fatal("E2E_BIN is not set: run `make e2e` (e2e/build.sh builds the components)")
 	}
-	for _, p := range []int{9090, 9091, 9092, 9290, 9390, 15020, 15120, 15220, 15320} {
+	for _, p := range []int{8429, 9090, 9091, 9092, 9290, 9390, 15020, 15120, 15220, 15320, 15420} {
 		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err != nil {
 			t.Fatalf("port %d is taken: %v", p, err)
 		} else {
@@ -500,6 +500,44 @@ func TestScrapeOverMTLS(t *testing.T) {
 	t.Logf("recovery: time from the fault's end to the first good secure scrape%s", b.String())
 
 	t.Run("negative-controls", func(t *testing.T) { c.negativeControls(t, pods[0], secure, plain, appCerts) })
+
+	// vmagent: the function's output for the victoria-metrics-agent chart, its
+	// pod started by the kubelet runner, scrapes the same secure target over
+	// mTLS with its own agent's certificates, and the plain one in its own job.
+	t.Run("vmagent", func(t *testing.T) {
+		vm := runFunctionOn(t, "vmagent-chart.yaml", "istio-version=1.31")
+		c.apply(T, vm, vm.deployment.Namespace)
+		image(T, vmImage, map[string]string{"/vmagent-prod": filepath.Join(bin, vmagentBin)}, "/vmagent-prod")
+		s := c.startPodOf(T, "vmagent", vm, 400, "127.0.0.15", "127.0.0.1:8429",
+			map[string]runAs{"istio-proxy": {agentImage, "1337:1337"}, "vmagent": {vmImage, "65534:65534"}}, nil)
+		var ts []promTarget
+		waitFor(t, "vmagent: the secure target up over https, the plain one in its own job", 3*time.Minute, func() error {
+			ts = targets(t, s.web)
+			sec, pl := on(ts, secureJob, secure.addr), on(ts, plainJob, plain.addr)
+			if len(sec) != 1 || sec[0].Health != "up" || !strings.HasPrefix(sec[0].ScrapeURL, "https://") || sec[0].LastSamples == 0 {
+				return fmt.Errorf("secure target: %+v", sec)
+			}
+			if len(pl) != 1 || pl[0].Health != "up" || !strings.HasPrefix(pl[0].ScrapeURL, "http://") {
+				return fmt.Errorf("plain target: %+v", pl)
+			}
+			return nil
+		})
+		if n, m := len(on(ts, "", secure.addr)), len(on(ts, "", plain.addr)); n != 1 || m != 1 {
+			t.Errorf("vmagent: the secure pod is scraped by %d jobs, the plain one by %d: %+v", n, m, ts)
+		}
+		hs, _ := secure.shakes()
+		presented := false
+		for _, h := range hs {
+			if owned, ok := s.certs.current(h.serial, h.at); owned && ok {
+				presented = true
+			}
+		}
+		if !presented {
+			t.Errorf("vmagent: no handshake presented its agent's certificate (%v)", s.certs.all())
+		}
+		sec := on(ts, secureJob, secure.addr)[0]
+		t.Logf("vmagent: secure target up over https with its agent's certificate (%d samples at the last scrape), plain target up in %s\nkubelet events:\n%s", sec.LastSamples, plainJob, s.k.events())
+	})
 }
 
 // nextCertificate checks fault 2 on s once istiod is back (at back): the agent
@@ -606,17 +644,8 @@ func unhold(e emitted) emitted {
 // hand), the targets' service accounts; it returns Istio's CRDs.
 func (c *cluster) setUp(t *testing.T, e emitted) string {
 	t.Helper()
-	for _, ns := range []string{"istio-system", "apps"} {
-		c.kubectl(t, nil, "create", "namespace", ns)
-		c.kubectl(t, nil, "-n", ns, "create", "configmap", "kube-root-ca.crt", "--from-file=ca.crt="+filepath.Join(c.dir, "ca.crt"))
-	}
-	var rest []string
-	for _, doc := range strings.Split(string(e.stream), "\n---\n") {
-		if !strings.Contains(doc, "\nkind: Deployment\n") {
-			rest = append(rest, doc)
-		}
-	}
-	c.kubectl(t, []byte(strings.Join(rest, "\n---\n")), "apply", "-f", "-")
+	c.namespace(t, "apps")
+	c.apply(t, e, "istio-system")
 	c.kubectl(t, nil, "-n", "apps", "create", "serviceaccount", "secure-app")
 	c.kubectl(t, nil, "-n", "apps", "create", "serviceaccount", "plain-app")
 	modcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
@@ -626,10 +655,44 @@ func (c *cluster) setUp(t *testing.T, e emitted) string {
 	return filepath.Join(strings.TrimSpace(string(modcache)), "istio.io", "istio@"+istioVersion, "manifests/charts/base/files/crd-all.gen.yaml")
 }
 
+// namespace creates ns with the kube-root-ca.crt ConfigMap
+// kube-controller-manager's root-ca-cert-publisher would publish.
+func (c *cluster) namespace(t *testing.T, ns string) {
+	t.Helper()
+	c.kubectl(t, nil, "create", "namespace", ns)
+	c.kubectl(t, nil, "-n", ns, "create", "configmap", "kube-root-ca.crt", "--from-file=ca.crt="+filepath.Join(c.dir, "ca.crt"))
+}
+
+// apply creates namespace ns and applies everything e holds but its Deployment.
+func (c *cluster) apply(t *testing.T, e emitted, ns string) {
+	t.Helper()
+	c.namespace(t, ns)
+	var rest []string
+	for _, doc := range strings.Split(string(e.stream), "\n---\n") {
+		if !strings.Contains(doc, "\nkind: Deployment\n") {
+			rest = append(rest, doc)
+		}
+	}
+	c.kubectl(t, []byte(strings.Join(rest, "\n---\n")), "apply", "-f", "-")
+}
+
 // startScraper creates a Prometheus pod of the Deployment's template, its
 // ports shifted by shift, on ip, and has the kubelet runner start it. Its
 // agent asks for short-lived certificates (SECRET_TTL), to see them rotate.
 func (c *cluster) startScraper(t *testing.T, form string, e emitted, shift int, ip string) *scraper {
+	t.Helper()
+	return c.startPodOf(t, form, e, shift, ip, fmt.Sprintf("127.0.0.1:%d", 9090+shift), map[string]runAs{
+		"istio-proxy":       {agentImage, "1337:1337"},
+		"prometheus-server": {promImage, "65534:65534"},
+	}, map[string]string{
+		"prometheus-server-configmap-reload": "no image of prometheus-config-reloader is built here; it watches /etc/config, which no fault changes",
+	})
+}
+
+// startPodOf creates a pod of e's Deployment template (ports shifted by
+// shift), on ip, its scraper answering on web, and has the kubelet runner
+// start it with images.
+func (c *cluster) startPodOf(t *testing.T, form string, e emitted, shift int, ip, web string, images map[string]runAs, skip map[string]string) *scraper {
 	t.Helper()
 	spec := shifted(e.deployment.Spec.Template.Spec, shift)
 	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
@@ -639,21 +702,16 @@ func (c *cluster) startScraper(t *testing.T, form string, e emitted, shift int, 
 			}
 		}
 	}
-	name := "prometheus-" + strings.NewReplacer(",", "", " ", "-").Replace(form)
+	name := e.deployment.Name + "-" + strings.NewReplacer(",", "", " ", "-").Replace(form)
 	pod := c.createPod(t, &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "istio-system", Labels: e.deployment.Spec.Template.Labels, Annotations: e.deployment.Spec.Template.Annotations},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: e.deployment.Namespace, Labels: e.deployment.Spec.Template.Labels, Annotations: e.deployment.Spec.Template.Annotations},
 		Spec:       spec,
 	}, ip, false)
 	n := node{pod: pod, apiPort: c.apiPort, mounts: c.volumes(t, pod, "istio-certs")}
-	s := &scraper{form: form, web: fmt.Sprintf("127.0.0.1:%d", 9090+shift), agent: container(t, pod.Spec, "istio-proxy"),
+	s := &scraper{form: form, web: web, agent: container(t, pod.Spec, "istio-proxy"),
 		volume: n.mounts["istio-certs"], ip: ip}
 	s.certs = watchCerts(t, s.volume)
-	s.k = c.startPod(t, n, map[string]runAs{
-		"istio-proxy":       {agentImage, "1337:1337"},
-		"prometheus-server": {promImage, "65534:65534"},
-	}, map[string]string{
-		"prometheus-server-configmap-reload": "no image of prometheus-config-reloader is built here; it watches /etc/config, which no fault changes",
-	})
+	s.k = c.startPod(t, n, images, skip)
 	return s
 }
 
