@@ -38,6 +38,30 @@ data:
     scrape_configs: []
 `
 
+// otelDeploy is an OpenTelemetry Collector DaemonSet, as its chart renders it.
+const otelDeploy = `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: otel, namespace: mon}
+spec:
+  selector: {matchLabels: {app: otel}}
+  template:
+    metadata: {labels: {app: otel}}
+    spec:
+      containers:
+      - name: opentelemetry-collector
+        image: otel/opentelemetry-collector-k8s:0.158.0
+        args: [--config=/conf/relay.yaml]
+        volumeMounts: [{name: config, mountPath: /conf}]
+      volumes:
+      - {name: config, configMap: {name: otel-config}}
+`
+
+// otelConfig is the collector's ConfigMap with the given receivers.
+func otelConfig(receivers string) string {
+	return "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: otel-config, namespace: mon}\ndata:\n  relay.yaml: |\n    receivers:\n      " + receivers +
+		"\n    exporters: {debug: {}}\n    service: {pipelines: {metrics: {receivers: [otlp], exporters: [debug]}}}\n"
+}
+
 // vmagentDeploy is deploy running vmagent, with arg (none when empty).
 func vmagentDeploy(arg string) string {
 	d := strings.Replace(strings.Replace(deploy, "name: prom, namespace", "name: vma, namespace", 1), "      - name: prometheus\n        image: prom/prometheus:v3.10.0\n", "      - name: vmagent\n        image: victoriametrics/vmagent:v1.150.0\n", 1)
@@ -102,6 +126,12 @@ func TestBadInput(t *testing.T) {
 			"Deployment/mon/vma", "spec.template.spec.containers", `container "vmagent" passes no --promscrape.config, so vmagent reads no scrape configuration; pass --promscrape.config=FILE`},
 		{"a vmagent file with a key vmagent does not know", vmagentDeploy("-promscrape.config=/etc/prometheus/prometheus.yml") + "---\n" + strings.Replace(configMap, "scrape_configs: []", "scrape_configs: []\n    remote_write: [{url: http://x}]", 1), "",
 			"ConfigMap/mon/prom-config", "data.prometheus.yml", "is not a vmagent configuration: its top-level keys remote_write are not vmagent's (global, scrape_configs, scrape_config_files)"},
+		{"a collector with no prometheus receiver", otelDeploy + "---\n" + otelConfig("otlp: {}"), "",
+			"ConfigMap/mon/otel-config", "data.relay.yaml", "has no prometheus receiver, so there is no scrape config to add the job to"},
+		{"a collector with two prometheus receivers, none named", otelDeploy + "---\n" + otelConfig("prometheus: {config: {scrape_configs: []}}\n      prometheus/other: {config: {scrape_configs: []}}"), "",
+			"ConfigMap/mon/otel-config", "data.relay.yaml", "has 2 prometheus receivers (prometheus, prometheus/other); name the one the job goes into with spec.scrapeConfig.receiver"},
+		{"a collector's receiver named that it does not have", otelDeploy + "---\n" + otelConfig("prometheus: {config: {scrape_configs: []}}"), cfg("  scrapeConfig: {receiver: prometheus/nope}\n"),
+			"ConfigMap/mon/otel-config", "data.relay.yaml", `has no receiver "prometheus/nope" (spec.scrapeConfig.receiver); its prometheus receivers: prometheus`},
 		{"invalid base64", strings.Replace(deploy, "configMap: {name: prom-config}", "secret: {secretName: prom-config}", 1) + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: prom-config, namespace: mon}\ndata:\n  prometheus.yml: '!!!'\n", "",
 			"Secret/mon/prom-config", "data.prometheus.yml", "is not valid base64"},
 		{"volume name collision", strings.Replace(deploy, "volumes:\n", "volumes:\n      - {name: istio-envoy, emptyDir: {}}\n", 1) + "---\n" + configMap, "",

@@ -67,11 +67,12 @@ spec:
     takeOver: false        # replace a job of that name that this function did not write
     securePortJob: false   # add Istio's secure metrics port jobs (Istio >= 1.31)
     defaultScrapeClass: false  # prometheus-operator: istio-mtls scrape class as the default
-  scrapeConfig:            # unset (the default): follow the container's --config.file
+  scrapeConfig:            # unset (the default): follow the scraper's config flag
     kind: ConfigMap        # ConfigMap | Secret
     name: prometheus       # the object holding prometheus.yml
     namespace: ""          # default: the workload's
     key: ""                # default: prometheus.yml or prometheus.yaml
+    receiver: ""           # OpenTelemetry Collector: prometheus[/NAME]; default: the only one (may be set alone)
   takeOver: false          # adopt a hand-written setup: replace what carries our names
 
 A v1 ConfigMap works too, with flat keys (kpt fn eval ... -- istio-version=1.28):

@@ -197,7 +197,16 @@ type ScrapeConfigRef struct {
 	Namespace string `json:"namespace,omitempty"`
 	// Key holding the config; unset, prometheus.yml or prometheus.yaml.
 	Key string `json:"key,omitempty"`
+	// Receiver is the OpenTelemetry Collector's prometheus receiver the job
+	// goes into ("prometheus" or "prometheus/NAME"); unset, the only one. It
+	// may be set alone: the config file is then found as without
+	// spec.scrapeConfig.
+	Receiver string `json:"receiver,omitempty"`
 }
+
+// Names tells whether r names the object holding the config (not only a
+// receiver).
+func (r *ScrapeConfigRef) Names() bool { return r != nil && r.Name != "" }
 
 // Defaults.
 const (
@@ -365,7 +374,10 @@ func (c *PrometheusMTLS) Validate() error {
 			}
 		}
 	}
-	if r := s.ScrapeConfig; r != nil {
+	if r := s.ScrapeConfig; r != nil && r.Receiver != "" && r.Receiver != "prometheus" && !strings.HasPrefix(r.Receiver, "prometheus/") {
+		return fieldErr("spec.scrapeConfig.receiver", "must be a prometheus receiver of the collector's config (prometheus or prometheus/NAME), got %q", r.Receiver)
+	}
+	if r := s.ScrapeConfig; r != nil && (r.Names() || r.Namespace != "" || r.Key != "" || r.Receiver == "") {
 		if r.Kind != "ConfigMap" && r.Kind != "Secret" {
 			return fieldErr("spec.scrapeConfig.kind", "must be ConfigMap or Secret, got %q", r.Kind)
 		}
@@ -519,6 +531,7 @@ var flatKeys = map[string]func(c *PrometheusMTLS, v string) error{
 	"scrape-config-name":      func(c *PrometheusMTLS, v string) error { scrapeRef(c).Name = v; return nil },
 	"scrape-config-namespace": func(c *PrometheusMTLS, v string) error { scrapeRef(c).Namespace = v; return nil },
 	"scrape-config-key":       func(c *PrometheusMTLS, v string) error { scrapeRef(c).Key = v; return nil },
+	"scrape-config-receiver":  func(c *PrometheusMTLS, v string) error { scrapeRef(c).Receiver = v; return nil },
 }
 
 // FlatKeys lists the keys a ConfigMap function config accepts, sorted.

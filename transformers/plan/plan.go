@@ -79,6 +79,10 @@ func New(cfg *config.PrometheusMTLS, t Target) (Plan, error) {
 		return Plan{}, krmerr.ConfigErrorf("spec.istio.envoy", "%v", err)
 	}
 	dir := s.Certificates.MountPath
+	var receiver string
+	if s.ScrapeConfig != nil {
+		receiver = s.ScrapeConfig.Receiver
+	}
 	p := Plan{
 		Istio: istio,
 		Scrape: scrapeconfig.Options{
@@ -87,6 +91,7 @@ func New(cfg *config.PrometheusMTLS, t Target) (Plan, error) {
 			ExcludeFrom:   s.ScrapeJob.ExcludeFrom,
 			TakeOver:      s.ScrapeJob.TakeOver,
 			SecurePortJob: s.ScrapeJob.SecurePortJob,
+			Receiver:      receiver,
 		},
 		Class: operator.ScrapeClass{CertsDir: dir, Default: s.ScrapeJob.DefaultScrapeClass, TakeOver: s.ScrapeJob.TakeOver},
 	}

@@ -38,15 +38,7 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 		names[n] = i
 	}
 
-	type want struct {
-		name string
-		node func() *yaml.RNode
-	}
-	wanted := []want{{o.JobName, func() *yaml.RNode { return secureJob(o) }}}
-	optional := []want{
-		{secureMergedJob, func() *yaml.RNode { return securePortJob(secureMergedJob, lblSecurePort, o.CertsDir) }},
-		{secureEnvoyJob, func() *yaml.RNode { return securePortJob(secureEnvoyJob, lblEnvoyPort, o.CertsDir) }},
-	}
+	wanted, optional := wantedJobs(o)
 	switch {
 	case o.Remove:
 		wanted = nil
@@ -96,11 +88,36 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	return rep, nil
 }
 
+// want is a job the edit puts in, by name.
+type want struct {
+	name string
+	node func() *yaml.RNode
+}
+
+// wantedJobs are the secure job and the optional secure-port jobs, each $
+// written as the scraper reads it.
+func wantedJobs(o Options) (wanted, optional []want) {
+	dollar := o.scraper().Dollar
+	wanted = []want{{o.JobName, func() *yaml.RNode { return escapeDollars(secureJob(o), dollar) }}}
+	optional = []want{
+		{secureMergedJob, func() *yaml.RNode {
+			return escapeDollars(securePortJob(secureMergedJob, lblSecurePort, o.CertsDir), dollar)
+		}},
+		{secureEnvoyJob, func() *yaml.RNode {
+			return escapeDollars(securePortJob(secureEnvoyJob, lblEnvoyPort, o.CertsDir), dollar)
+		}},
+	}
+	return wanted, optional
+}
+
 // excludePlainJobs removes our earlier drop rules from the plain jobs and puts one
 // into each job that is to exclude sidecar pods (none with o.Remove). It returns
 // the jobs that got it, and those that lost it.
 func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) (excluded, restored []string, err error) {
 	drops := dropRules(o)
+	for _, d := range drops {
+		escapeDollars(d, o.scraper().Dollar)
+	}
 	targets := map[string]bool{}
 	if o.ExcludeFrom != nil {
 		for _, n := range *o.ExcludeFrom {

@@ -36,6 +36,9 @@ type Options struct {
 	// Scraper is the scraper table's row of the file's program (its layout);
 	// the zero value is Prometheus.
 	Scraper scrapers.Scraper
+	// Receiver is the collector's prometheus receiver the jobs go into
+	// (spec.scrapeConfig.receiver); unset, the only one.
+	Receiver string
 }
 
 func (o Options) scraper() scrapers.Scraper {
@@ -72,18 +75,78 @@ func Edit(doc string, o Options) (string, Report, error) {
 	if err := checkLayout(root, o.scraper()); err != nil {
 		return "", Report{}, err
 	}
+	path := []string{"scrape_configs"}
+	if o.scraper().Receivers {
+		name, err := receiver(root, o.Receiver)
+		if err != nil {
+			return "", Report{}, err
+		}
+		path = []string{"receivers", name, "config", "scrape_configs"}
+	}
+	field := strings.Join(path, ".")
 	// `scrape_configs:` with nothing after it is an empty list to Prometheus.
-	if n, _ := root.Pipe(yaml.Lookup("scrape_configs")); n != nil && n.YNode().Kind == yaml.ScalarNode && n.YNode().ShortTag() == yaml.NodeTagNull {
+	if n, _ := root.Pipe(yaml.Lookup(path...)); n != nil && n.YNode().Kind == yaml.ScalarNode && n.YNode().ShortTag() == yaml.NodeTagNull {
 		*n.YNode() = yaml.Node{Kind: yaml.SequenceNode}
 	}
-	jobs, err := root.Pipe(yaml.LookupCreate(yaml.SequenceNode, "scrape_configs"))
+	jobs, err := root.Pipe(yaml.LookupCreate(yaml.SequenceNode, path...))
 	if err != nil {
-		return "", Report{}, krmerr.Errorf("scrape_configs", "%v", err)
+		return "", Report{}, krmerr.Errorf(field, "%v", err)
 	}
 	if jobs.YNode().Kind != yaml.SequenceNode {
-		return "", Report{}, krmerr.Errorf("scrape_configs", "must be a list of jobs, got a %s", yamlnode.KindWord(jobs.YNode()))
+		return "", Report{}, krmerr.Errorf(field, "must be a list of jobs, got a %s", yamlnode.KindWord(jobs.YNode()))
 	}
-	return editAndRender(doc, root, jobs, o, "scrape_configs")
+	return editAndRender(doc, root, jobs, o, field)
+}
+
+// receiver picks the collector's prometheus receiver the jobs go into: the one
+// named, or the only one. The function adds no receiver and no pipeline.
+func receiver(root *yaml.RNode, named string) (string, error) {
+	recv, _ := root.Pipe(yaml.Lookup("receivers"))
+	var names []string
+	if recv != nil && recv.YNode().Kind == yaml.MappingNode {
+		for i := 0; i+1 < len(recv.YNode().Content); i += 2 {
+			if k := recv.YNode().Content[i].Value; k == "prometheus" || strings.HasPrefix(k, "prometheus/") {
+				names = append(names, k)
+			}
+		}
+	}
+	switch {
+	case named != "" && slices.Contains(names, named):
+		return named, nil
+	case named != "":
+		return "", krmerr.Errorf("receivers", "has no receiver %q (spec.scrapeConfig.receiver); its prometheus receivers: %s", named, orNone(names))
+	case len(names) == 1:
+		return names[0], nil
+	case len(names) == 0:
+		return "", krmerr.Errorf("receivers", "has no prometheus receiver, so there is no scrape config to add the job to; add one (receivers: {prometheus: {config: {scrape_configs: []}}}) and name it in a metrics pipeline: the function invents neither")
+	}
+	return "", krmerr.Errorf("receivers", "has %d prometheus receivers (%s); name the one the job goes into with spec.scrapeConfig.receiver", len(names), strings.Join(names, ", "))
+}
+
+func orNone(names []string) string {
+	if len(names) == 0 {
+		return "none"
+	}
+	return strings.Join(names, ", ")
+}
+
+// escapeDollars writes every $ in the scalars of n as dollar, the way the
+// scraper's file reads a literal $ (the collector: $$).
+func escapeDollars(n *yaml.RNode, dollar string) *yaml.RNode {
+	if dollar == "$" {
+		return n
+	}
+	var walk func(*yaml.Node)
+	walk = func(y *yaml.Node) {
+		if y.Kind == yaml.ScalarNode {
+			y.Value = strings.ReplaceAll(y.Value, "$", dollar)
+		}
+		for _, c := range y.Content {
+			walk(c)
+		}
+	}
+	walk(n.YNode())
+	return n
 }
 
 // EditJobList does the same on a bare list of jobs, the form of prometheus-operator's

@@ -26,8 +26,12 @@ type Scraper struct {
 	// config flag but are not this scraper (exporters, reloaders, …).
 	Helpers []string
 	// ConfigFlag is the flag naming the config file, without dashes: it is
-	// accepted with one or two, as name=value or name value.
+	// accepted with one or two, as name=value or name value (a "file:" URI
+	// names a file too).
 	ConfigFlag string
+	// ByImageOnly: the flag is too common a name to recognise the scraper by
+	// (the collector's --config); only its images do.
+	ByImageOnly bool
 	// WorkingDir is the image's working directory, against which a relative
 	// config path is resolved when the container sets none.
 	WorkingDir string
@@ -38,6 +42,9 @@ type Scraper struct {
 	// TopLevel are the keys the config file's top level may hold; a file with
 	// others is some other program's, and nothing is written into it.
 	TopLevel []string
+	// Receivers: the scrape jobs sit in a prometheus receiver of the file
+	// (receivers.prometheus[/NAME].config.scrape_configs), not at its top level.
+	Receivers bool
 	// Dollar is how a literal `$` (a relabel replacement's `$1`) is written in
 	// the jobs the function adds: "$", or "$$" where the file expands `$`.
 	Dollar string
@@ -76,6 +83,22 @@ var Table = []Scraper{
 		Dollar:    "$",
 		Validator: "vmagent -dryRun -promscrape.config",
 	},
+	{
+		// The OpenTelemetry Collector with the contrib prometheus receiver: its
+		// confmap expands ${VAR} and ${env:VAR} and reads $$ as $, so every $ of
+		// what the function adds is written $$ (the receiver's README says so).
+		Name: "OpenTelemetry Collector",
+		Images: []string{"opentelemetry-collector", "opentelemetry-collector-contrib", "opentelemetry-collector-k8s",
+			"otelcol", "otelcol-contrib", "otelcol-k8s"},
+		ConfigFlag:  "config",
+		ByImageOnly: true,
+		WorkingDir:  "/",
+		// Without --config the collector images read their own baked-in file.
+		TopLevel:  []string{"receivers", "processors", "exporters", "connectors", "extensions", "service"},
+		Receivers: true,
+		Dollar:    "$$",
+		Validator: "otelcol validate --config",
+	},
 }
 
 // Prometheus is the table's Prometheus row.
@@ -103,6 +126,9 @@ func (s Scraper) Runs(c corev1.Container) bool {
 	if slices.Contains(s.Images, name) {
 		return true
 	}
+	if s.ByImageOnly {
+		return false
+	}
 	for _, h := range s.Helpers {
 		if strings.Contains(name, h) {
 			return false
@@ -118,10 +144,10 @@ func (s Scraper) ConfigFile(c corev1.Container) (string, bool) {
 	for i, a := range argv {
 		for _, flag := range []string{"--" + s.ConfigFlag, "-" + s.ConfigFlag} {
 			if v, ok := strings.CutPrefix(a, flag+"="); ok {
-				return v, true
+				return strings.TrimPrefix(v, "file:"), true
 			}
 			if a == flag && i+1 < len(argv) {
-				return argv[i+1], true
+				return strings.TrimPrefix(argv[i+1], "file:"), true
 			}
 		}
 	}
@@ -133,6 +159,10 @@ func (s Scraper) ConfigFile(c corev1.Container) (string, bool) {
 func Recognised() string {
 	var parts []string
 	for _, s := range Table {
+		if s.ByImageOnly {
+			parts = append(parts, fmt.Sprintf("a %s image", strings.Join(s.Images, "/")))
+			continue
+		}
 		parts = append(parts, fmt.Sprintf("a %s image or --%s", strings.Join(s.Images, "/"), s.ConfigFlag))
 	}
 	return strings.Join(parts, ", ")
@@ -148,7 +178,7 @@ func MayRun(image string, args []string) bool {
 			}
 		}
 		for _, a := range args {
-			if strings.Contains(a, s.ConfigFlag) {
+			if !s.ByImageOnly && strings.Contains(a, s.ConfigFlag) {
 				return true
 			}
 		}

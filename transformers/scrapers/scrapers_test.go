@@ -18,8 +18,12 @@ func TestTable(t *testing.T) {
 		if s.Name == "" || len(s.Images) == 0 || s.ConfigFlag == "" || s.WorkingDir == "" || len(s.TopLevel) == 0 || s.Dollar == "" || s.Validator == "" {
 			t.Errorf("row %q is incomplete: %+v", s.Name, s)
 		}
-		if !slices.Contains(s.TopLevel, "scrape_configs") {
-			t.Errorf("%s: its layout has no scrape_configs", s.Name)
+		if want := "scrape_configs"; s.Receivers {
+			if !slices.Contains(s.TopLevel, "receivers") {
+				t.Errorf("%s: its jobs sit in receivers, which its layout lacks", s.Name)
+			}
+		} else if !slices.Contains(s.TopLevel, want) {
+			t.Errorf("%s: its layout has no %s", s.Name, want)
 		}
 		for _, im := range s.Images {
 			if other, ok := images[im]; ok {
@@ -46,7 +50,13 @@ func TestRuns(t *testing.T) {
 		t.Fatalf("no row %s", name)
 		return Scraper{}
 	}
-	prom, vm := row("Prometheus"), row("vmagent")
+	prom, vm, otel := row("Prometheus"), row("vmagent"), row("OpenTelemetry Collector")
+	if otel.Runs(corev1.Container{Image: "grafana/agent:v0", Args: []string{"--config=/etc/agent.yaml"}}) {
+		t.Error("a container passing --config is not a collector by that alone")
+	}
+	if f, ok := otel.ConfigFile(corev1.Container{Image: "otel/opentelemetry-collector-k8s:0.158.0", Args: []string{"--config=file:/conf/relay.yaml"}}); !ok || f != "/conf/relay.yaml" {
+		t.Errorf("collector --config=file:…: %q %v", f, ok)
+	}
 	for _, c := range []struct {
 		c          corev1.Container
 		prom, vm   bool

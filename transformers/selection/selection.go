@@ -411,7 +411,7 @@ type Source struct {
 func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container, ref *config.ScrapeConfigRef) (Source, error) {
 	ns := w.GetNamespace()
 	row := RowOf(c)
-	if ref != nil {
+	if ref.Names() {
 		return ix.explicit(ns, ref, row)
 	}
 	vols, err := podtemplate.Volumes(tpl)
