@@ -70,7 +70,7 @@ vet:
 	go vet ./...
 
 # Test tools, installed once from the Go module proxy (promtool takes minutes).
-tools: $(GOBIN)/promtool $(GOBIN)/kustomize $(GOBIN)/helm $(GOBIN)/helm4 $(GOBIN)/actionlint $(GOBIN)/vmagent
+tools: $(GOBIN)/promtool $(GOBIN)/kustomize $(GOBIN)/helm $(GOBIN)/helm4 $(GOBIN)/actionlint $(GOBIN)/vmagent $(GOBIN)/otelcol
 	@command -v kpt >/dev/null || { echo "kpt 1.0.0-beta.56 is needed on PATH"; exit 1; }
 
 $(GOBIN)/promtool:
@@ -85,6 +85,12 @@ $(GOBIN)/helm:
 # vmagent judges the vmagent goldens' edited configs (vmagent -dryRun).
 $(GOBIN)/vmagent:
 	CGO_ENABLED=0 go install github.com/VictoriaMetrics/VictoriaMetrics/app/vmagent@$(VMAGENT_VERSION)
+
+# The OpenTelemetry Collector of e2e/otelcol (the contrib prometheus receiver v0.165.1
+# and the components the collector chart's config names) judges the collector goldens
+# (otelcol validate); rebuilt when its module changes.
+$(GOBIN)/otelcol: e2e/otelcol/go.mod e2e/otelcol/main.go
+	cd e2e/otelcol && CGO_ENABLED=0 go build -o $(GOBIN)/otelcol .
 
 $(GOBIN)/actionlint:
 	go install github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
