@@ -507,8 +507,9 @@ func (k *kubelet) report() {
 	var inits, ctrs []corev1.ContainerStatus
 	for _, name := range k.order {
 		x := k.ctrs[name]
+		started := x.started // a copy: the status is written after the lock is let go
 		cs := corev1.ContainerStatus{Name: name, Image: x.spec.Image, Ready: x.ready, RestartCount: int32(x.restarts),
-			Started: &x.started, LastTerminationState: corev1.ContainerState{Terminated: x.lastExit}}
+			Started: &started, LastTerminationState: corev1.ContainerState{Terminated: x.lastExit}}
 		switch {
 		case x.running:
 			cs.State.Running = &corev1.ContainerStateRunning{StartedAt: metav1.NewTime(x.since)}

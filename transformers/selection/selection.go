@@ -1,11 +1,11 @@
-// Package selection finds, in a list of resources, the Prometheus workload, its
-// Prometheus container and the ConfigMap or Secret key that holds prometheus.yml.
+// Package selection finds, in a list of resources, the scraper workload
+// (Prometheus, or another row of the scraper table), its scraper container and
+// the ConfigMap or Secret key that holds its config.
 // Items are indexed once; nothing here scans the list more than once per call.
 package selection
 
 import (
 	"fmt"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"maps"
 	"path"
 	"slices"
@@ -16,6 +16,7 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -331,9 +332,10 @@ func prometheusContainer(tpl *yaml.RNode, name string) (corev1.Container, error)
 	}
 	found := -1
 	for i, c := range cs {
-		if _, ok := scraperOf(c); ok {
+		if s, ok := scraperOf(c); ok {
 			if found >= 0 {
-				return corev1.Container{}, krmerr.Errorf("spec.containers", "containers %q and %q both look like Prometheus; set spec.target.container", cs[found].Name, c.Name)
+				other, _ := scraperOf(cs[found])
+				return corev1.Container{}, krmerr.Errorf("spec.containers", "containers %q (%s) and %q (%s) both look like scrapers; set spec.target.container", cs[found].Name, other.Name, c.Name, s.Name)
 			}
 			found = i
 		}

@@ -1,12 +1,12 @@
 package selection
 
 import (
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"strings"
 	"testing"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/kio"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
