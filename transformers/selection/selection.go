@@ -233,7 +233,7 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 			}
 			continue
 		}
-		if !explicit && !mayRunPrometheus(n) {
+		if !explicit && !mayRunScraper(n) {
 			continue
 		}
 		c, err := workloadContainer(n, t.Container)
@@ -346,9 +346,9 @@ func prometheusContainer(tpl *yaml.RNode, name string) (corev1.Container, error)
 	return cs[found], nil
 }
 
-// mayRunPrometheus is a cheap look at a workload's container images and
+// mayRunScraper is a cheap look at a workload's container images and
 // arguments, so only likely candidates are decoded.
-func mayRunPrometheus(n *yaml.RNode) bool {
+func mayRunScraper(n *yaml.RNode) bool {
 	p, ok := kinds.TemplatePath(n.GetKind())
 	if !ok {
 		return false

@@ -24,12 +24,13 @@ type podController struct {
 	original, workload *yaml.RNode // as it came in; the copy being edited
 	tpl                *yaml.RNode // the copy's pod template
 	tplField           string
-	container          corev1.Container // the Prometheus container
+	container          corev1.Container // the scraper's container
+	row                scrapers.Scraper // its row of the scraper table
 	src                selection.Source
 }
 
 func newPodController(ix *selection.Index, sel selection.Workload, ref *config.ScrapeConfigRef) (*podController, error) {
-	pc := &podController{ix: ix, item: sel.Item, original: ix.Items[sel.Item], container: sel.Container}
+	pc := &podController{ix: ix, item: sel.Item, original: ix.Items[sel.Item], container: sel.Container, row: selection.RowOf(sel.Container)}
 	pc.workload = pc.original.Copy()
 	var err error
 	if pc.tpl, pc.tplField, err = podtemplate.Template(pc.workload); err != nil {
@@ -69,8 +70,8 @@ func serviceAccount(n *yaml.RNode, path ...string) string {
 // it is not Prometheus.
 func (pc *podController) into() string {
 	into := fmt.Sprintf("container %q", pc.container.Name)
-	if row := selection.RowOf(pc.container); row.Name != scrapers.Prometheus().Name {
-		into = row.Name + " " + into
+	if pc.row.Name != scrapers.Prometheus().Name {
+		into = pc.row.Name + " " + into
 	}
 	return into
 }
@@ -91,7 +92,7 @@ func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
 		return Outcome{}, krmerr.At(cm, err)
 	}
 	o := p.Scrape
-	o.Scraper = selection.RowOf(pc.container)
+	o.Scraper = pc.row
 	notes, err := editScrape(scrapeValue{obj: cm, key: key, text: text, what: "the " + o.Scraper.Name + " config; " + pc.src.Via}, o, scrapeconfig.Edit)
 	if err != nil {
 		return Outcome{}, err

@@ -1,0 +1,81 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// checkGoldensWith runs the scraper's own validator (its table row names it) on
+// the edited config of every golden case of that scraper: validate runs it on
+// a file, accepted reads its answer. A control shows that it refuses a field
+// it does not know, so the check can fail. The TLS files the config names are
+// generated (the validators stat them); ambient cases have no job of ours.
+func checkGoldensWith(t *testing.T, scraper string, validate func(file string) (string, error), accepted func(out string, err error) bool) {
+	t.Helper()
+	var row scrapers.Scraper
+	for _, s := range scrapers.Table {
+		if s.Name == scraper {
+			row = s
+		}
+	}
+	if row.Name == "" {
+		t.Fatalf("no scraper %q in the table", scraper)
+	}
+	check := func(t *testing.T, doc string, ours bool) (string, error) {
+		dir := t.TempDir()
+		doc = withGeneratedFiles(t, doc, dir, ours)
+		file := filepath.Join(dir, "config.yaml")
+		if err := os.WriteFile(file, []byte(doc), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return validate(file)
+	}
+	n := 0
+	for _, c := range goldenCases(t) {
+		if c.scraper() != scraper {
+			continue
+		}
+		n++
+		cfg, _ := os.ReadFile(filepath.Join(c.dir, "config.yaml"))
+		ours := !strings.Contains(string(cfg), "mode: ambient")
+		t.Run(c.name, func(t *testing.T) {
+			doc := scrapeConfigOf(t, c.name)
+			if out, err := check(t, doc, ours); !accepted(out, err) {
+				t.Fatalf("%s refused the edited config: %v\n%s", row.Validator, err, out)
+			}
+			if out, err := check(t, doc+"bogus_top_level_field: 1\n", ours); accepted(out, err) {
+				t.Fatalf("%s accepted an unknown field: the check proves nothing\n%s", row.Validator, out)
+			}
+		})
+	}
+	if n == 0 {
+		t.Fatalf("no %s golden case", scraper)
+	}
+}
+
+// scrapeConfigOf is the ConfigMap value holding scrape_configs in a golden
+// case's expected output.
+func scrapeConfigOf(t *testing.T, caseName string) string {
+	t.Helper()
+	for _, it := range expectedItems(t, caseName) {
+		if it.GetKind() != "ConfigMap" {
+			continue
+		}
+		data, _ := it.Pipe(yaml.Lookup("data"))
+		if data == nil {
+			continue
+		}
+		for _, v := range data.YNode().Content {
+			if strings.Contains(v.Value, "scrape_configs:") {
+				return v.Value
+			}
+		}
+	}
+	t.Fatalf("%s: no ConfigMap holds a scrape config", caseName)
+	return ""
+}
