@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds (once; cached by version) the real components the end-to-end test runs:
-# Istio's pilot-agent and pilot-discovery, Prometheus, vmagent, kube-apiserver, and
+# Istio's pilot-agent and pilot-discovery, Prometheus, vmagent, the collector, kube-apiserver, and
 # installs Debian's etcd. BIN (default ~/.cache/istio-prometheus-mtls-e2e/<versions>) is where
 # the binaries go; it is printed last.
 set -euo pipefail
@@ -21,6 +21,11 @@ done
 # vmagent, cached under its version (the directory's name predates it).
 [ -x "$BIN/vmagent-$VMAGENT" ] || { GOBIN="$BIN/vmagent.tmp" go install "github.com/VictoriaMetrics/VictoriaMetrics/app/vmagent@$VMAGENT" >&2 &&
   mv "$BIN/vmagent.tmp/vmagent" "$BIN/vmagent-$VMAGENT" && rmdir "$BIN/vmagent.tmp"; }
+# The collector of ./otelcol (its own module: the contrib prometheus receiver and
+# the matching core), cached under a digest of that module.
+OTELCOL="otelcol-$(cat otelcol/go.mod otelcol/go.sum otelcol/main.go | sha256sum | cut -c1-12)"
+[ -x "$BIN/$OTELCOL" ] || (cd otelcol && go build -o "$BIN/$OTELCOL.tmp" . && mv "$BIN/$OTELCOL.tmp" "$BIN/$OTELCOL") >&2
+ln -sfn "$OTELCOL" "$BIN/otelcol" # the name the test runs
 # kube-apiserver from this module (go.mod replaces k8s.io/kubernetes's staging
 # modules); stamped with its version, which kubectl and clients parse.
 if [ ! -x "$BIN/kube-apiserver" ]; then

@@ -48,7 +48,7 @@ const (
 
 // scraperIdentities are the mesh identities the secure target lets in: the
 // scrapers' service accounts (an AuthorizationPolicy would name them).
-var scraperIdentities = []string{promIdentity, vmIdentity}
+var scraperIdentities = []string{promIdentity, vmIdentity, otelIdentity}
 
 // emitted is what the function wrote for the Istio addon's Prometheus.
 type emitted struct {
@@ -89,15 +89,23 @@ func runFunction(t *testing.T, args ...string) emitted {
 // fixture, with key=value config args, and returns its output.
 func runFunctionOn(t *testing.T, fixture string, args ...string) emitted {
 	t.Helper()
+	in, err := os.ReadFile("../../shared/fixtures/" + fixture)
+	if err != nil {
+		t.Fatalf("%v (the tests expect ../shared beside the checkout)", err)
+	}
+	return runFunctionWith(t, in, args...)
+}
+
+// runFunctionWith runs the function as a post-renderer on in; the scraper's
+// Deployment or DaemonSet is read back (a DaemonSet as a Deployment of its
+// template: the kubelet runner starts one pod of either).
+func runFunctionWith(t *testing.T, in []byte, args ...string) emitted {
+	t.Helper()
 	bin := filepath.Join(t.TempDir(), "istio-prometheus-mtls")
 	build := exec.Command("go", "build", "-o", bin, "./fn")
 	build.Dir = ".."
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the function: %v\n%s", err, out)
-	}
-	in, err := os.ReadFile("../../shared/fixtures/" + fixture)
-	if err != nil {
-		t.Fatalf("%v (the tests expect ../shared beside the checkout)", err)
 	}
 	cmd := exec.Command(bin, append([]string{"post-render", "istio-version=1.31"}, args...)...)
 	cmd.Stdin = bytes.NewReader(in)
@@ -109,14 +117,21 @@ func runFunctionOn(t *testing.T, fixture string, args ...string) emitted {
 	}
 	e := emitted{stream: out}
 	for _, doc := range strings.Split(string(out), "\n---\n") {
-		if strings.Contains(doc, "\nkind: Deployment\n") {
+		switch {
+		case strings.Contains(doc, "\nkind: Deployment\n"):
 			if err := yaml.UnmarshalStrict([]byte(doc), &e.deployment); err != nil {
 				t.Fatal(err)
 			}
+		case strings.Contains(doc, "\nkind: DaemonSet\n"):
+			var ds appsv1.DaemonSet
+			if err := yaml.UnmarshalStrict([]byte(doc), &ds); err != nil {
+				t.Fatal(err)
+			}
+			e.deployment = appsv1.Deployment{ObjectMeta: ds.ObjectMeta, Spec: appsv1.DeploymentSpec{Template: ds.Spec.Template}}
 		}
 	}
 	if e.deployment.Name == "" {
-		t.Fatal("no Deployment in the function's output")
+		t.Fatal("no Deployment or DaemonSet in the function's output")
 	}
 	return e
 }

@@ -288,7 +288,7 @@ func TestScrapeOverMTLS(t *testing.T) {
 	if bin == "" {
 		t.Fatal("E2E_BIN is not set: run `make e2e` (e2e/build.sh builds the components)")
 	}
-	for _, p := range []int{8429, 9090, 9091, 9092, 9290, 9390, 15020, 15120, 15220, 15320, 15420} {
+	for _, p := range []int{8429, 9090, 9091, 9092, 9290, 9390, 15020, 15120, 15220, 15320, 15420, 15520} {
 		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p)); err != nil {
 			t.Fatalf("port %d is taken: %v", p, err)
 		} else {
@@ -538,6 +538,10 @@ func TestScrapeOverMTLS(t *testing.T) {
 		sec := on(ts, secureJob, secure.addr)[0]
 		t.Logf("vmagent: secure target up over https with its agent's certificate (%d samples at the last scrape), plain target up in %s\nkubelet events:\n%s", sec.LastSamples, plainJob, s.k.events())
 	})
+
+	// The OpenTelemetry Collector likewise, from the opentelemetry-collector
+	// chart's DaemonSet; what it scraped is read at its prometheus exporter.
+	t.Run("collector", func(t *testing.T) { c.scrapeWithCollector(t, T, bin, secure, plain) })
 }
 
 // nextCertificate checks fault 2 on s once istiod is back (at back): the agent
@@ -669,7 +673,7 @@ func (c *cluster) apply(t *testing.T, e emitted, ns string) {
 	c.namespace(t, ns)
 	var rest []string
 	for _, doc := range strings.Split(string(e.stream), "\n---\n") {
-		if !strings.Contains(doc, "\nkind: Deployment\n") {
+		if !strings.Contains(doc, "\nkind: Deployment\n") && !strings.Contains(doc, "\nkind: DaemonSet\n") {
 			rest = append(rest, doc)
 		}
 	}

@@ -1,13 +1,15 @@
 // Command otelcol is the OpenTelemetry Collector e2e/ runs: the components the
 // opentelemetry-collector chart's default config names (the otlp, jaeger,
 // zipkin and prometheus receivers, the batch and memory_limiter processors,
-// the health_check extension, the debug exporter), at one release, built from
+// the health_check extension, the debug exporter) and the prometheus exporter,
+// which e2e/ reads what the collector scraped from, at one release, built from
 // the module proxy as the collector builder would.
 package main
 
 import (
 	"log"
 
+	"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/prometheusexporter"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/extension/healthcheckextension"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/jaegerreceiver"
 	"github.com/open-telemetry/opentelemetry-collector-contrib/receiver/prometheusreceiver"
@@ -42,7 +44,7 @@ func components() (otelcol.Factories, error) {
 		return f, err
 	}
 	f.Telemetry = otelconftelemetry.NewFactory()
-	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](debugexporter.NewFactory())
+	f.Exporters, err = otelcol.MakeFactoryMap[exporter.Factory](debugexporter.NewFactory(), prometheusexporter.NewFactory())
 	return f, err
 }
 
