@@ -300,7 +300,7 @@ func TestHelmPostRenderer(t *testing.T) {
 	}
 	cmd = exec.Command(helm, "template", "demo", "testdata/charts/no-prometheus", "--post-renderer", binary(t), "--post-renderer-args", "post-render")
 	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "no Prometheus workload found") {
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "no scraper workload found") {
 		t.Errorf("helm on a chart without Prometheus: %v\n%s", err, out)
 	}
 }

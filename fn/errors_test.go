@@ -68,6 +68,16 @@ func vmagentDeploy(arg string) string {
 	return strings.Replace(d, "args: [--config.file=/etc/prometheus/prometheus.yml]", "args: ["+arg+"]", 1)
 }
 
+// otelCR is an OpenTelemetryCollector with spec (one line per field).
+func otelCR(spec string) string {
+	return "apiVersion: opentelemetry.io/v1beta1\nkind: OpenTelemetryCollector\nmetadata: {name: otel, namespace: mon}\nspec:\n  " + spec + "\n"
+}
+
+// vmagentCR is a VMAgent with spec.
+func vmagentCR(spec string) string {
+	return "apiVersion: operator.victoriametrics.com/v1beta1\nkind: VMAgent\nmetadata: {name: vma, namespace: mon}\nspec:\n  " + spec + "\n"
+}
+
 func cfg(spec string) string {
 	return "apiVersion: fn.istio-prometheus-mtls.dev/v1alpha1\nkind: PrometheusMTLS\nmetadata: {name: x}\nspec:\n" + spec
 }
@@ -100,9 +110,9 @@ func TestBadInput(t *testing.T) {
 		{"unknown ConfigMap key", deploy + "---\n" + configMap, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  istio_version: \"1.28\"\n",
 			"ConfigMap/c", "data.istio_version", "unknown key (known: "},
 		{"no Prometheus", configMap, "",
-			"", "spec.target", "no Prometheus workload found: the list holds no Deployment, StatefulSet, DaemonSet, Prometheus, PrometheusAgent"},
+			"", "spec.target", "no scraper workload found: the list holds no Deployment, StatefulSet, DaemonSet, Prometheus, PrometheusAgent, VMAgent, OpenTelemetryCollector"},
 		{"two Prometheus", deploy + "---\n" + strings.Replace(deploy, "name: prom,", "name: prom2,", 1) + "---\n" + configMap, "",
-			"", "spec.target", "2 Prometheus workloads match (Deployment mon/prom, Deployment mon/prom2); select one with spec.target"},
+			"", "spec.target", "2 scraper workloads match (Deployment mon/prom, Deployment mon/prom2); select one with spec.target"},
 		{"selector matches nothing", deploy + "---\n" + configMap, cfg("  target:\n    name: nope\n"),
 			"PrometheusMTLS/x", "spec.target", "no workload matches spec.target (name=nope) among the workloads considered (Deployment mon/prom)"},
 		{"named container missing", deploy + "---\n" + configMap, cfg("  target:\n    container: server\n"),
@@ -132,6 +142,16 @@ func TestBadInput(t *testing.T) {
 			"ConfigMap/mon/otel-config", "data.relay.yaml", "has 2 prometheus receivers (prometheus, prometheus/other); name the one the job goes into with spec.scrapeConfig.receiver"},
 		{"a collector's receiver named that it does not have", otelDeploy + "---\n" + otelConfig("prometheus: {config: {scrape_configs: []}}"), cfg("  scrapeConfig: {receiver: prometheus/nope}\n"),
 			"ConfigMap/mon/otel-config", "data.relay.yaml", `has no receiver "prometheus/nope" (spec.scrapeConfig.receiver); its prometheus receivers: prometheus`},
+		{"an OpenTelemetryCollector in sidecar mode", otelCR("mode: sidecar\n  config: {receivers: {prometheus: {config: {scrape_configs: []}}}}"), "",
+			"OpenTelemetryCollector/mon/otel", "spec.mode", `"sidecar": the operator injects this collector into other pods`},
+		{"an OpenTelemetryCollector with no config", otelCR("mode: deployment"), "",
+			"OpenTelemetryCollector/mon/otel", "spec.config", "missing: the collector has no config to put the scrape job in"},
+		{"an OpenTelemetryCollector's target allocator and a receiver not named prometheus", otelCR("targetAllocator: {enabled: true}\n  config: {receivers: {prometheus/self: {config: {scrape_configs: []}}}}"), "",
+			"OpenTelemetryCollector/mon/otel", "spec.config.receivers.prometheus/self", "the operator gives the target allocator the jobs of the receiver named prometheus only"},
+		{"a VMAgent's additionalScrapeConfigs without a key", vmagentCR("additionalScrapeConfigs: {name: extra}"), "",
+			"VMAgent/mon/vma", "spec.additionalScrapeConfigs", "needs both name and key"},
+		{"a VMAgent and a Prometheus Deployment, none selected", vmagentCR("selectAllByDefault: true") + "---\n" + deploy + "---\n" + configMap, "",
+			"", "spec.target", "2 scraper workloads match (VMAgent mon/vma, Deployment mon/prom)"},
 		{"invalid base64", strings.Replace(deploy, "configMap: {name: prom-config}", "secret: {secretName: prom-config}", 1) + "---\napiVersion: v1\nkind: Secret\nmetadata: {name: prom-config, namespace: mon}\ndata:\n  prometheus.yml: '!!!'\n", "",
 			"Secret/mon/prom-config", "data.prometheus.yml", "is not valid base64"},
 		{"volume name collision", strings.Replace(deploy, "volumes:\n", "volumes:\n      - {name: istio-envoy, emptyDir: {}}\n", 1) + "---\n" + configMap, "",
@@ -251,7 +271,7 @@ func TestUnreadableInput(t *testing.T) {
 		"not a ResourceList":     {deploy, `input was of unexpected kind "Deployment"; expected ResourceList`},
 		"empty input":            {"", "failed to parse input bytes"},
 		"items is not a list":    {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: {a: b}\n", "failed when tried to get items"},
-		"ResourceList, no items": {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n", "no Prometheus workload found"},
+		"ResourceList, no items": {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n", "no scraper workload found"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			stdout, stderr, code := runBinary(t, []byte(c.in))
@@ -261,7 +281,7 @@ func TestUnreadableInput(t *testing.T) {
 			if !strings.Contains(stderr, c.msg) || strings.Count(strings.TrimRight(stderr, "\n"), "\n") != 0 {
 				t.Errorf("stderr %q, want one line with %q", stderr, c.msg)
 			}
-			if strings.Contains(c.msg, "no Prometheus") {
+			if strings.Contains(c.msg, "no scraper") {
 				if !strings.Contains(stdout, "severity: error") {
 					t.Errorf("a readable ResourceList gets its results back:\n%s", stdout)
 				}

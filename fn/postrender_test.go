@@ -181,7 +181,7 @@ func TestPostRenderStreams(t *testing.T) {
 			want: "---\n# Source: empty.yaml\n---\napiVersion: v1\nkind: Secret\n"},
 		"unrelated junk kept": {in: "---\n# Source: notes\nkind: Notes\nthis is: [not, {closed\n---\n" + prom},
 		"broken workload":     {in: "---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: [\n", wantErr: "not a YAML stream of objects"},
-		"no Prometheus":       {in: "---\n" + configMap, wantErr: "no Prometheus workload found"},
+		"no Prometheus":       {in: "---\n" + configMap, wantErr: "no scraper workload found"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer

@@ -30,12 +30,12 @@ apiVersion: %s
 kind: %s
 metadata: {name: prometheus-mtls}
 spec:
-  target:                  # none: the single Prometheus workload in the list
+  target:                  # none: the single scraper workload in the list, whatever its kind
     kind: Deployment       # %s
     name: prometheus       # current or previous (kustomize) name
     namespace: istio-system
     matchLabels: {}        # workload or pod template labels
-    container: ""          # default: the container running a prometheus image or passing --config.file
+    container: ""          # default: the container running a scraper image or its config flag
   mode: sidecar            # sidecar: our istio-proxy container; injection: steer Istio's injector;
                            # ambient: enrol in Istio's ambient mode, remove what the others added
   istio:

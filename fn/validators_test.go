@@ -58,24 +58,48 @@ func checkGoldensWith(t *testing.T, scraper string, validate func(file string) (
 	}
 }
 
-// scrapeConfigOf is the ConfigMap value holding scrape_configs in a golden
-// case's expected output.
+// scrapeConfigOf is the edited scrape config of a golden case's expected
+// output, as its scraper reads it: the ConfigMap value holding scrape_configs;
+// a VMAgent's inlineScrapeConfig as the operator appends it to the config it
+// generates; an OpenTelemetryCollector's spec.config.
 func scrapeConfigOf(t *testing.T, caseName string) string {
 	t.Helper()
 	for _, it := range expectedItems(t, caseName) {
-		if it.GetKind() != "ConfigMap" {
-			continue
-		}
-		data, _ := it.Pipe(yaml.Lookup("data"))
-		if data == nil {
-			continue
-		}
-		for _, v := range data.YNode().Content {
-			if strings.Contains(v.Value, "scrape_configs:") {
-				return v.Value
+		switch it.GetKind() {
+		case "VMAgent":
+			n, _ := it.Pipe(yaml.Lookup("spec", "inlineScrapeConfig"))
+			if n == nil {
+				return "scrape_configs: []\n"
+			}
+			return "scrape_configs:\n" + indent(yaml.GetValue(n))
+		case "OpenTelemetryCollector":
+			n, _ := it.Pipe(yaml.Lookup("spec", "config"))
+			if n == nil {
+				t.Fatalf("%s: the collector has no spec.config", caseName)
+			}
+			return n.MustString()
+		case "ConfigMap":
+			data, _ := it.Pipe(yaml.Lookup("data"))
+			if data == nil {
+				continue
+			}
+			for _, v := range data.YNode().Content {
+				if strings.Contains(v.Value, "scrape_configs:") {
+					return v.Value
+				}
 			}
 		}
 	}
-	t.Fatalf("%s: no ConfigMap holds a scrape config", caseName)
+	t.Fatalf("%s: no ConfigMap or scraper resource holds a scrape config", caseName)
 	return ""
+}
+
+func indent(s string) string {
+	lines := strings.SplitAfter(s, "\n")
+	for i, l := range lines {
+		if l != "" {
+			lines[i] = "  " + l
+		}
+	}
+	return strings.Join(lines, "")
 }

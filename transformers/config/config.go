@@ -96,7 +96,8 @@ type Spec struct {
 
 // Target selects the Prometheus workload. Everything is optional.
 type Target struct {
-	// Kind is Deployment, StatefulSet, DaemonSet, Prometheus or PrometheusAgent.
+	// Kind is Deployment, StatefulSet, DaemonSet, Prometheus, PrometheusAgent,
+	// VMAgent or OpenTelemetryCollector.
 	Kind string `json:"kind,omitempty"`
 	// Name is the workload's name, current or previous (kustomize namePrefix,
 	// nameSuffix).

@@ -1,11 +1,14 @@
 // Package kinds is the one home of the workload kinds the function knows: where
 // each keeps its pod template, which ones a config may select, and which are
-// prometheus-operator resources (the operator makes their pods).
+// operators' resources (the operator makes their pods; the scraper table says
+// which operator, and of which scraper).
 package kinds
 
 import (
 	"slices"
 	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 )
 
 // OperatorGroup is prometheus-operator's API group.
@@ -18,20 +21,29 @@ type entry struct {
 	Template []string
 	// Selectable: a Prometheus workload of this kind can be the function's target.
 	Selectable bool
-	// Operator: a prometheus-operator resource (OperatorGroup).
+	// Operator: an operator's resource, of API group Group.
 	Operator bool
+	Group    string
 }
 
 var podTemplate = []string{"spec", "template"}
 
 // all lists every kind, the selectable ones in the order messages name them.
-var all = []entry{
-	{Name: "Deployment", Template: podTemplate, Selectable: true},
-	{Name: "StatefulSet", Template: podTemplate, Selectable: true},
-	{Name: "DaemonSet", Template: podTemplate, Selectable: true},
-	{Name: "Prometheus", Selectable: true, Operator: true},
-	{Name: "PrometheusAgent", Selectable: true, Operator: true},
-}
+var all = func() []entry {
+	out := []entry{
+		{Name: "Deployment", Template: podTemplate, Selectable: true},
+		{Name: "StatefulSet", Template: podTemplate, Selectable: true},
+		{Name: "DaemonSet", Template: podTemplate, Selectable: true},
+	}
+	for _, s := range scrapers.Table {
+		for _, r := range s.Resources {
+			for _, k := range r.Kinds {
+				out = append(out, entry{Name: k, Selectable: true, Operator: true, Group: r.Group})
+			}
+		}
+	}
+	return out
+}()
 
 func lookup(kind string) (entry, bool) {
 	i := slices.IndexFunc(all, func(k entry) bool { return k.Name == kind })
@@ -67,13 +79,26 @@ func TemplatePath(kind string) ([]string, bool) {
 	return slices.Clone(k.Template), true
 }
 
-// IsOperator tells the prometheus-operator kinds, whatever their group.
+// IsOperator tells the operators' kinds, whatever their group.
 func IsOperator(kind string) bool {
 	k, ok := lookup(kind)
 	return ok && k.Operator
 }
 
-// IsOperatorResource tells a Prometheus or PrometheusAgent of OperatorGroup.
+// IsOperatorResource tells an operator's kind of its own API group.
 func IsOperatorResource(apiVersion, kind string) bool {
-	return IsOperator(kind) && strings.HasPrefix(apiVersion, OperatorGroup+"/")
+	k, ok := lookup(kind)
+	return ok && k.Operator && strings.HasPrefix(apiVersion, k.Group+"/")
+}
+
+// Operators names the operators' kinds with their groups, for messages:
+// "monitoring.coreos.com Prometheus or PrometheusAgent, …".
+func Operators() string {
+	var parts []string
+	for _, s := range scrapers.Table {
+		for _, r := range s.Resources {
+			parts = append(parts, r.Group+" "+strings.Join(r.Kinds, " or "))
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -6,7 +6,7 @@ import (
 )
 
 func TestTable(t *testing.T) {
-	if got, want := Selectable(), []string{"Deployment", "StatefulSet", "DaemonSet", "Prometheus", "PrometheusAgent"}; !slices.Equal(got, want) {
+	if got, want := Selectable(), []string{"Deployment", "StatefulSet", "DaemonSet", "Prometheus", "PrometheusAgent", "VMAgent", "OpenTelemetryCollector"}; !slices.Equal(got, want) {
 		t.Errorf("Selectable() = %v, want %v", got, want)
 	}
 	for _, k := range all {
@@ -32,6 +32,10 @@ func TestTable(t *testing.T) {
 		{"monitoring.coreos.com/v1alpha1", "PrometheusAgent", true},
 		{"example.com/v1", "Prometheus", false},
 		{"monitoring.coreos.com/v1", "ServiceMonitor", false},
+		{"operator.victoriametrics.com/v1beta1", "VMAgent", true},
+		{"monitoring.coreos.com/v1", "VMAgent", false},
+		{"opentelemetry.io/v1beta1", "OpenTelemetryCollector", true},
+		{"operator.victoriametrics.com/v1beta1", "Prometheus", false},
 	} {
 		if got := IsOperatorResource(c.apiVersion, c.kind); got != c.want {
 			t.Errorf("IsOperatorResource(%s, %s) = %v", c.apiVersion, c.kind, got)

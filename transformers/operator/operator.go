@@ -1,7 +1,9 @@
-// Package operator edits prometheus-operator's Prometheus and PrometheusAgent
-// resources (monitoring.coreos.com): the operator turns them into a StatefulSet, so
-// the sidecar, volumes and mount go into the resource's spec, and scraping is set
-// up with a scrape class and the additionalScrapeConfigs Secret.
+// Package operator edits operators' resources: prometheus-operator's
+// Prometheus and PrometheusAgent (monitoring.coreos.com), VictoriaMetrics'
+// VMAgent and the OpenTelemetryCollector. Each operator turns its resource
+// into a workload, so the sidecar, volumes and mount go into the resource's
+// spec (through a View), and scraping is set up with a scrape class and the
+// additionalScrapeConfigs Secret, or in the resource's own config.
 package operator
 
 import (
@@ -27,36 +29,6 @@ const ScrapeClassName = "istio-mtls"
 
 // AdditionalKey is the Secret key of the scrape configs the function creates.
 const AdditionalKey = "additional-scrape-configs.yaml"
-
-// Template returns a pod-template view of the resource: metadata is its
-// spec.podMetadata (created when missing), spec is its spec. The view shares the
-// resource's nodes, so edits through it land in the resource, and the pod template
-// editor serves Deployments and Prometheus resources alike. The operator gives the
-// resource's spec.volumeMounts to its prometheus container: a podtemplate.Mount
-// with no container goes there.
-func Template(cr *yaml.RNode) (*yaml.RNode, error) {
-	spec, err := cr.Pipe(yaml.Lookup("spec"))
-	if err != nil || spec == nil || spec.YNode().Kind != yaml.MappingNode {
-		return nil, krmerr.Errorf("spec", "missing: the %s has no spec", cr.GetKind())
-	}
-	pm, err := spec.Pipe(yaml.LookupCreate(yaml.MappingNode, "podMetadata"))
-	if err != nil || pm.YNode().Kind != yaml.MappingNode {
-		return nil, krmerr.Errorf("spec.podMetadata", "must be a mapping")
-	}
-	view := &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
-		{Kind: yaml.ScalarNode, Value: "metadata"}, pm.YNode(),
-		{Kind: yaml.ScalarNode, Value: "spec"}, spec.YNode(),
-	}}
-	return yaml.NewRNode(view), nil
-}
-
-// StatefulSetName is the name the operator gives the StatefulSet of cr.
-func StatefulSetName(cr *yaml.RNode) string {
-	if cr.GetKind() == "PrometheusAgent" {
-		return "prom-agent-" + cr.GetName()
-	}
-	return "prometheus-" + cr.GetName()
-}
 
 // ScrapeClass is the istio-mtls scrape class to write.
 type ScrapeClass struct {
@@ -290,21 +262,27 @@ func NewScrapeSecret(cr *yaml.RNode) (*yaml.RNode, error) {
 	return s, nil
 }
 
-// monitorSelectors are the fields of a Prometheus that select each monitor kind:
-// by the monitor's labels, and by its namespace's labels.
+// monitorSelectors are the fields of an operator's resource that select each
+// monitor kind (of the resource's group): by the monitor's labels, and by its
+// namespace's labels. VictoriaMetrics' fields at v0.74.1.
 var monitorSelectors = map[string]struct{ labels, namespaces string }{
-	"PodMonitor":   {"podMonitorSelector", "podMonitorNamespaceSelector"},
-	"ScrapeConfig": {"scrapeConfigSelector", "scrapeConfigNamespaceSelector"},
+	"PodMonitor":      {"podMonitorSelector", "podMonitorNamespaceSelector"},
+	"ScrapeConfig":    {"scrapeConfigSelector", "scrapeConfigNamespaceSelector"},
+	"VMPodScrape":     {"podScrapeSelector", "podScrapeNamespaceSelector"},
+	"VMServiceScrape": {"serviceScrapeSelector", "serviceScrapeNamespaceSelector"},
+	"VMScrapeConfig":  {"scrapeConfigSelector", "scrapeConfigNamespaceSelector"},
 }
 
 // MonitorKinds are the kinds SelectedMonitors reads, sorted.
 func MonitorKinds() []string { return slices.Sorted(maps.Keys(monitorSelectors)) }
 
-// SelectedMonitors lists the PodMonitors and ScrapeConfigs among items that cr
-// selects (label selector; namespace selector evaluated against the Namespaces in
-// the list, otherwise assumed to match): with inClass those that name the
-// istio-mtls scrape class, otherwise those that do not (the info result tells how
-// to opt them in). Each selector is read once, and the Namespaces once.
+// SelectedMonitors lists the monitors among items that cr selects (label
+// selector; namespace selector evaluated against the Namespaces in the list,
+// otherwise assumed to match): with inClass those that name the istio-mtls
+// scrape class, otherwise those that do not (the info result tells how to opt
+// them in). Each selector is read once, and the Namespaces once. An unset
+// selector selects nothing, and an unset namespace selector the resource's
+// namespace; a VMAgent with selectAllByDefault selects all with either.
 func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode, inClass bool) []string {
 	namespaces := map[string]map[string]string{}
 	for _, it := range items {
@@ -314,20 +292,26 @@ func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode, inClass bool) []strin
 			}
 		}
 	}
+	all, _ := cr.Pipe(yaml.Lookup("spec", "selectAllByDefault"))
+	selectAll := all != nil && yaml.GetValue(all) == "true"
 	selectors := map[string]labels.Selector{}
 	selector := func(field string) labels.Selector {
 		s, ok := selectors[field]
 		if !ok {
 			s = selectorAt(cr, field)
+			if s == nil && selectAll {
+				s = labels.Everything()
+			}
 			selectors[field] = s
 		}
 		return s
 	}
+	group, _, _ := strings.Cut(cr.GetApiVersion(), "/")
 	var out []string
 	for _, it := range items {
 		kind := it.GetKind()
 		f, ok := monitorSelectors[kind]
-		if !ok || !strings.HasPrefix(it.GetApiVersion(), kinds.OperatorGroup+"/") {
+		if !ok || !strings.HasPrefix(it.GetApiVersion(), group+"/") {
 			continue
 		}
 		if s := selector(f.labels); s == nil || !s.Matches(labels.Set(it.GetLabels())) {
@@ -341,6 +325,7 @@ func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode, inClass bool) []strin
 		}
 		out = append(out, krmerr.RefOf(it).String())
 	}
+	slices.Sort(out) // whatever the order of the list
 	return out
 }
 

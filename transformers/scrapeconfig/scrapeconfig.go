@@ -98,6 +98,16 @@ func Edit(doc string, o Options) (string, Report, error) {
 	return editAndRender(doc, root, jobs, o, field)
 }
 
+// ReceiverOf is the name of the collector's prometheus receiver that doc's
+// jobs go into, as Edit chooses it.
+func ReceiverOf(doc, named string) (string, error) {
+	root, err := parse(doc)
+	if err != nil {
+		return "", err
+	}
+	return receiver(root, named)
+}
+
 // receiver picks the collector's prometheus receiver the jobs go into: the one
 // named, or the only one. The function adds no receiver and no pipeline.
 func receiver(root *yaml.RNode, named string) (string, error) {

@@ -50,6 +50,43 @@ type Scraper struct {
 	Dollar string
 	// Validator is the command that validates an edited file, for messages.
 	Validator string
+	// Resources are the custom resources an operator makes this scraper's
+	// pods of.
+	Resources []Resource
+}
+
+// Resource is a custom resource an operator turns into a scraper's pods: the
+// fields of the resource the operator copies into them, and where the
+// function's scrape job goes. Paths are field paths in the resource.
+type Resource struct {
+	// Group is the API group; Kinds the kinds of it that run this scraper.
+	Group string
+	Kinds []string
+	// Container is the scraper's container in the operator's pods.
+	Container string
+	// PodMetadata holds the pods' labels and annotations (an embedded object
+	// metadata); when unset, Labels and Annotations say where they are.
+	PodMetadata []string
+	Labels      []string
+	Annotations []string
+	// Renamed are the pod spec fields that sit in the resource's spec under
+	// another name (the rest of spec.containers, initContainers, volumes and
+	// the scraper container's volumeMounts share the pod spec's names).
+	Renamed map[string]string
+	// ServiceAccount is the field naming the pods' service account.
+	ServiceAccount []string
+	// ScrapeClasses: the resource has spec.scrapeClasses with a tlsConfig,
+	// which the function's job and the user's monitors use.
+	ScrapeClasses bool
+	// Jobs is the field of a bare list of scrape jobs that is the resource's
+	// own (VMAgent's spec.inlineScrapeConfig), used when no additional scrape
+	// configs Secret of the list is referenced.
+	Jobs []string
+	// Config is the field holding the scraper's whole config (the
+	// OpenTelemetryCollector's spec.config), where the job goes.
+	Config []string
+	// Additional is the Secret key selector of additional scrape jobs.
+	Additional []string
 }
 
 // Table is the scraper table.
@@ -67,6 +104,13 @@ var Table = []Scraper{
 			"storage", "tracing", "remote_write", "remote_read", "otlp"},
 		Dollar:    "$",
 		Validator: "promtool check config",
+		// prometheus-operator: its StatefulSet's container "prometheus" gets
+		// spec.volumeMounts; spec.containers are merged by name.
+		Resources: []Resource{{
+			Group: "monitoring.coreos.com", Kinds: []string{"Prometheus", "PrometheusAgent"}, Container: "prometheus",
+			PodMetadata: []string{"spec", "podMetadata"}, ServiceAccount: []string{"spec", "serviceAccountName"},
+			ScrapeClasses: true, Additional: []string{"spec", "additionalScrapeConfigs"},
+		}},
 	},
 	{
 		// VictoriaMetrics' vmagent (app/vmagent): -promscrape.config names a
@@ -82,6 +126,17 @@ var Table = []Scraper{
 		TopLevel:  []string{"global", "scrape_configs", "scrape_config_files"},
 		Dollar:    "$",
 		Validator: "vmagent -dryRun -promscrape.config",
+		// VictoriaMetrics' operator (api/operator/v1beta1 at v0.74.1): a
+		// Deployment, StatefulSet (statefulMode) or DaemonSet (daemonSetMode)
+		// whose container "vmagent" gets spec.volumeMounts; spec.containers
+		// and initContainers are merged by name; its config is generated, and
+		// appends the additionalScrapeConfigs Secret's jobs and
+		// inlineScrapeConfig's.
+		Resources: []Resource{{
+			Group: "operator.victoriametrics.com", Kinds: []string{"VMAgent"}, Container: "vmagent",
+			PodMetadata: []string{"spec", "podMetadata"}, ServiceAccount: []string{"spec", "serviceAccountName"},
+			ScrapeClasses: true, Additional: []string{"spec", "additionalScrapeConfigs"}, Jobs: []string{"spec", "inlineScrapeConfig"},
+		}},
 	},
 	{
 		// The OpenTelemetry Collector with the contrib prometheus receiver: its
@@ -98,7 +153,29 @@ var Table = []Scraper{
 		Receivers: true,
 		Dollar:    "$$",
 		Validator: "otelcol validate --config",
+		// The OpenTelemetry operator (apis/v1beta1 at v0.158.0): its container
+		// "otc-container" gets spec.volumeMounts; the pods carry the resource's
+		// own labels and spec.podAnnotations; other containers are
+		// spec.additionalContainers; the config is spec.config.
+		Resources: []Resource{{
+			Group: "opentelemetry.io", Kinds: []string{"OpenTelemetryCollector"}, Container: "otc-container",
+			Labels: []string{"metadata", "labels"}, Annotations: []string{"spec", "podAnnotations"},
+			Renamed:        map[string]string{"containers": "additionalContainers"},
+			ServiceAccount: []string{"spec", "serviceAccount"}, Config: []string{"spec", "config"},
+		}},
 	},
+}
+
+// ResourceOf is the row and resource of kind in API group group.
+func ResourceOf(group, kind string) (Scraper, Resource, bool) {
+	for _, s := range Table {
+		for _, r := range s.Resources {
+			if r.Group == group && slices.Contains(r.Kinds, kind) {
+				return s, r, true
+			}
+		}
+	}
+	return Scraper{}, Resource{}, false
 }
 
 // Prometheus is the table's Prometheus row.
@@ -155,15 +232,15 @@ func (s Scraper) ConfigFile(c corev1.Container) (string, bool) {
 }
 
 // Recognised says, for messages, how the table's scrapers are recognised:
-// "a prometheus image or --config.file, a vmagent image or -promscrape.config".
+// "image prometheus (or --config.file), image vmagent (or --promscrape.config), …".
 func Recognised() string {
 	var parts []string
 	for _, s := range Table {
 		if s.ByImageOnly {
-			parts = append(parts, fmt.Sprintf("a %s image", strings.Join(s.Images, "/")))
+			parts = append(parts, "image "+strings.Join(s.Images, "/"))
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("a %s image or --%s", strings.Join(s.Images, "/"), s.ConfigFlag))
+		parts = append(parts, fmt.Sprintf("image %s (or --%s)", strings.Join(s.Images, "/"), s.ConfigFlag))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -84,8 +84,20 @@ func checkShape(n *yaml.RNode, i int) error {
 			paths = append(paths, append(append([]string{}, p...), sub...))
 		}
 	}
-	if kinds.IsOperator(scalar(root, "kind")) {
-		paths = append(paths, []string{"spec", "podMetadata"}, []string{"spec", "podMetadata", "labels"}, []string{"spec", "podMetadata", "annotations"})
+	for _, s := range scrapers.Table {
+		for _, r := range s.Resources {
+			if !slices.Contains(r.Kinds, scalar(root, "kind")) {
+				continue
+			}
+			if r.PodMetadata != nil {
+				for _, sub := range []string{"", "labels", "annotations"} {
+					paths = append(paths, append(slices.Clone(r.PodMetadata), sub)[:len(r.PodMetadata)+min(len(sub), 1)])
+				}
+			}
+			if r.Annotations != nil {
+				paths = append(paths, r.Annotations)
+			}
+		}
 	}
 	for _, p := range paths {
 		cur := root
@@ -193,12 +205,12 @@ func hasName(n *yaml.RNode, name string) bool {
 	return false
 }
 
-// Workload is the selected Prometheus workload.
+// Workload is the selected scraper workload.
 type Workload struct {
 	Item int
-	// Container is the Prometheus container.
+	// Container is the scraper container.
 	Container corev1.Container
-	// Operator is set for a prometheus-operator Prometheus or PrometheusAgent: the
+	// Operator is set for an operator's resource (the scraper table's): the
 	// operator generates the pod, so there is no container to find.
 	Operator bool
 	// unusable is why a workload spec.target names cannot be used (no pod
@@ -206,7 +218,8 @@ type Workload struct {
 	unusable error
 }
 
-// SelectWorkload picks the Prometheus workload named by t, or the single one.
+// SelectWorkload picks the scraper workload named by t, or the single one,
+// whatever its kind.
 func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 	explicit := t.Kind != "" || t.Name != "" || t.Namespace != "" || len(t.MatchLabels) > 0 || t.Container != ""
 	var considered, matched []string
@@ -246,14 +259,14 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 	how := "select one with spec.target (kind, name, namespace, matchLabels; or target-name=… in a ConfigMap config)"
 	switch len(candidates) {
 	case 0:
-		what := "no Prometheus workload found"
+		what := "no scraper workload found"
 		if explicit {
 			what = "no workload matches spec.target " + describeTarget(t)
 		}
 		if len(considered) == 0 {
 			return Workload{}, krmerr.ConfigErrorf("spec.target", "%s: the list holds no %s", what, strings.Join(kinds.Selectable(), ", "))
 		}
-		return Workload{}, krmerr.ConfigErrorf("spec.target", "%s among the workloads considered (%s); a scraper workload runs %s, or is a monitoring.coreos.com Prometheus or PrometheusAgent; %s", what, strings.Join(considered, ", "), scrapers.Recognised(), how)
+		return Workload{}, krmerr.ConfigErrorf("spec.target", "%s among the workloads considered (%s); a scraper workload runs %s, or is an operator's resource (%s); %s", what, strings.Join(considered, ", "), scrapers.Recognised(), kinds.Operators(), how)
 	case 1:
 		w := candidates[0]
 		if w.unusable != nil {
@@ -261,7 +274,7 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 		}
 		return w, nil
 	}
-	return Workload{}, krmerr.ConfigErrorf("spec.target", "%d Prometheus workloads match (%s); %s", len(candidates), strings.Join(matched, ", "), how)
+	return Workload{}, krmerr.ConfigErrorf("spec.target", "%d scraper workloads match (%s); %s", len(candidates), strings.Join(matched, ", "), how)
 }
 
 func describeTarget(t config.Target) string {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/datakey"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
@@ -12,53 +13,76 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/plan"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapeconfig"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/selection"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// operatorResource is a prometheus-operator Prometheus or PrometheusAgent and
-// the Secret of its additionalScrapeConfigs (created when it has none).
+// operatorResource is an operator's resource (a Prometheus or
+// PrometheusAgent, a VMAgent, an OpenTelemetryCollector) and what holds its
+// scrape jobs: the Secret of its additionalScrapeConfigs (created when a
+// Prometheus has none), its own job list, or its own collector config.
 type operatorResource struct {
 	ix           *selection.Index
 	item         int
 	original, cr *yaml.RNode // as it came in; the copy being edited
+	view         *operator.View
 	tpl          *yaml.RNode // the copy's pod-template view
+	row          scrapers.Scraper
+	res          scrapers.Resource
+	owner        profiles.Owner
+	// serviceAccount is the pods' (the operator's default when unset).
+	serviceAccount string
 }
 
 func newOperatorResource(ix *selection.Index, sel selection.Workload) (*operatorResource, error) {
 	o := &operatorResource{ix: ix, item: sel.Item, original: ix.Items[sel.Item]}
+	group, _, _ := strings.Cut(o.original.GetApiVersion(), "/")
+	var ok bool
+	if o.row, o.res, ok = scrapers.ResourceOf(group, o.original.GetKind()); !ok {
+		return nil, krmerr.About(o.original, "apiVersion", "%s of %s is no operator's resource the function knows", o.original.GetKind(), group)
+	}
 	o.cr = o.original.Copy()
 	var err error
-	if o.tpl, err = operator.Template(o.cr); err != nil {
+	if o.view, err = operator.Template(o.cr, o.res); err != nil {
 		return nil, krmerr.At(o.original, err)
+	}
+	o.tpl = o.view.Node
+	kind, name, err := operator.Workload(o.cr)
+	if err != nil {
+		return nil, krmerr.At(o.original, err)
+	}
+	o.owner = profiles.Owner{APIVersion: "apps/v1", Kind: kind, Name: name}
+	if o.serviceAccount = serviceAccount(o.cr, o.res.ServiceAccount...); o.serviceAccount == "" {
+		o.serviceAccount = operator.DefaultServiceAccount(o.cr, name)
 	}
 	return o, nil
 }
 
-// blame names the resource in err: the view's metadata is its spec.podMetadata,
-// the view's spec its spec.
+// blame names the resource in err, with the view's fields mapped to the
+// resource's.
 func (o *operatorResource) blame(err error) error {
-	return blame(o.original, err, func(f string) string {
-		if rest, ok := strings.CutPrefix(f, "metadata"); ok {
-			return "spec.podMetadata" + rest
-		}
-		return f
-	})
+	return blame(o.original, err, o.view.Field)
 }
 
-// Target: the pods are the operator's StatefulSet's, and the certificates go into
-// spec.volumeMounts, which the operator gives its prometheus container.
+// Target: the pods are the operator's workload's, and the certificates go into
+// spec.volumeMounts, which the operator gives its scraper container.
 func (o *operatorResource) Target() plan.Target {
 	return plan.Target{
-		Owner:          profiles.Owner{APIVersion: "apps/v1", Kind: "StatefulSet", Name: operator.StatefulSetName(o.cr)},
+		Owner:          o.owner,
 		Namespace:      o.cr.GetNamespace(),
-		ServiceAccount: serviceAccount(o.cr, "spec", "serviceAccountName"),
+		ServiceAccount: o.serviceAccount,
 	}
 }
 
-func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
-	old, err := editTemplate(o.tpl, p, func(rec *ownership.Record) error {
+// scrapeClass, as editTemplate's own part: the resource's istio-mtls scrape
+// class, written or (ambient mode) removed, recorded in rec.
+func (o *operatorResource) scrapeClass(p plan.Plan) func(rec *ownership.Record) error {
+	if !o.res.ScrapeClasses {
+		return nil
+	}
+	return func(rec *ownership.Record) error {
 		if p.Class.Remove {
 			err := p.Class.RemoveFrom(o.cr, rec.ScrapeClass != "")
 			rec.ScrapeClass, rec.ScrapeClassUsersDefault = "", false
@@ -70,58 +94,126 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 		}
 		rec.ScrapeClass, rec.ScrapeClassUsersDefault = owned.Name, owned.UsersDefault
 		return nil
-	})
+	}
+}
+
+func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
+	old, err := editTemplate(o.tpl, p, o.scrapeClass(p))
+	if err == nil {
+		err = o.view.Sync()
+	}
 	if err != nil {
 		return Outcome{}, o.blame(err)
 	}
-	out := Outcome{Notes: workloadNote(o.original, o.cr, p, old, "spec", "spec.podMetadata.labels", "the operator's prometheus container (spec.volumeMounts)",
-		fmt.Sprintf("; scrape class %q in spec.scrapeClasses", operator.ScrapeClassName))}
-	out.Edits = []Edit{{o.item, o.cr}}
-
-	v, index, err := o.scrapeValue(p.Scrape.Remove)
-	if err != nil {
-		return Outcome{}, err
+	into := fmt.Sprintf("the operator's %s container (spec.volumeMounts)", o.res.Container)
+	if o.row.Name != scrapers.Prometheus().Name {
+		into = fmt.Sprintf("the operator's %s container %q (spec.volumeMounts)", o.row.Name, o.res.Container)
 	}
+	suffix := ""
+	if o.res.ScrapeClasses {
+		suffix = fmt.Sprintf("; scrape class %q in spec.scrapeClasses", operator.ScrapeClassName)
+	}
+	out := Outcome{Notes: workloadNote(o.original, o.cr, p, old, "spec", o.view.Field("metadata.labels"), into, suffix)}
+	out.Edits = []Edit{{o.item, o.cr}}
+	opts := p.Scrape
+	opts.Scraper = o.row
 	var edits []Edit
 	var notes []Note
-	switch {
-	case v.external != "":
-		edits, notes, err = o.scrapeConfigResource(p, v.external)
-	case v.obj != nil: // none: ambient mode with no Secret referenced, nothing to take out
-		edits, notes, err = o.editScrapeValue(v, index, p.Scrape)
+	if o.res.Config != nil {
+		notes, err = o.editConfig(opts)
+	} else {
+		edits, notes, err = o.editJobs(p, opts)
 	}
 	if err != nil {
 		return Outcome{}, err
-	}
-	if p.Scrape.Remove {
-		e, n := o.dropScrapeConfig()
-		edits, notes = append(edits, e...), append(notes, n...)
 	}
 	out.Edits, out.Notes = append(out.Edits, edits...), append(out.Notes, notes...)
 	out.Notes = append(out.Notes, o.monitorNotes(p)...)
 	return out, nil
 }
 
-// monitorNotes are about the PodMonitors and ScrapeConfigs the resource selects:
-// how to opt them in to the scrape class, or, in ambient mode, which of them
-// still name the class it removed.
+// editJobs puts the jobs where the resource takes bare job lists: the
+// additionalScrapeConfigs Secret of the list; when none is, the resource's
+// own job list (VMAgent) or, for a Prometheus, a Secret it creates or a
+// ScrapeConfig.
+func (o *operatorResource) editJobs(p plan.Plan, opts scrapeconfig.Options) ([]Edit, []Note, error) {
+	v, index, err := o.scrapeValue(opts.Remove)
+	if err != nil {
+		return nil, nil, err
+	}
+	var edits []Edit
+	var notes []Note
+	switch {
+	case v.own:
+		notes, err = o.editOwnJobs(v, opts)
+	case v.external != "":
+		edits, notes, err = o.scrapeConfigResource(p, v.external)
+	case v.obj != nil: // none: ambient mode with no Secret referenced, nothing to take out
+		edits, notes, err = o.editScrapeValue(v, index, opts)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if opts.Remove {
+		e, n := o.dropScrapeConfig()
+		edits, notes = append(edits, e...), append(notes, n...)
+	}
+	return edits, notes, nil
+}
+
+// monitorNotes are about the monitors the resource selects: how to opt them
+// in to the scrape class, or, in ambient mode, which of them still name the
+// class it removed; and about tlsConfig files that nothing writes.
 func (o *operatorResource) monitorNotes(p plan.Plan) []Note {
+	if !o.res.ScrapeClasses {
+		return nil
+	}
 	if p.Ambient != nil {
 		mons := operator.SelectedMonitors(o.cr, o.ix.Items, true)
 		if len(mons) == 0 {
 			return nil
 		}
 		return []Note{{Ref: krmerr.RefOf(o.cr), Field: "spec.scrapeClasses", Warn: true, Message: fmt.Sprintf(
-			"%s select(s) %s, which name scrape class %q: ambient mode removed it, so prometheus-operator rejects them; take scrapeClass out of them (ztunnel carries their plain scrapes over mTLS)",
+			"%s select(s) %s, which name scrape class %q: ambient mode removed it, so the operator rejects them; take scrapeClass out of them (ztunnel carries their plain scrapes over mTLS)",
 			o.cr.GetName(), strings.Join(mons, ", "), operator.ScrapeClassName)}}
 	}
+	notes := o.unwrittenFiles(p)
 	mons := operator.SelectedMonitors(o.cr, o.ix.Items, false)
 	if len(mons) == 0 {
-		return nil
+		return notes
 	}
-	return []Note{{Ref: krmerr.RefOf(o.cr), Field: "spec.scrapeClasses", Message: fmt.Sprintf(
-		"%s select(s) %s: their own tlsConfig cannot reference certificate files; to scrape sidecar pods over mTLS set scrapeClass: %s on them",
-		o.cr.GetName(), strings.Join(mons, ", "), operator.ScrapeClassName)}}
+	why := "their own tlsConfig cannot reference certificate files; "
+	if o.row.Name != scrapers.Prometheus().Name {
+		why = ""
+	}
+	return append(notes, Note{Ref: krmerr.RefOf(o.cr), Field: "spec.scrapeClasses", Message: fmt.Sprintf(
+		"%s select(s) %s: %sto scrape sidecar pods over mTLS set scrapeClass: %s on them",
+		o.cr.GetName(), strings.Join(mons, ", "), why, operator.ScrapeClassName)})
+}
+
+// unwrittenFiles warns of endpoints whose tlsConfig names a file in no
+// directory the scraper container mounts (VictoriaMetrics' Istio example
+// names its keyFile so): their scrapes fail to load the key or certificate.
+func (o *operatorResource) unwrittenFiles(p plan.Plan) []Note {
+	var mounted []string
+	if list, _ := o.cr.Pipe(yaml.Lookup("spec", "volumeMounts")); list != nil {
+		for _, m := range list.YNode().Content {
+			mounted = append(mounted, yamlnode.Value(m, "mountPath"))
+		}
+	}
+	var notes []Note
+	for _, f := range operator.UnwrittenTLSFiles(o.cr, o.ix.Items, mounted) {
+		notes = append(notes, Note{Ref: f.Ref, Field: f.Field, Warn: true, Message: fmt.Sprintf(
+			"%s is in no directory the %s container mounts, so nothing writes it and these scrapes fail; Istio's agent writes %s: take the tlsConfig out and set scrapeClass: %s instead, which reads them",
+			f.Path, o.res.Container, strings.Join(certFiles(p), ", "), operator.ScrapeClassName)})
+	}
+	return notes
+}
+
+// certFiles are the CA, chain and key files where the plan puts them.
+func certFiles(p plan.Plan) []string {
+	ca, chain, key := certs.Paths(p.Class.CertsDir)
+	return []string{ca, chain, key}
 }
 
 // scrapeConfig is the index of the ScrapeConfig named as the function names its
@@ -221,6 +313,20 @@ func (o *operatorResource) scrapeValue(removing bool) (scrapeValue, int, error) 
 	if err != nil {
 		return v, 0, o.blame(err)
 	}
+	i := -1
+	if name != "" {
+		if i, err = o.ix.Lookup("Secret", cr.GetNamespace(), name); err != nil {
+			return v, 0, o.blame(krmerr.Errorf("spec.additionalScrapeConfigs", "%v", err))
+		}
+	}
+	if o.res.Jobs != nil && i < 0 {
+		// No Secret of the list: the resource's own job list.
+		v = scrapeValue{obj: cr, own: true, external: name, what: fmt.Sprintf("the inline scrape configs of %s %s", cr.GetKind(), cr.GetName())}
+		if v.key, v.text, err = datakey.ReadField(cr, o.res.Jobs...); err != nil {
+			return v, 0, o.blame(err)
+		}
+		return v, o.item, nil
+	}
 	if name == "" && removing {
 		return scrapeValue{}, 0, nil
 	}
@@ -231,10 +337,6 @@ func (o *operatorResource) scrapeValue(removing bool) (scrapeValue, int, error) 
 		v.key = datakey.Key{Kind: "Secret", Name: operator.AdditionalKey, Form: datakey.Base64}
 		v.created = "created, referenced by spec.additionalScrapeConfigs; "
 		return v, -1, nil
-	}
-	i, err := o.ix.Lookup("Secret", cr.GetNamespace(), name)
-	if err != nil {
-		return v, 0, o.blame(krmerr.Errorf("spec.additionalScrapeConfigs", "%v", err))
 	}
 	if i < 0 && removing {
 		return scrapeValue{}, 0, nil // not in the list: no earlier run can have written into it
@@ -248,4 +350,57 @@ func (o *operatorResource) scrapeValue(removing bool) (scrapeValue, int, error) 
 		return v, 0, krmerr.At(v.obj, err)
 	}
 	return v, i, nil
+}
+
+// editOwnJobs edits the resource's own job list (VMAgent's
+// spec.inlineScrapeConfig): the field goes when nothing is left in it. A
+// referenced Secret outside the list keeps its plain jobs unedited: a warning
+// says so.
+func (o *operatorResource) editOwnJobs(v scrapeValue, opts scrapeconfig.Options) ([]Note, error) {
+	if opts.Remove && strings.TrimSpace(v.text) == "" {
+		return nil, nil // ambient mode, and no job list: nothing to take out
+	}
+	notes, err := editScrape(v, opts, scrapeconfig.EditJobList)
+	if err != nil {
+		return nil, err
+	}
+	if _, text, _ := datakey.ReadField(o.cr, o.res.Jobs...); v.text != "" || opts.Remove {
+		if t := strings.TrimSpace(text); t == "" || t == "[]" {
+			parent := o.res.Jobs[:len(o.res.Jobs)-1]
+			if _, err := o.cr.Pipe(yaml.Lookup(parent...), yaml.Clear(o.res.Jobs[len(o.res.Jobs)-1])); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if v.external != "" && !opts.Remove {
+		notes = append(notes, Note{Ref: krmerr.RefOf(o.cr), Field: "spec.additionalScrapeConfigs", Warn: true, Message: fmt.Sprintf(
+			"the plain pod jobs in Secret %q are not edited (it is not in the list): a sidecar pod they keep is also scraped in plaintext, and fails under STRICT; give them the rules this function puts into plain pod jobs (README, \"What it changes in prometheus.yml\")", v.external)})
+	}
+	return notes, nil
+}
+
+// editConfig edits the collector config the resource holds (the
+// OpenTelemetryCollector's spec.config: a mapping in v1beta1, a string in
+// v1alpha1). With the target allocator enabled the operator hands the jobs
+// of the receiver named prometheus to the allocator, which gives them back to
+// the collector pods: the job must go into that receiver.
+func (o *operatorResource) editConfig(opts scrapeconfig.Options) ([]Note, error) {
+	v := scrapeValue{obj: o.cr, what: fmt.Sprintf("the collector config of %s %s", o.cr.GetKind(), o.cr.GetName())}
+	var err error
+	if v.key, v.text, err = datakey.ReadField(o.cr, o.res.Config...); err != nil {
+		return nil, o.blame(err)
+	}
+	if v.text == "" {
+		return nil, o.blame(krmerr.Errorf(v.key.Field(), "missing: the collector has no config to put the scrape job in"))
+	}
+	if ta, _ := o.cr.Pipe(yaml.Lookup("spec", "targetAllocator", "enabled")); ta != nil && yaml.GetValue(ta) == "true" {
+		name, err := scrapeconfig.ReceiverOf(v.text, opts.Receiver)
+		if err != nil {
+			return nil, krmerr.About(o.cr, v.key.Field(), "%v (%s)", err, v.what)
+		}
+		if name != "prometheus" {
+			return nil, krmerr.About(o.cr, v.key.Field()+".receivers."+name, "spec.targetAllocator.enabled: the operator gives the target allocator the jobs of the receiver named prometheus only, and the job would go into %q: name the receiver prometheus (and, with several, set spec.scrapeConfig.receiver: prometheus)", name)
+		}
+	}
+	return editScrape(v, opts, scrapeconfig.Edit)
 }

@@ -157,9 +157,12 @@ type scrapeValue struct {
 	what string
 	// created is said in front of the note when the object is new.
 	created string
-	// external names the additionalScrapeConfigs Secret of a prometheus-operator
-	// resource that is not in the list (obj is then nil).
+	// external names the additionalScrapeConfigs Secret of an operator's
+	// resource that is not in the list (obj is then nil, unless own).
 	external string
+	// own: the value is a field of the resource being edited (obj), which
+	// the resource's own edit carries out.
+	own bool
 }
 
 // editScrape edits the value with edit (a prometheus.yml or a bare job list) and
@@ -175,8 +178,8 @@ func editScrape(v scrapeValue, o scrapeconfig.Options, edit func(string, scrapec
 	var notes []Note
 	if len(rep.Leftover) > 0 {
 		notes = append(notes, Note{Ref: krmerr.RefOf(v.obj), Field: v.key.Field(), Warn: true, Message: fmt.Sprintf(
-			"key %q: job %s read Istio's workload certificates (tls_config with %s, %s or %s), which nothing writes in ambient mode: their scrapes will fail; remove them or scrape those pods with a plain http job (ztunnel carries it over mTLS)",
-			v.key.Name, strings.Join(quoteAll(rep.Leftover), ", "), certs.CA, certs.Chain, certs.Key)})
+			"%s: job %s read Istio's workload certificates (tls_config with %s, %s or %s), which nothing writes in ambient mode: their scrapes will fail; remove them or scrape those pods with a plain http job (ztunnel carries it over mTLS)",
+			keyWord(v.key), strings.Join(quoteAll(rep.Leftover), ", "), certs.CA, certs.Chain, certs.Key)})
 	}
 	if edited == v.text {
 		return notes, nil
@@ -197,10 +200,23 @@ func editScrape(v scrapeValue, o scrapeconfig.Options, edit func(string, scrapec
 	if len(rep.Restored) > 0 {
 		parts = append(parts, "removed the drop rule for sidecar pods from "+strings.Join(quoteAll(rep.Restored), ", ")+" (they scrape sidecar pods again)")
 	}
-	msg := fmt.Sprintf("%skey %q: %s", v.created, v.key.Name, strings.Join(parts, "; "))
+	msg := fmt.Sprintf("%s%s: %s", v.created, keyWord(v.key), strings.Join(parts, "; "))
 	// The note names data.KEY even for a Secret's stringData, as earlier releases
 	// did (golden outputs are kept byte for byte); errors name the real field.
-	return append([]Note{{Ref: krmerr.RefOf(v.obj), Field: "data." + v.key.Name, Message: msg}}, notes...), nil
+	field := "data." + v.key.Name
+	if v.key.Path != nil {
+		field = v.key.Field()
+	}
+	return append([]Note{{Ref: krmerr.RefOf(v.obj), Field: field, Message: msg}}, notes...), nil
+}
+
+// keyWord names the value in notes: key "NAME" of a ConfigMap or Secret, or
+// field PATH of a resource.
+func keyWord(k datakey.Key) string {
+	if k.Path != nil {
+		return "field " + k.Field()
+	}
+	return fmt.Sprintf("key %q", k.Name)
 }
 
 func quoteAll(s []string) []string {

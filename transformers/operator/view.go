@@ -1,0 +1,287 @@
+package operator
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// View is a pod-template view of an operator's resource: {metadata, spec},
+// where metadata holds the labels and annotations the operator gives its pods
+// and spec is the resource's spec with the pod spec's field names. The pod
+// template editor serves Deployments and operators' resources alike through
+// it. A podtemplate.Mount with no container goes to spec.volumeMounts, which
+// each operator gives its scraper container.
+type View struct {
+	Node *yaml.RNode
+	cr   *yaml.RNode
+	res  scrapers.Resource
+	// shared: the view's nodes are the resource's (a podMetadata resource
+	// with no renamed fields), so edits land in it as they are made.
+	shared bool
+	// hadLabels, hadAnnotations: the resource had those fields before.
+	hadLabels, hadAnnotations bool
+}
+
+// Template returns the view of cr, which is of resource res. With a
+// podMetadata field (prometheus-operator, VictoriaMetrics) the view shares the
+// resource's nodes, podMetadata created when missing; otherwise (the
+// OpenTelemetry operator) the view is built of the resource's fields, and Sync
+// writes it back.
+func Template(cr *yaml.RNode, res scrapers.Resource) (*View, error) {
+	spec, err := cr.Pipe(yaml.Lookup("spec"))
+	if err != nil || spec == nil || spec.YNode().Kind != yaml.MappingNode {
+		return nil, krmerr.Errorf("spec", "missing: the %s has no spec", cr.GetKind())
+	}
+	v := &View{cr: cr, res: res}
+	if res.PodMetadata != nil {
+		field := strings.Join(res.PodMetadata, ".")
+		pm, err := cr.Pipe(yaml.LookupCreate(yaml.MappingNode, res.PodMetadata...))
+		if err != nil || pm.YNode().Kind != yaml.MappingNode {
+			return nil, krmerr.Errorf(field, "must be a mapping")
+		}
+		v.shared = len(res.Renamed) == 0
+		v.Node = view(pm.YNode(), spec.YNode())
+		if v.shared {
+			return v, nil
+		}
+	}
+	md := &yaml.Node{Kind: yaml.MappingNode}
+	for _, f := range []struct {
+		name string
+		path []string
+		had  *bool
+	}{{"labels", res.Labels, &v.hadLabels}, {"annotations", res.Annotations, &v.hadAnnotations}} {
+		n, err := cr.Pipe(yaml.Lookup(f.path...))
+		if err != nil || n == nil || n.YNode().Tag == yaml.NodeTagNull {
+			continue
+		}
+		if n.YNode().Kind != yaml.MappingNode {
+			return nil, krmerr.Errorf(strings.Join(f.path, "."), "must be a mapping")
+		}
+		*f.had = true
+		md.Content = append(md.Content, yamlnode.String(f.name), n.YNode())
+	}
+	renamed := &yaml.Node{Kind: yaml.MappingNode, Tag: spec.YNode().Tag}
+	for i := 0; i+1 < len(spec.YNode().Content); i += 2 {
+		k := spec.YNode().Content[i]
+		for pod, own := range res.Renamed {
+			if k.Value == own {
+				k = yamlnode.String(pod)
+			}
+		}
+		renamed.Content = append(renamed.Content, k, spec.YNode().Content[i+1])
+	}
+	v.Node = view(md, renamed)
+	return v, nil
+}
+
+func view(metadata, spec *yaml.Node) *yaml.RNode {
+	return yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{
+		{Kind: yaml.ScalarNode, Value: "metadata"}, metadata,
+		{Kind: yaml.ScalarNode, Value: "spec"}, spec,
+	}})
+}
+
+// Sync writes what was edited through the view back into the resource: the
+// spec's fields under the resource's names (in their order, new ones last),
+// the labels and annotations where the operator reads them (a field left
+// empty that the resource did not have is not written).
+func (v *View) Sync() error {
+	if v.shared {
+		return nil
+	}
+	spec, _ := v.cr.Pipe(yaml.Lookup("spec"))
+	edited := v.Node.Field("spec").Value.YNode()
+	var content []*yaml.Node
+	for i := 0; i+1 < len(edited.Content); i += 2 {
+		k := edited.Content[i]
+		if own, ok := v.res.Renamed[k.Value]; ok {
+			k = original(spec.YNode(), own)
+		}
+		content = append(content, k, edited.Content[i+1])
+	}
+	spec.YNode().Content = content
+	md := v.Node.Field("metadata").Value.YNode()
+	for _, f := range []struct {
+		name string
+		path []string
+		had  bool
+	}{{"labels", v.res.Labels, v.hadLabels}, {"annotations", v.res.Annotations, v.hadAnnotations}} {
+		n := yamlnode.Field(md, f.name)
+		parent := f.path[:len(f.path)-1]
+		last := f.path[len(f.path)-1]
+		if n == nil || (len(n.Content) == 0 && !f.had) {
+			if f.had {
+				if _, err := v.cr.Pipe(yaml.Lookup(parent...), yaml.Clear(last)); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := v.cr.PipeE(yaml.LookupCreate(yaml.MappingNode, parent...), yaml.SetField(last, yaml.NewRNode(n))); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// original is the key node of field name in spec, or a new one.
+func original(spec *yaml.Node, name string) *yaml.Node {
+	for i := 0; i+1 < len(spec.Content); i += 2 {
+		if spec.Content[i].Value == name {
+			return spec.Content[i]
+		}
+	}
+	return yamlnode.String(name)
+}
+
+// Field maps a field path of the view to the resource's, for messages.
+func (v *View) Field(f string) string {
+	if rest, ok := strings.CutPrefix(f, "metadata"); ok {
+		if v.res.PodMetadata != nil {
+			return strings.Join(v.res.PodMetadata, ".") + rest
+		}
+		for name, path := range map[string][]string{".labels": v.res.Labels, ".annotations": v.res.Annotations} {
+			if r, ok := strings.CutPrefix(rest, name); ok {
+				return strings.Join(path, ".") + r
+			}
+		}
+		return f
+	}
+	for pod, own := range v.res.Renamed {
+		if r, ok := strings.CutPrefix(f, "spec."+pod); ok {
+			return "spec." + own + r
+		}
+	}
+	return f
+}
+
+// Workload is the kind and name of the workload the operator makes of cr.
+func Workload(cr *yaml.RNode) (kind, name string, err error) {
+	spec := func(f string) string {
+		n, _ := cr.Pipe(yaml.Lookup("spec", f))
+		if n == nil {
+			return ""
+		}
+		return yaml.GetValue(n)
+	}
+	switch cr.GetKind() {
+	case "Prometheus":
+		return "StatefulSet", "prometheus-" + cr.GetName(), nil
+	case "PrometheusAgent":
+		return "StatefulSet", "prom-agent-" + cr.GetName(), nil
+	case "VMAgent":
+		// VMAgent.PrefixedName, and the mode fields, at v0.74.1.
+		name = "vmagent-" + cr.GetName()
+		if spec("useLegacyNaming") == "true" {
+			name = cr.GetName()
+		}
+		switch {
+		case spec("daemonSetMode") == "true":
+			return "DaemonSet", name, nil
+		case spec("statefulMode") == "true":
+			return "StatefulSet", name, nil
+		}
+		return "Deployment", name, nil
+	case "OpenTelemetryCollector":
+		// naming.Collector and spec.mode, at v0.158.0.
+		name = cr.GetName() + "-collector"
+		switch mode := spec("mode"); mode {
+		case "", "deployment":
+			return "Deployment", name, nil
+		case "daemonset":
+			return "DaemonSet", name, nil
+		case "statefulset":
+			return "StatefulSet", name, nil
+		default:
+			return "", "", krmerr.Errorf("spec.mode", "%q: the operator injects this collector into other pods (or the mode is unknown), so there is no collector pod of its own to give the certificates to; use mode deployment, daemonset or statefulset for the scraping collector", mode)
+		}
+	}
+	return "", "", fmt.Errorf("%s is no operator's resource the function knows", cr.GetKind())
+}
+
+// DefaultServiceAccount is the service account the operator gives the pods
+// of cr, whose workload is named workload, when cr names none: VictoriaMetrics'
+// and the OpenTelemetry operator create one of the workload's name;
+// prometheus-operator leaves the namespace's default ("").
+func DefaultServiceAccount(cr *yaml.RNode, workload string) string {
+	switch cr.GetKind() {
+	case "VMAgent", "OpenTelemetryCollector":
+		return workload
+	}
+	return ""
+}
+
+// TLSFile is a certificate file a scrape endpoint's tlsConfig names.
+type TLSFile struct {
+	Ref   *krmerr.Ref
+	Field string
+	Path  string
+}
+
+// vmEndpoints are where VictoriaMetrics' resources keep scrape endpoints
+// with a tlsConfig: the VMAgent's own serviceScrapeSpec, and its monitors.
+var vmEndpoints = map[string][]string{
+	"VMAgent":         {"spec", "serviceScrapeSpec", "endpoints"},
+	"VMServiceScrape": {"spec", "endpoints"},
+	"VMPodScrape":     {"spec", "podMetricsEndpoints"},
+}
+
+// UnwrittenTLSFiles are the tlsConfig files (caFile, certFile, keyFile) of
+// cr's and its group's monitors' endpoints among items that lie in no
+// directory the scraper container has mounted (mounted), nor in the
+// operator's own /etc/vm/: paths nothing writes, such as the keyFile of
+// VictoriaMetrics' Istio example.
+func UnwrittenTLSFiles(cr *yaml.RNode, items []*yaml.RNode, mounted []string) []TLSFile {
+	group, _, _ := strings.Cut(cr.GetApiVersion(), "/")
+	var out []TLSFile
+	for _, it := range items {
+		path, ok := vmEndpoints[it.GetKind()]
+		if !ok || !strings.HasPrefix(it.GetApiVersion(), group+"/") || (it.GetKind() == cr.GetKind() && it.GetName() != cr.GetName()) {
+			continue
+		}
+		list, _ := it.Pipe(yaml.Lookup(path...))
+		if list == nil || list.YNode().Kind != yaml.SequenceNode {
+			continue
+		}
+		for i, ep := range list.YNode().Content {
+			tls := yamlnode.Field(ep, "tlsConfig")
+			for _, f := range []string{"caFile", "certFile", "keyFile"} {
+				file := yamlnode.Value(tls, f)
+				if file == "" || under(file, append([]string{"/etc/vm/"}, mounted...)) {
+					continue
+				}
+				out = append(out, TLSFile{Ref: krmerr.RefOf(it), Field: fmt.Sprintf("%s[%d].tlsConfig.%s", strings.Join(path, "."), i, f), Path: file})
+			}
+		}
+	}
+	// The resource's own first, then its monitors by name: whatever the
+	// order of the list.
+	own := krmerr.RefOf(cr).String()
+	slices.SortStableFunc(out, func(a, b TLSFile) int {
+		ak, bk := a.Ref.String(), b.Ref.String()
+		if (ak == own) != (bk == own) {
+			if ak == own {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(ak, bk)
+	})
+	return out
+}
+
+func under(file string, dirs []string) bool {
+	for _, d := range dirs {
+		if d != "" && strings.HasPrefix(file, strings.TrimSuffix(d, "/")+"/") {
+			return true
+		}
+	}
+	return false
+}
