@@ -94,7 +94,7 @@ type Spec struct {
 	TakeOver bool `json:"takeOver,omitempty"`
 }
 
-// Target selects the Prometheus workload. Everything is optional.
+// Target selects the scraper workload. Everything is optional.
 type Target struct {
 	// Kind is Deployment, StatefulSet, DaemonSet, Prometheus, PrometheusAgent,
 	// VMAgent or OpenTelemetryCollector.
