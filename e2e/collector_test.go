@@ -165,15 +165,20 @@ func (c *cluster) scrapeWithCollector(t, T *testing.T, bin string, secure, plain
 	if n, m := len(of(up, "", secure.addr)), len(of(up, "", plain.addr)); n != 1 || m != 1 {
 		t.Errorf("collector: the secure pod is scraped by %d jobs, the plain one by %d: %+v", n, m, up)
 	}
-	hs, _ := secure.shakes()
-	presented := false
-	for _, h := range hs {
-		if owned, ok := s.certs.current(h.serial, h.at); owned && ok {
-			presented = true
-		}
-	}
-	if !presented {
+	if !s.presentedItsCertificate(secure) {
 		t.Errorf("collector: no handshake presented its agent's certificate (%v)", s.certs.all())
 	}
 	t.Logf("collector: secure target up over https with its agent's certificate and its metric exported, plain target up in %s\nkubelet events:\n%s", plainJob, s.k.events())
+}
+
+// presentedItsCertificate: some handshake at secure presented the certificate
+// then on s's disk.
+func (s *scraper) presentedItsCertificate(secure *target) bool {
+	hs, _ := secure.shakes()
+	for _, h := range hs {
+		if owned, ok := s.certs.current(h.serial, h.at); owned && ok {
+			return true
+		}
+	}
+	return false
 }

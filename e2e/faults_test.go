@@ -525,14 +525,7 @@ func TestScrapeOverMTLS(t *testing.T) {
 		if n, m := len(on(ts, "", secure.addr)), len(on(ts, "", plain.addr)); n != 1 || m != 1 {
 			t.Errorf("vmagent: the secure pod is scraped by %d jobs, the plain one by %d: %+v", n, m, ts)
 		}
-		hs, _ := secure.shakes()
-		presented := false
-		for _, h := range hs {
-			if owned, ok := s.certs.current(h.serial, h.at); owned && ok {
-				presented = true
-			}
-		}
-		if !presented {
+		if !s.presentedItsCertificate(secure) {
 			t.Errorf("vmagent: no handshake presented its agent's certificate (%v)", s.certs.all())
 		}
 		sec := on(ts, secureJob, secure.addr)[0]
