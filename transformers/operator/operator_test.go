@@ -4,6 +4,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -42,12 +43,90 @@ spec:
 		yaml.MustParse("apiVersion: monitoring.coreos.com/v1alpha1\nkind: ScrapeConfig\nmetadata: {name: sc, namespace: monitoring, labels: {release: kps}}\n"),
 	}
 	got := SelectedMonitors(cr, items, false)
-	want := []string{"PodMonitor monitoring/yes", "PodMonitor elsewhere/unlisted-ns"}
+	want := []string{"PodMonitor elsewhere/unlisted-ns", "PodMonitor monitoring/yes"} // sorted
 	if !slices.Equal(got, want) {
 		t.Errorf("SelectedMonitors = %v, want %v", got, want)
 	}
 	// Those in the class, for ambient mode's warning.
 	if got, want := SelectedMonitors(cr, items, true), []string{"PodMonitor apps/opted-in"}; !slices.Equal(got, want) {
 		t.Errorf("SelectedMonitors in the class = %v, want %v", got, want)
+	}
+}
+
+// TestSelectedVMMonitors: a VMAgent with selectAllByDefault selects every
+// monitor of its group in every namespace; without it, an unset selector
+// selects none; monitors of another group are not its.
+func TestSelectedVMMonitors(t *testing.T) {
+	vm := func(spec string) *yaml.RNode {
+		return yaml.MustParse("apiVersion: operator.victoriametrics.com/v1beta1\nkind: VMAgent\nmetadata: {name: a, namespace: vm}\nspec: {" + spec + "}\n")
+	}
+	items := []*yaml.RNode{
+		yaml.MustParse("apiVersion: operator.victoriametrics.com/v1beta1\nkind: VMServiceScrape\nmetadata: {name: s, namespace: apps}\nspec: {}\n"),
+		yaml.MustParse("apiVersion: operator.victoriametrics.com/v1beta1\nkind: VMPodScrape\nmetadata: {name: p, namespace: vm, labels: {team: a}}\nspec: {scrapeClass: istio-mtls}\n"),
+		yaml.MustParse("apiVersion: monitoring.coreos.com/v1\nkind: PodMonitor\nmetadata: {name: pm, namespace: vm}\nspec: {}\n"),
+	}
+	if got, want := SelectedMonitors(vm("selectAllByDefault: true"), items, false), []string{"VMServiceScrape apps/s"}; !slices.Equal(got, want) {
+		t.Errorf("selectAllByDefault: %v, want %v", got, want)
+	}
+	if got := SelectedMonitors(vm(""), items, false); len(got) != 0 {
+		t.Errorf("no selectors, no selectAllByDefault: %v, want none", got)
+	}
+	if got, want := SelectedMonitors(vm("podScrapeSelector: {matchLabels: {team: a}}"), items, true), []string{"VMPodScrape vm/p"}; !slices.Equal(got, want) {
+		t.Errorf("in the class, by selector: %v, want %v", got, want)
+	}
+}
+
+// TestCollectorView: the OpenTelemetryCollector's view has the pod spec's
+// names, and Sync puts edits back under the resource's: containers into
+// spec.additionalContainers (in place), labels into metadata.labels, and
+// annotations into a spec.podAnnotations it creates; fields left empty that
+// it did not have are not written.
+func TestCollectorView(t *testing.T) {
+	cr := yaml.MustParse(`apiVersion: opentelemetry.io/v1beta1
+kind: OpenTelemetryCollector
+metadata: {name: c}
+spec:
+  mode: daemonset
+  additionalContainers: [{name: helper, image: h}]
+  config: {}
+`)
+	_, res, _ := scrapers.ResourceOf("opentelemetry.io", "OpenTelemetryCollector")
+	v, err := Template(cr, res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Node.Pipe(yaml.Lookup("spec", "containers", "[name=helper]")); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Node.PipeE(yaml.Lookup("spec", "containers"), yaml.Append(yaml.MustParse("{name: istio-proxy, image: p}").YNode())); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.Node.PipeE(yaml.LookupCreate(yaml.MappingNode, "metadata", "annotations"), yaml.SetField("a", yaml.NewStringRNode("1"))); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Node.Pipe(yaml.LookupCreate(yaml.MappingNode, "metadata", "labels")); err != nil { // created, left empty
+		t.Fatal(err)
+	}
+	if err := v.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	want := `apiVersion: opentelemetry.io/v1beta1
+kind: OpenTelemetryCollector
+metadata: {name: c}
+spec:
+  mode: daemonset
+  additionalContainers: [{name: helper, image: h}, {name: istio-proxy, image: p}]
+  config: {}
+  podAnnotations:
+    a: "1"
+`
+	if got := cr.MustString(); got != want {
+		t.Errorf("synced:\n%s\nwant:\n%s", got, want)
+	}
+	if f := v.Field("spec.containers[1].image"); f != "spec.additionalContainers[1].image" {
+		t.Errorf("Field: %s", f)
+	}
+	if f := v.Field("metadata.annotations.a"); f != "spec.podAnnotations.a" {
+		t.Errorf("Field: %s", f)
 	}
 }

@@ -21,8 +21,8 @@ type View struct {
 	Node *yaml.RNode
 	cr   *yaml.RNode
 	res  scrapers.Resource
-	// shared: the view's nodes are the resource's (a podMetadata resource
-	// with no renamed fields), so edits land in it as they are made.
+	// shared: the view's nodes are the resource's (a podMetadata resource),
+	// so edits land in it as they are made.
 	shared bool
 	// hadLabels, hadAnnotations: the resource had those fields before.
 	hadLabels, hadAnnotations bool
@@ -39,17 +39,13 @@ func Template(cr *yaml.RNode, res scrapers.Resource) (*View, error) {
 		return nil, krmerr.Errorf("spec", "missing: the %s has no spec", cr.GetKind())
 	}
 	v := &View{cr: cr, res: res}
-	if res.PodMetadata != nil {
-		field := strings.Join(res.PodMetadata, ".")
+	if res.PodMetadata != nil { // the table gives such a resource no renamed fields
 		pm, err := cr.Pipe(yaml.LookupCreate(yaml.MappingNode, res.PodMetadata...))
 		if err != nil || pm.YNode().Kind != yaml.MappingNode {
-			return nil, krmerr.Errorf(field, "must be a mapping")
+			return nil, krmerr.Errorf(strings.Join(res.PodMetadata, "."), "must be a mapping")
 		}
-		v.shared = len(res.Renamed) == 0
-		v.Node = view(pm.YNode(), spec.YNode())
-		if v.shared {
-			return v, nil
-		}
+		v.shared, v.Node = true, view(pm.YNode(), spec.YNode())
+		return v, nil
 	}
 	md := &yaml.Node{Kind: yaml.MappingNode}
 	for _, f := range []struct {

@@ -71,7 +71,8 @@ type Resource struct {
 	Annotations []string
 	// Renamed are the pod spec fields that sit in the resource's spec under
 	// another name (the rest of spec.containers, initContainers, volumes and
-	// the scraper container's volumeMounts share the pod spec's names).
+	// the scraper container's volumeMounts share the pod spec's names); only
+	// for a resource without PodMetadata.
 	Renamed map[string]string
 	// ServiceAccount is the field naming the pods' service account.
 	ServiceAccount []string

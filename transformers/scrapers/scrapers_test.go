@@ -35,6 +35,23 @@ func TestTable(t *testing.T) {
 			t.Errorf("flag %q is %s's and %s's", s.ConfigFlag, other, s.Name)
 		}
 		flags[s.ConfigFlag] = s.Name
+		for _, r := range s.Resources {
+			if r.Group == "" || len(r.Kinds) == 0 || r.Container == "" || len(r.ServiceAccount) == 0 {
+				t.Errorf("%s: resource %v is incomplete", s.Name, r.Kinds)
+			}
+			if (r.PodMetadata != nil) == (r.Labels != nil || r.Annotations != nil) || (r.PodMetadata == nil) != (r.Labels != nil && r.Annotations != nil) {
+				t.Errorf("%s %v: the pods' labels and annotations come from podMetadata or from both Labels and Annotations", s.Name, r.Kinds)
+			}
+			if r.PodMetadata != nil && len(r.Renamed) > 0 {
+				t.Errorf("%s %v: a podMetadata resource shares its spec with the view: no renamed fields", s.Name, r.Kinds)
+			}
+			if (r.Config != nil) == (r.Additional != nil || r.Jobs != nil) {
+				t.Errorf("%s %v: the job goes into the resource's config, or into job lists, not both or neither", s.Name, r.Kinds)
+			}
+			if _, got, ok := ResourceOf(r.Group, r.Kinds[0]); !ok || got.Container != r.Container {
+				t.Errorf("ResourceOf(%s, %s) does not find the row's resource", r.Group, r.Kinds[0])
+			}
+		}
 	}
 }
 
