@@ -319,7 +319,8 @@ func TestPostRenderKeepsUnchangedLines(t *testing.T) {
 		{"ambient-then-sidecar", cfg("  mode: ambient\n" + version), cfg(version)},
 		{"injection-then-sidecar", cfg("  mode: injection\n" + version), cfg(version)},
 	}
-	renders := []string{"helm-prometheus.yaml", "kube-prometheus-stack.yaml", "kube-prometheus-prometheus.yaml", "istio-addon-prometheus.yaml", "vmagent-chart.yaml", "otel-collector-chart.yaml"}
+	renders := []string{"helm-prometheus.yaml", "kube-prometheus-stack.yaml", "kube-prometheus-prometheus.yaml", "istio-addon-prometheus.yaml", "vmagent-chart.yaml", "otel-collector-chart.yaml",
+		"vmagent-operator-vmagent.yaml", "vmagent-operator-istio.yaml", "otel-operator-collector.yaml"}
 	post := postRendered
 	// Istio's secure-metrics sample is taken over: its injector steering goes,
 	// its inject label changes in value and keeps its comment.
