@@ -18,14 +18,6 @@ done
 # Only the service discovery the test uses (kubernetes), as Prometheus documents.
 [ -x "$BIN/prometheus" ] || GOBIN="$BIN" go install -tags remove_all_sd,enable_kubernetes_sd \
   "github.com/prometheus/prometheus/cmd/prometheus@$PROMETHEUS" >&2
-# vmagent, cached under its version (the directory's name predates it).
-[ -x "$BIN/vmagent-$VMAGENT" ] || { GOBIN="$BIN/vmagent.tmp" go install "github.com/VictoriaMetrics/VictoriaMetrics/app/vmagent@$VMAGENT" >&2 &&
-  mv "$BIN/vmagent.tmp/vmagent" "$BIN/vmagent-$VMAGENT" && rmdir "$BIN/vmagent.tmp"; }
-# The collector of ./otelcol (its own module: the contrib prometheus receiver and
-# the matching core), cached under a digest of that module.
-OTELCOL="otelcol-$(cat otelcol/go.mod otelcol/go.sum otelcol/main.go | sha256sum | cut -c1-12)"
-[ -x "$BIN/$OTELCOL" ] || (cd otelcol && go build -o "$BIN/$OTELCOL.tmp" . && mv "$BIN/$OTELCOL.tmp" "$BIN/$OTELCOL") >&2
-ln -sfn "$OTELCOL" "$BIN/otelcol" # the name the test runs
 # kube-apiserver from this module (go.mod replaces k8s.io/kubernetes's staging
 # modules); stamped with its version, which kubectl and clients parse.
 if [ ! -x "$BIN/kube-apiserver" ]; then
@@ -41,4 +33,28 @@ if ! command -v etcd >/dev/null; then
     echo "e2e: etcd is missing (apt-get install etcd-server)" >&2; exit 1
   fi
 fi
+# vmagent and the collector last: `make tools` builds the same two into GOBIN,
+# alongside (.ci/run), so by now they are usually there to copy instead of
+# building them twice. vmagent is cached under its version (the directory's
+# name predates it), the collector of ./otelcol (its own module: the contrib
+# prometheus receiver and the matching core) under a digest of that module.
+GOBIN_DIR="${GOBIN:-$(go env GOPATH)/bin}"
+if [ ! -x "$BIN/vmagent-$VMAGENT" ]; then
+  if go version -m "$GOBIN_DIR/vmagent" 2>/dev/null | grep -qE "mod[[:space:]]+github.com/VictoriaMetrics/VictoriaMetrics[[:space:]]+$VMAGENT"; then
+    cp "$GOBIN_DIR/vmagent" "$BIN/vmagent-$VMAGENT"
+  else
+    GOBIN="$BIN/vmagent.tmp" go install "github.com/VictoriaMetrics/VictoriaMetrics/app/vmagent@$VMAGENT" >&2 &&
+      mv "$BIN/vmagent.tmp/vmagent" "$BIN/vmagent-$VMAGENT" && rmdir "$BIN/vmagent.tmp"
+  fi
+fi
+OTELCOL="otelcol-$(cat otelcol/go.mod otelcol/go.sum otelcol/main.go | sha256sum | cut -c1-12)"
+if [ ! -x "$BIN/$OTELCOL" ]; then
+  # make tools' copy is of this module when it is newer than each of its files.
+  if [ -x "$GOBIN_DIR/otelcol" ] && [ -z "$(find otelcol/go.mod otelcol/go.sum otelcol/main.go -newer "$GOBIN_DIR/otelcol")" ]; then
+    cp "$GOBIN_DIR/otelcol" "$BIN/$OTELCOL"
+  else
+    (cd otelcol && go build -o "$BIN/$OTELCOL.tmp" . && mv "$BIN/$OTELCOL.tmp" "$BIN/$OTELCOL") >&2
+  fi
+fi
+ln -sfn "$OTELCOL" "$BIN/otelcol" # the name the test runs
 echo "$BIN"
