@@ -200,9 +200,7 @@ func (c *cluster) volumes(t *testing.T, pod *corev1.Pod, memoryName string) map[
 				}
 				return err
 			})
-			for k, val := range cm.Data {
-				writeFile(t, filepath.Join(dir, k), val)
-			}
+			writeConfigMap(t, dir, cm, s.ConfigMap.Items, s.ConfigMap.Optional)
 		case s.DownwardAPI != nil:
 			for _, it := range s.DownwardAPI.Items {
 				var m map[string]string
@@ -240,9 +238,7 @@ func (c *cluster) volumes(t *testing.T, pod *corev1.Pod, memoryName string) map[
 					if err != nil {
 						t.Fatal(err)
 					}
-					for _, it := range src.ConfigMap.Items {
-						writeFile(t, filepath.Join(dir, it.Path), cm.Data[it.Key])
-					}
+					writeConfigMap(t, dir, cm, src.ConfigMap.Items, src.ConfigMap.Optional)
 				case src.DownwardAPI != nil:
 					for _, it := range src.DownwardAPI.Items {
 						if it.FieldRef != nil && it.FieldRef.FieldPath == "metadata.namespace" {
@@ -257,6 +253,29 @@ func (c *cluster) volumes(t *testing.T, pod *corev1.Pod, memoryName string) map[
 		out[v.Name] = bind(dir)
 	}
 	return out
+}
+
+// writeConfigMap writes cm into dir as the kubelet does: every key under its
+// own name, or with items only the keys they list, each at its path (a listed
+// key the ConfigMap lacks fails the mount, here the test, unless optional).
+func writeConfigMap(t *testing.T, dir string, cm *corev1.ConfigMap, items []corev1.KeyToPath, optional *bool) {
+	t.Helper()
+	if len(items) == 0 {
+		for k, val := range cm.Data {
+			writeFile(t, filepath.Join(dir, k), val)
+		}
+		return
+	}
+	for _, it := range items {
+		val, ok := cm.Data[it.Key]
+		if !ok && optional != nil && *optional {
+			continue
+		}
+		if !ok {
+			t.Fatalf("ConfigMap %s/%s has no key %s", cm.Namespace, cm.Name, it.Key)
+		}
+		writeFile(t, filepath.Join(dir, it.Path), val)
+	}
 }
 
 func writeFile(t *testing.T, path, content string) {
