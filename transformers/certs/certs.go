@@ -23,9 +23,30 @@ func Paths(dir string) (ca, chain, key string) {
 // the server certificate cannot be verified against the target's address. The
 // client certificate still authenticates Prometheus to the sidecars (STRICT
 // mTLS), and the traffic is encrypted.
-const (
-	// SkipVerifyWhy is the comment over insecure_skip_verify in a scrape job.
-	SkipVerifyWhy = "# Prometheus cannot verify Istio's SPIFFE identities (no secure naming),\n# so the server certificate is not checked; the client certificate still\n# authenticates Prometheus to the sidecars, and traffic is encrypted."
-	// SkipVerifyWhyShort is its one-line form, for prometheus-operator's scrape class.
-	SkipVerifyWhyShort = "# insecureSkipVerify: Prometheus cannot verify Istio's SPIFFE identities."
-)
+// SkipVerifyWhy is the comment over insecure_skip_verify in a scrape job of
+// scraper (its name in the scraper table: Prometheus, vmagent, OpenTelemetry
+// Collector).
+func SkipVerifyWhy(scraper string) string {
+	return "# " + subject(scraper) + " cannot verify Istio's SPIFFE identities (no secure naming),\n# so the server certificate is not checked; the client certificate still\n# authenticates " + object(scraper) + " to the sidecars, and traffic is encrypted."
+}
+
+// SkipVerifyWhyShort is its one-line form, for an operator's scrape class.
+func SkipVerifyWhyShort(scraper string) string {
+	return "# insecureSkipVerify: " + object(scraper) + " cannot verify Istio's SPIFFE identities."
+}
+
+// subject and object name scraper in a sentence: a program by its name
+// (Prometheus, vmagent), a product of two words with its article.
+func subject(scraper string) string {
+	if strings.Contains(scraper, " ") {
+		return "The " + scraper
+	}
+	return scraper
+}
+
+func object(scraper string) string {
+	if strings.Contains(scraper, " ") {
+		return "the " + scraper
+	}
+	return scraper
+}

@@ -7,6 +7,7 @@
 package operator
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -42,6 +43,9 @@ type ScrapeClass struct {
 	// Remove takes out the class an earlier run wrote, and writes none (ambient
 	// mode).
 	Remove bool
+	// Scraper names the resource's scraper in the class's comment (its name in
+	// the scraper table); "" is Prometheus.
+	Scraper string
 }
 
 // Node is the scrape class as it is written into spec.scrapeClasses.
@@ -58,7 +62,7 @@ func (c ScrapeClass) Node() *yaml.RNode {
 		yamlnode.String("insecureSkipVerify"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"},
 	))
 	n := mapping(fields...)
-	n.HeadComment = "# Istio mTLS certificates (istio-prometheus-mtls): monitors opt in with scrapeClass: " + ScrapeClassName + ".\n" + certs.SkipVerifyWhyShort
+	n.HeadComment = "# Istio mTLS certificates (istio-prometheus-mtls): monitors opt in with scrapeClass: " + ScrapeClassName + ".\n" + certs.SkipVerifyWhyShort(cmp.Or(c.Scraper, "Prometheus"))
 	return yaml.NewRNode(n)
 }
 

@@ -70,7 +70,7 @@ func dropRules(o Options) []*yaml.RNode {
 
 // secureJob is the https job for sidecar pods.
 func secureJob(o Options) *yaml.RNode {
-	return job(o.JobName, o.CertsDir, secureRules(o))
+	return job(o.JobName, o.CertsDir, o.scraper().Name, secureRules(o))
 }
 
 // OperatorScrapeConfig is the secure job as the spec of a prometheus-operator
@@ -111,17 +111,18 @@ func secureRules(o Options) []relabelRule {
 }
 
 // securePortJob is Istio's job for one of its secure metrics ports.
-func securePortJob(name, portLabel, mountPath string) *yaml.RNode {
+func securePortJob(name, portLabel, mountPath, scraper string) *yaml.RNode {
 	rules := append([]relabelRule{{Comment: "Pods whose istio-proxy serves metrics over mTLS on this port.",
 		SourceLabels: []string{portLabel}, Regex: `\d+`, Action: "keep"}}, podRules(portLabel)...)
 	rules = append(rules, commonTail()...)
-	j := job(name, mountPath, rules)
+	j := job(name, mountPath, scraper, rules)
 	// Istio serves /stats/prometheus on these ports.
 	j.YNode().Content = append(j.YNode().Content[:2], append([]*yaml.Node{yamlnode.String("metrics_path"), yamlnode.String("/stats/prometheus")}, j.YNode().Content[2:]...)...)
 	return j
 }
 
-func job(name, mountPath string, rules []relabelRule) *yaml.RNode {
+// job is a secure job of scraper (its name in the scraper table).
+func job(name, mountPath, scraper string, rules []relabelRule) *yaml.RNode {
 	j := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
 	nameNode := yamlnode.String(name)
 	nameNode.LineComment = "# " + jobMarker
@@ -131,7 +132,7 @@ func job(name, mountPath string, rules []relabelRule) *yaml.RNode {
 		tls.YNode().Content = append(tls.YNode().Content, yamlnode.String(kv[0]), yamlnode.String(kv[1]))
 	}
 	skip := yamlnode.String("insecure_skip_verify")
-	skip.HeadComment = certs.SkipVerifyWhy
+	skip.HeadComment = certs.SkipVerifyWhy(scraper)
 	tls.YNode().Content = append(tls.YNode().Content, skip, &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})
 	sd := yaml.NewRNode(&yaml.Node{Kind: yaml.SequenceNode})
 	sd.YNode().Content = append(sd.YNode().Content, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{yamlnode.String("role"), yamlnode.String("pod")}})

@@ -82,13 +82,15 @@ func (o *operatorResource) scrapeClass(p plan.Plan) func(rec *ownership.Record) 
 	if !o.res.ScrapeClasses {
 		return nil
 	}
+	class := p.Class
+	class.Scraper = o.row.Name
 	return func(rec *ownership.Record) error {
-		if p.Class.Remove {
-			err := p.Class.RemoveFrom(o.cr, rec.ScrapeClass != "")
+		if class.Remove {
+			err := class.RemoveFrom(o.cr, rec.ScrapeClass != "")
 			rec.ScrapeClass, rec.ScrapeClassUsersDefault = "", false
 			return err
 		}
-		owned, err := p.Class.Ensure(o.cr, operator.Owned{Name: rec.ScrapeClass, UsersDefault: rec.ScrapeClassUsersDefault})
+		owned, err := class.Ensure(o.cr, operator.Owned{Name: rec.ScrapeClass, UsersDefault: rec.ScrapeClassUsersDefault})
 		if err != nil {
 			return err
 		}
