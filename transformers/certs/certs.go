@@ -24,29 +24,20 @@ func Paths(dir string) (ca, chain, key string) {
 // client certificate still authenticates Prometheus to the sidecars (STRICT
 // mTLS), and the traffic is encrypted.
 // SkipVerifyWhy is the comment over insecure_skip_verify in a scrape job of
-// scraper (its name in the scraper table: Prometheus, vmagent, OpenTelemetry
-// Collector).
-func SkipVerifyWhy(scraper string) string {
-	return "# " + subject(scraper) + " cannot verify Istio's SPIFFE identities (no secure naming),\n# so the server certificate is not checked; the client certificate still\n# authenticates " + object(scraper) + " to the sidecars, and traffic is encrypted."
+// the scraper a sentence calls called (its row's Called in the scraper table).
+func SkipVerifyWhy(called string) string {
+	return "# " + sentence(called) + " cannot verify Istio's SPIFFE identities (no secure naming),\n# so the server certificate is not checked; the client certificate still\n# authenticates " + called + " to the sidecars, and traffic is encrypted."
 }
 
 // SkipVerifyWhyShort is its one-line form, for an operator's scrape class.
-func SkipVerifyWhyShort(scraper string) string {
-	return "# insecureSkipVerify: " + object(scraper) + " cannot verify Istio's SPIFFE identities."
+func SkipVerifyWhyShort(called string) string {
+	return "# insecureSkipVerify: " + called + " cannot verify Istio's SPIFFE identities."
 }
 
-// subject and object name scraper in a sentence: a program by its name
-// (Prometheus, vmagent), a product of two words with its article.
-func subject(scraper string) string {
-	if strings.Contains(scraper, " ") {
-		return "The " + scraper
+// sentence is called at the start of a sentence.
+func sentence(called string) string {
+	if rest, ok := strings.CutPrefix(called, "the "); ok {
+		return "The " + rest
 	}
-	return scraper
-}
-
-func object(scraper string) string {
-	if strings.Contains(scraper, " ") {
-		return "the " + scraper
-	}
-	return scraper
+	return called
 }

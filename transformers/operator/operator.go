@@ -18,6 +18,7 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -43,9 +44,9 @@ type ScrapeClass struct {
 	// Remove takes out the class an earlier run wrote, and writes none (ambient
 	// mode).
 	Remove bool
-	// Scraper names the resource's scraper in the class's comment (its name in
-	// the scraper table); "" is Prometheus.
-	Scraper string
+	// Scraper is the resource's scraper, named in the class's comment; the
+	// zero value is Prometheus.
+	Scraper scrapers.Scraper
 }
 
 // Node is the scrape class as it is written into spec.scrapeClasses.
@@ -62,7 +63,7 @@ func (c ScrapeClass) Node() *yaml.RNode {
 		yamlnode.String("insecureSkipVerify"), &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"},
 	))
 	n := mapping(fields...)
-	n.HeadComment = "# Istio mTLS certificates (istio-prometheus-mtls): monitors opt in with scrapeClass: " + ScrapeClassName + ".\n" + certs.SkipVerifyWhyShort(cmp.Or(c.Scraper, "Prometheus"))
+	n.HeadComment = "# Istio mTLS certificates (istio-prometheus-mtls): monitors opt in with scrapeClass: " + ScrapeClassName + ".\n" + certs.SkipVerifyWhyShort(cmp.Or(c.Scraper.Called, scrapers.Prometheus().Called))
 	return yaml.NewRNode(n)
 }
 

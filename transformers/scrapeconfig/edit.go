@@ -101,10 +101,10 @@ func wantedJobs(o Options) (wanted, optional []want) {
 	wanted = []want{{o.JobName, func() *yaml.RNode { return escapeDollars(secureJob(o), dollar) }}}
 	optional = []want{
 		{secureMergedJob, func() *yaml.RNode {
-			return escapeDollars(securePortJob(secureMergedJob, lblSecurePort, o.CertsDir, o.scraper().Name), dollar)
+			return escapeDollars(securePortJob(secureMergedJob, lblSecurePort, o.CertsDir, o.scraper().Called), dollar)
 		}},
 		{secureEnvoyJob, func() *yaml.RNode {
-			return escapeDollars(securePortJob(secureEnvoyJob, lblEnvoyPort, o.CertsDir, o.scraper().Name), dollar)
+			return escapeDollars(securePortJob(secureEnvoyJob, lblEnvoyPort, o.CertsDir, o.scraper().Called), dollar)
 		}},
 	}
 	return wanted, optional

@@ -70,7 +70,7 @@ func dropRules(o Options) []*yaml.RNode {
 
 // secureJob is the https job for sidecar pods.
 func secureJob(o Options) *yaml.RNode {
-	return job(o.JobName, o.CertsDir, o.scraper().Name, secureRules(o))
+	return job(o.JobName, o.CertsDir, o.scraper().Called, secureRules(o))
 }
 
 // OperatorScrapeConfig is the secure job as the spec of a prometheus-operator
@@ -121,7 +121,7 @@ func securePortJob(name, portLabel, mountPath, scraper string) *yaml.RNode {
 	return j
 }
 
-// job is a secure job of scraper (its name in the scraper table).
+// job is a secure job of the scraper a sentence calls scraper (its row's Called).
 func job(name, mountPath, scraper string, rules []relabelRule) *yaml.RNode {
 	j := yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode})
 	nameNode := yamlnode.String(name)

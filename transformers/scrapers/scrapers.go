@@ -19,6 +19,9 @@ import (
 type Scraper struct {
 	// Name names the scraper in messages.
 	Name string
+	// Called is how a sentence names it, its article included (the comments
+	// over the TLS settings the function writes).
+	Called string
 	// Images are the image names (the reference's last path element, without
 	// tag or digest) that run it.
 	Images []string
@@ -94,6 +97,7 @@ type Resource struct {
 var Table = []Scraper{
 	{
 		Name:   "Prometheus",
+		Called: "Prometheus",
 		Images: []string{"prometheus"},
 		// Images that pass --config.file but are not Prometheus servers.
 		Helpers:     []string{"alertmanager", "exporter", "reloader", "configmap-reload", "pushgateway", "blackbox", "thanos", "agent", "operator"},
@@ -118,6 +122,7 @@ var Table = []Scraper{
 		// Prometheus-style scrape config, parsed strictly. Its placeholders are
 		// %{ENV}, so `$1` is written as it is.
 		Name:       "vmagent",
+		Called:     "vmagent",
 		Images:     []string{"vmagent"},
 		Helpers:    []string{"operator", "reloader"},
 		ConfigFlag: "promscrape.config",
@@ -143,7 +148,8 @@ var Table = []Scraper{
 		// The OpenTelemetry Collector with the contrib prometheus receiver: its
 		// confmap expands ${VAR} and ${env:VAR} and reads $$ as $, so every $ of
 		// what the function adds is written $$ (the receiver's README says so).
-		Name: "OpenTelemetry Collector",
+		Name:   "OpenTelemetry Collector",
+		Called: "the OpenTelemetry Collector",
 		Images: []string{"opentelemetry-collector", "opentelemetry-collector-contrib", "opentelemetry-collector-k8s",
 			"otelcol", "otelcol-contrib", "otelcol-k8s"},
 		ConfigFlag:  "config",

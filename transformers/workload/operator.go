@@ -83,7 +83,7 @@ func (o *operatorResource) scrapeClass(p plan.Plan) func(rec *ownership.Record) 
 		return nil
 	}
 	class := p.Class
-	class.Scraper = o.row.Name
+	class.Scraper = o.row
 	return func(rec *ownership.Record) error {
 		if class.Remove {
 			err := class.RemoveFrom(o.cr, rec.ScrapeClass != "")
