@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/internal/checks"
@@ -159,6 +160,40 @@ func runFn(in []byte) ([]byte, error) {
 	return fn.Run(fn.ResourceListProcessorFunc(process), in)
 }
 
+// isError: the case's input is bad (a file "error"): the run fails and gives
+// the items back untouched.
+func (c goldenCase) isError() bool {
+	_, err := os.Stat(filepath.Join(c.dir, "error"))
+	return err == nil
+}
+
+// caseRuns holds each case's first run, shared by the tests that start from
+// it (the golden comparison, the re-runs): the function is deterministic
+// (TestDeterminism), so one run per case is enough.
+var caseRuns sync.Map // dir → *caseRun
+
+type caseRun struct {
+	once    sync.Once
+	in, out []byte
+	err     error
+}
+
+// run is the case's input as a ResourceList and the function's output on it.
+// Callers must not modify either.
+func (c goldenCase) run(t testing.TB) (in, out []byte, err error) {
+	t.Helper()
+	v, _ := caseRuns.LoadOrStore(c.dir, &caseRun{})
+	r := v.(*caseRun)
+	r.once.Do(func() {
+		r.in = resourceList(t, c.input(t), c.config(t))
+		r.out, r.err = runFn(r.in)
+	})
+	if r.in == nil {
+		t.Fatalf("%s: no input", c.name)
+	}
+	return r.in, r.out, r.err
+}
+
 // view is what a case's expected.yaml holds of an output: all of it, or, for a
 // case with a file "trimmed" (a large fixture), only the items that differ from
 // every input item, with the results; assertOthersUntouched checks the rest.
@@ -195,11 +230,9 @@ func (c goldenCase) view(t testing.TB, in, out []byte) []byte {
 func TestGolden(t *testing.T) {
 	for _, c := range goldenCases(t) {
 		t.Run(c.name, func(t *testing.T) {
-			in := resourceList(t, c.input(t), c.config(t))
-			out, err := runFn(in)
+			in, out, err := c.run(t)
 			got := c.view(t, in, out)
-			_, statErr := os.Stat(filepath.Join(c.dir, "error"))
-			errorCase := statErr == nil
+			errorCase := c.isError()
 			if (err != nil) != errorCase {
 				t.Fatalf("error = %v, want error: %v\n%s", err, errorCase, out)
 			}
@@ -239,11 +272,11 @@ func TestGolden(t *testing.T) {
 // TestIdempotent runs the function on its own output: nothing may change.
 func TestIdempotent(t *testing.T) {
 	for _, c := range goldenCases(t) {
-		if _, err := os.Stat(filepath.Join(c.dir, "error")); err == nil {
+		if c.isError() {
 			continue
 		}
 		t.Run(c.name, func(t *testing.T) {
-			first, err := runFn(resourceList(t, c.input(t), c.config(t)))
+			_, first, err := c.run(t)
 			if err != nil {
 				t.Fatal(err)
 			}

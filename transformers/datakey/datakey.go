@@ -113,6 +113,11 @@ func (k Key) writeField(obj *yaml.RNode, text string) error {
 			v.YNode().Style = old.YNode().Style
 		}
 	}
+	if old, _ := obj.Pipe(yaml.Lookup(k.Path...)); old != nil {
+		// In place: the node stays the one that views of the resource share.
+		*old.YNode() = *v.YNode()
+		return nil
+	}
 	parent := k.Path[:len(k.Path)-1]
 	return obj.PipeE(yaml.LookupCreate(yaml.MappingNode, parent...), yaml.SetField(k.Name, v))
 }

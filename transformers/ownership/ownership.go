@@ -1,9 +1,13 @@
-// Package ownership owns the record of what the function added to a pod
-// template: one annotation, read once at the start of a run and written once at
-// its end. Each feature keeps its own part: the pod template editor what it
-// added by name, injection mode its undo record, the prometheus-operator
-// support the scrape class it wrote. A second run reads the record to update its
-// own output and never to mistake a user's container, volume or mount for its own.
+// Package ownership owns the record of what the function wrote: one annotation
+// on the scraper's pod template, read once at the start of a run and written
+// once at its end. Each feature keeps its own part: the pod template editor
+// what it added by name, injection mode its undo record, an operator's
+// resource the scrape class it wrote, the scrape-config edit the jobs it wrote
+// (wherever they live: a ConfigMap or Secret key, an operator's additional
+// scrape configs, a resource's own job list or config). A second run reads the
+// record to update its own output and never to mistake a user's container,
+// volume, mount or job for its own. Comments are for readers only: every YAML
+// tool in a pipeline may drop them, and nothing is decided by one.
 package ownership
 
 import (
@@ -32,6 +36,9 @@ type Record struct {
 	ScrapeClass string `json:"scrapeClass,omitempty"`
 	// ScrapeClassUsersDefault: the class taken over was the user's default.
 	ScrapeClassUsersDefault bool `json:"scrapeClassUsersDefault,omitempty"`
+	// Jobs are the scrape jobs the function wrote into the scraper's
+	// configuration, by job_name.
+	Jobs []string `json:"jobs,omitempty"`
 }
 
 // Read returns what an earlier run recorded on the pod template.
@@ -49,10 +56,10 @@ func Read(template *yaml.RNode) (Record, error) {
 
 // Write stores r, as the last annotation (after everything the run added, so
 // re-runs keep the order), or removes the annotation when r holds nothing to undo:
-// no pod-template element, no injection or ambient record (a scrape class alone is
-// found again by its name).
+// no pod-template element, no injection or ambient record, no job (a scrape
+// class alone is found again by its name).
 func Write(template *yaml.RNode, r Record) error {
-	if r.Owned.Empty() && r.Injection == nil && r.Ambient == nil {
+	if r.Owned.Empty() && r.Injection == nil && r.Ambient == nil && len(r.Jobs) == 0 {
 		_, err := template.Pipe(yaml.Lookup(annotations...), yaml.Clear(Annotation))
 		return err
 	}

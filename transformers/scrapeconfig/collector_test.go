@@ -55,7 +55,7 @@ service:
 	if !strings.HasPrefix(strings.SplitAfter(out, "scrape_configs:")[0], "receivers:") || strings.Count(out, "scrape_configs:") != 1 {
 		t.Errorf("the job is not in the receiver's scrape_configs:\n%s", out)
 	}
-	again, _, err := Edit(out, o)
+	again, _, err := Edit(out, owning(o, rep))
 	if err != nil || again != out {
 		t.Errorf("a second run changed the file (err %v):\n%s", err, again)
 	}

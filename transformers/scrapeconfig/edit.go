@@ -42,35 +42,51 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	switch {
 	case o.Remove:
 		wanted = nil
-		removeOurJobs(jobs, &rep)
 	case o.SecurePortJob:
 		wanted = append(wanted, optional...)
-	default:
-		// Remove the secure-port jobs an earlier run added.
-		for _, w := range optional {
-			if i, ok := names[w.name]; ok && isOurs(jobs.YNode().Content[i]) {
-				jobs.YNode().Content[i] = nil
+	}
+	// Every job an earlier run wrote that this run does not want goes: all of
+	// them in ambient mode, the secure-port jobs once they are turned off, the
+	// secure job under a name changed since.
+	for i, el := range jobs.YNode().Content {
+		name := yamlnode.Value(el, "job_name")
+		if !o.owns(el) || slices.ContainsFunc(wanted, func(w want) bool { return w.name == name }) {
+			if o.Remove && readsIstioCerts(el) {
+				rep.Leftover = append(rep.Leftover, name)
 			}
+			continue
 		}
+		if o.Remove {
+			rep.Removed = append(rep.Removed, name)
+		}
+		jobs.YNode().Content[i] = nil
 	}
 	for _, w := range wanted {
 		i, ok := names[w.name]
 		if !ok {
 			jobs.YNode().Content = append(jobs.YNode().Content, w.node().YNode())
 			rep.Jobs = append(rep.Jobs, w.name)
+			rep.Owned = append(rep.Owned, w.name)
 			continue
 		}
-		if !isOurs(jobs.YNode().Content[i]) && w.name != o.JobName {
+		existing := jobs.YNode().Content[i]
+		if !o.owns(existing) && w.name != o.JobName {
 			// A secure-port job of Istio's name that the user has (Istio's
 			// secure-metrics sample writes them): theirs stays, ours is not added.
 			rep.Kept = append(rep.Kept, w.name)
 			continue
 		}
-		if !isOurs(jobs.YNode().Content[i]) && !o.TakeOver {
+		if !o.owns(existing) && !o.TakeOver {
 			return rep, krmerr.Errorf(at(i), "a job named %q exists that this function did not write; rename it, set spec.scrapeJob.name to another name, or set spec.scrapeJob.takeOver: true to replace it", w.name)
 		}
-		jobs.YNode().Content[i] = w.node().YNode()
 		rep.Jobs = append(rep.Jobs, w.name)
+		rep.Owned = append(rep.Owned, w.name)
+		// The job as it stands when its content is ours already: a copy that
+		// lost its comments on the way (kustomize, kubectl, the API server) is
+		// not written again.
+		if fresh := w.node().YNode(); !yamlnode.SameDecoded(existing, fresh) {
+			jobs.YNode().Content[i] = fresh
+		}
 	}
 	content := jobs.YNode().Content[:0]
 	for _, el := range jobs.YNode().Content {
@@ -80,7 +96,7 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	}
 	jobs.YNode().Content = content
 
-	excluded, restored, err := excludePlainJobs(jobs, o, at)
+	excluded, restored, err := excludePlainJobs(jobs, o, rep.Owned, at)
 	if err != nil {
 		return rep, err
 	}
@@ -113,7 +129,7 @@ func wantedJobs(o Options) (wanted, optional []want) {
 // excludePlainJobs removes our earlier drop rules from the plain jobs and puts one
 // into each job that is to exclude sidecar pods (none with o.Remove). It returns
 // the jobs that got it, and those that lost it.
-func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) (excluded, restored []string, err error) {
+func excludePlainJobs(jobs *yaml.RNode, o Options, owned []string, at func(int) string) (excluded, restored []string, err error) {
 	drops := dropRules(o)
 	for _, d := range drops {
 		escapeDollars(d, o.scraper().Dollar)
@@ -128,7 +144,7 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) (exclude
 	for i, el := range jobs.YNode().Content {
 		j := yaml.NewRNode(el)
 		name := yamlnode.Value(el, "job_name")
-		if isOurs(el) {
+		if slices.Contains(owned, name) {
 			continue
 		}
 		want := targets[name]
@@ -143,7 +159,9 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) (exclude
 		}
 		// Remove our earlier drop rules (any version of them), then insert one.
 		had := false
+		var before []*yaml.Node
 		if rules != nil {
+			before = slices.Clone(rules.YNode().Content)
 			kept := rules.YNode().Content[:0]
 			for _, r := range rules.YNode().Content {
 				if !isOurDropRule(r) {
@@ -173,6 +191,10 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) (exclude
 			ours[k] = yaml.CopyYNode(d.YNode())
 		}
 		rules.YNode().Content = append(c[:at:at], append(ours, c[at:]...)...)
+		if yamlnode.SameDecoded(&yaml.Node{Kind: yaml.SequenceNode, Content: before}, rules.YNode()) {
+			// The rules as they stood (a copy that lost its comments stays so).
+			rules.YNode().Content = before
+		}
 		excluded = append(excluded, name)
 	}
 	if o.ExcludeFrom != nil {
@@ -183,20 +205,6 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, at func(int) string) (exclude
 		}
 	}
 	return excluded, restored, nil
-}
-
-// removeOurJobs takes out every job an earlier run wrote (leaving nil in its
-// place) and reports the user's jobs that still read Istio's certificate files.
-func removeOurJobs(jobs *yaml.RNode, rep *Report) {
-	for i, el := range jobs.YNode().Content {
-		switch {
-		case isOurs(el):
-			rep.Removed = append(rep.Removed, yamlnode.Value(el, "job_name"))
-			jobs.YNode().Content[i] = nil
-		case readsIstioCerts(el):
-			rep.Leftover = append(rep.Leftover, yamlnode.Value(el, "job_name"))
-		}
-	}
 }
 
 // readsIstioCerts: the job's tls_config names one of the files istio-proxy writes

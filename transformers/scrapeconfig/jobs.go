@@ -12,7 +12,11 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
-// jobMarker is the line comment on job_name of every job this function writes.
+// jobMarker is the line comment on job_name of every job this function writes,
+// a note for readers: the ownership record (Options.Owned) decides which jobs
+// are the function's, since every YAML tool may drop comments. Only an earlier
+// release's output, which has no record of its jobs, is recognised by it
+// (legacyMarked), once.
 const jobMarker = "managed by istio-prometheus-mtls; edits here are overwritten"
 
 // Names of the jobs for Istio's secure metrics ports (Istio >= 1.31), as Istio's
@@ -228,20 +232,20 @@ func commonTail() []relabelRule {
 	}
 }
 
-func isOurs(job *yaml.Node) bool {
+// legacyMarked: job carries the job_name comment of an earlier release, which
+// kept no record of its jobs (Options.Migrate).
+func legacyMarked(job *yaml.Node) bool {
 	f := yaml.NewRNode(job).Field("job_name")
 	return f != nil && strings.Contains(f.Value.YNode().LineComment, jobMarker)
 }
 
-// isOurDropRule recognises the drop rules by their head comment or their labels:
-// the temporary label they mark with, or the source labels of the single drop
-// rule earlier releases wrote.
+// isOurDropRule recognises the drop rules by what they are, never by their
+// comments: a rule on the temporary label they mark with (reserved to this
+// function: no user rule reads or writes it), or the single drop rule of an
+// earlier release by its source labels.
 func isOurDropRule(r *yaml.Node) bool {
 	if r.Kind != yaml.MappingNode || len(r.Content) == 0 {
 		return false
-	}
-	if strings.Contains(r.HeadComment+r.Content[0].HeadComment, "istio-prometheus-mtls:") {
-		return true
 	}
 	if yamlnode.Value(r, "target_label") == lblMark {
 		return true

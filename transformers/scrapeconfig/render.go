@@ -30,9 +30,9 @@ func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) 
 			return out, rep, nil
 		}
 	}
-	// Nothing changed (a re-run): the user's text stays exactly as it is. Comments
-	// do not count, but our jobs must still carry their marker.
-	if before != nil && yamlnode.SameContent(before, root.YNode()) && strings.Count(doc, jobMarker) >= len(rep.Jobs) {
+	// Nothing changed (a re-run): the user's text stays exactly as it is, with
+	// the comments it has or has lost.
+	if before != nil && yamlnode.SameContent(before, root.YNode()) {
 		return doc, rep, nil
 	}
 	out, err := render(root, doc)

@@ -39,6 +39,22 @@ type Options struct {
 	// Receiver is the collector's prometheus receiver the jobs go into
 	// (spec.scrapeConfig.receiver); unset, the only one.
 	Receiver string
+	// Owned are the jobs the ownership record says an earlier run wrote into
+	// this configuration: the only jobs the edit replaces or removes unasked.
+	Owned []string
+	// Migrate: the record names no jobs, as an earlier release's output does
+	// not; a job carrying that release's job_name comment is then taken as
+	// its, once, and the record written after this run names it.
+	Migrate bool
+}
+
+// owns tells whether job is one an earlier run wrote: the record names it
+// (or, migrating an earlier release's output, that release's comment marks it).
+func (o Options) owns(job *yaml.Node) bool {
+	if slices.Contains(o.Owned, yamlnode.Value(job, "job_name")) {
+		return true
+	}
+	return o.Migrate && legacyMarked(job)
 }
 
 func (o Options) scraper() scrapers.Scraper {
@@ -61,6 +77,9 @@ type Report struct {
 	// Kept are secure-port jobs of the user's with the names of the function's
 	// (Istio's sample names them so): they stay, and the function's are not added.
 	Kept []string
+	// Owned are the function's jobs in the configuration after the edit: what
+	// the ownership record is to name.
+	Owned []string
 }
 
 // Edit adds the jobs of o to the prometheus.yml in doc and returns the new text.

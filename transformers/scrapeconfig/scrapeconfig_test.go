@@ -1,12 +1,20 @@
 package scrapeconfig
 
 import (
+	sigsyaml "sigs.k8s.io/yaml"
 	"strings"
 	"testing"
 )
 
 func opts() Options {
 	return Options{JobName: "secure", CertsDir: "/etc/istio-certs"}
+}
+
+// owning is o for a re-run after a run that reported rep: the record names the
+// jobs it wrote.
+func owning(o Options, rep Report) Options {
+	o.Owned = rep.Owned
+	return o
 }
 
 const plain = `# keep me
@@ -32,7 +40,14 @@ func TestEditIsIdempotent(t *testing.T) {
 	if !strings.HasPrefix(once, "# keep me\n") || strings.Count(once, "job_name: secure") != 1 {
 		t.Errorf("output:\n%s", once)
 	}
-	twice, _, err := Edit(once, opts())
+	if strings.Join(rep.Owned, ",") != "secure" {
+		t.Errorf("the jobs to record: %v", rep.Owned)
+	}
+	// A re-run knows its job from the record, not from a comment.
+	if _, _, err := Edit(once, opts()); err == nil {
+		t.Error("a job the record does not name was taken as the function's")
+	}
+	twice, _, err := Edit(once, owning(opts(), rep))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,9 +55,8 @@ func TestEditIsIdempotent(t *testing.T) {
 		t.Errorf("second edit changed the config:\n%s\n---\n%s", once, twice)
 	}
 	// A changed option replaces our job and our rule in place.
-	o := opts()
+	o := owning(opts(), rep)
 	o.CertsDir = "/certs"
-	o.JobName = "secure"
 	third, _, err := Edit(once, o)
 	if err != nil {
 		t.Fatal(err)
@@ -87,7 +101,7 @@ func TestTakeOverAndSecurePortJobs(t *testing.T) {
 		t.Errorf("%+v\n%s", rep, out)
 	}
 	o.SecurePortJob = false
-	out, _, err = Edit(out, o)
+	out, _, err = Edit(out, owning(o, rep))
 	if err != nil || strings.Contains(out, secureMergedJob) || strings.Contains(out, secureEnvoyJob) {
 		t.Errorf("secure-port jobs not removed: %v\n%s", err, out)
 	}
@@ -115,7 +129,7 @@ func TestEmptyAndBad(t *testing.T) {
 // drops comments) are still recognised as ours by their labels, and replaced
 // rather than doubled; a user's drop rule on other labels stays.
 func TestDropRuleWithoutComment(t *testing.T) {
-	once, _, err := Edit(plain, opts())
+	once, rep, err := Edit(plain, opts())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,7 +145,7 @@ func TestDropRuleWithoutComment(t *testing.T) {
 	}
 	user := "  - {source_labels: [" + lblStatus + ", " + lblPort + "], action: drop, regex: x}\n"
 	bare = strings.Replace(bare, "regex: \"true\"}\n", "regex: \"true\"}\n"+user, 1)
-	again, _, err := Edit(bare, opts())
+	again, _, err := Edit(bare, owning(opts(), rep))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -149,11 +163,11 @@ func TestDropRuleWithoutComment(t *testing.T) {
 func TestRemove(t *testing.T) {
 	o := opts()
 	o.SecurePortJob = true
-	added, _, err := Edit(plain, o)
+	added, rep, err := Edit(plain, o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := opts()
+	r := owning(opts(), rep)
 	r.Remove = true
 	got, rep, err := Edit(added, r)
 	if err != nil {
@@ -191,4 +205,59 @@ func TestEarlierDropRuleReplaced(t *testing.T) {
 	if strings.Contains(got, "1502[^0;]") || strings.Count(got, lblMark) != 3 {
 		t.Errorf("the earlier drop rule was not replaced:\n%s", got)
 	}
+}
+
+// TestOwnedWithoutComments: the record, not the job_name comment, decides. A copy
+// of the output that lost every comment (a YAML tool's round trip) is left as it
+// is by a re-run, and ambient mode takes out every job the record names; an
+// earlier release's output (the comment, no record) is recognised when migrating
+// only.
+func TestOwnedWithoutComments(t *testing.T) {
+	o := opts()
+	o.SecurePortJob = true
+	once, rep, err := Edit(plain, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare, err := sigsyaml.JSONToYAML(mustJSON(t, once))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(bare), "#") {
+		t.Fatalf("the round trip kept comments:\n%s", bare)
+	}
+	again, rep2, err := Edit(string(bare), owning(o, rep))
+	if err != nil || again != string(bare) {
+		t.Errorf("a re-run changed a copy without comments (%v):\n%s", err, again)
+	}
+	if strings.Join(rep2.Owned, ",") != strings.Join(rep.Owned, ",") {
+		t.Errorf("owned %v, then %v", rep.Owned, rep2.Owned)
+	}
+	r := owning(opts(), rep)
+	r.Remove = true
+	gone, rep3, err := Edit(string(bare), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep3.Removed) != 3 || len(rep3.Leftover) != 0 || strings.Contains(gone, "istio-certs") || strings.Contains(gone, lblMark) {
+		t.Errorf("ambient left jobs of the function's: %+v\n%s", rep3, gone)
+	}
+	if _, _, err := Edit(once, opts()); err == nil {
+		t.Error("the comment alone made a job the function's")
+	}
+	m := opts()
+	m.Migrate = true
+	m.SecurePortJob = true
+	if out, rep4, err := Edit(once, m); err != nil || out != once || len(rep4.Owned) != 3 {
+		t.Errorf("an earlier release's output was not migrated: %v %+v", err, rep4)
+	}
+}
+
+func mustJSON(t *testing.T, doc string) []byte {
+	t.Helper()
+	j, err := sigsyaml.YAMLToJSON([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
 }

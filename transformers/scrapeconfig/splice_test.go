@@ -12,8 +12,8 @@ import (
 )
 
 // fastEdit runs Edit's steps with the line splice only: ok is false when
-// splice.Patch declined.
-func fastEdit(t *testing.T, doc string, o Options) (string, bool) {
+// splice.Patch declined; owned are the jobs the record is to name.
+func fastEdit(t *testing.T, doc string, o Options) (out string, owned []string, ok bool) {
 	t.Helper()
 	root, err := parse(doc)
 	if err != nil {
@@ -24,10 +24,12 @@ func fastEdit(t *testing.T, doc string, o Options) (string, bool) {
 		t.Fatalf("no scrape_configs: %v", err)
 	}
 	before := yaml.CopyYNode(root.YNode())
-	if _, err := editJobs(jobs, o, "scrape_configs"); err != nil {
+	rep, err := editJobs(jobs, o, "scrape_configs")
+	if err != nil {
 		t.Fatal(err)
 	}
-	return splice.Patch(doc, before, root.YNode())
+	out, ok = splice.Patch(doc, before, root.YNode())
+	return out, rep.Owned, ok
 }
 
 // fullEdit is the fallback: the whole document rendered.
@@ -92,8 +94,10 @@ func TestSpliceMatchesFullRender(t *testing.T) {
 	for name, doc := range spliceDocs {
 		t.Run(name, func(t *testing.T) {
 			doc := doc
+			var owned []string
 			for step, o := range []Options{opts(), opts(), changed, opts()} {
-				fast, ok := fastEdit(t, doc, o)
+				o.Owned = owned
+				fast, now, ok := fastEdit(t, doc, o)
 				if !ok {
 					t.Fatalf("step %d: the fast path declined:\n%s", step, doc)
 				}
@@ -115,7 +119,7 @@ func TestSpliceMatchesFullRender(t *testing.T) {
 				if step == 1 && fast != doc {
 					t.Errorf("a second run changed the text:\n%s\n---\n%s", doc, fast)
 				}
-				doc = fast
+				doc, owned = fast, now
 			}
 			if strings.Contains(doc, "/certs/") || strings.Contains(doc, secureMergedJob) {
 				t.Errorf("the last run did not undo the option change:\n%s", doc)
@@ -158,7 +162,7 @@ func TestSpliceRendersOnlyWhatItMust(t *testing.T) {
 			if name == "no relabel rules" {
 				o.ExcludeFrom = &[]string{"pods"}
 			}
-			fast, ok := fastEdit(t, doc, o)
+			fast, _, ok := fastEdit(t, doc, o)
 			if !ok {
 				t.Fatalf("the splice declined:\n%s", doc)
 			}
@@ -248,12 +252,12 @@ func nestedAliases(depth int) string {
 // leaves it as it is.
 func TestNestedAliases(t *testing.T) {
 	doc := nestedAliases(60)
-	once, _, err := Edit(doc, opts())
+	once, rep, err := Edit(doc, opts())
 	if err != nil {
 		t.Fatal(err)
 	}
 	assertSubsequence(t, doc, once)
-	twice, _, err := Edit(once, opts())
+	twice, _, err := Edit(once, owning(opts(), rep))
 	if err != nil || twice != once {
 		t.Errorf("second run: %v\n%s", err, twice)
 	}

@@ -22,6 +22,10 @@ type Scraper struct {
 	// Called is how a sentence names it, its article included (the comments
 	// over the TLS settings the function writes).
 	Called string
+	// Qualifier names the scraper before "container" in the notes ("vmagent
+	// container \"vmagent\""); empty for Prometheus, the scraper a reader
+	// assumes.
+	Qualifier string
 	// Images are the image names (the reference's last path element, without
 	// tag or digest) that run it.
 	Images []string
@@ -82,6 +86,10 @@ type Resource struct {
 	// ScrapeClasses: the resource has spec.scrapeClasses with a tlsConfig,
 	// which the function's job and the user's monitors use.
 	ScrapeClasses bool
+	// MonitorFiles: the monitors' own tlsConfig can name certificate files
+	// (VictoriaMetrics'); prometheus-operator's cannot, and only a scrape class
+	// gives them Istio's.
+	MonitorFiles bool
 	// Jobs is the field of a bare list of scrape jobs that is the resource's
 	// own (VMAgent's spec.inlineScrapeConfig), used when no additional scrape
 	// configs Secret of the list is referenced.
@@ -123,6 +131,7 @@ var Table = []Scraper{
 		// %{ENV}, so `$1` is written as it is.
 		Name:       "vmagent",
 		Called:     "vmagent",
+		Qualifier:  "vmagent",
 		Images:     []string{"vmagent"},
 		Helpers:    []string{"operator", "reloader"},
 		ConfigFlag: "promscrape.config",
@@ -141,15 +150,16 @@ var Table = []Scraper{
 		Resources: []Resource{{
 			Group: "operator.victoriametrics.com", Kinds: []string{"VMAgent"}, Container: "vmagent",
 			PodMetadata: []string{"spec", "podMetadata"}, ServiceAccount: []string{"spec", "serviceAccountName"},
-			ScrapeClasses: true, Additional: []string{"spec", "additionalScrapeConfigs"}, Jobs: []string{"spec", "inlineScrapeConfig"},
+			ScrapeClasses: true, MonitorFiles: true, Additional: []string{"spec", "additionalScrapeConfigs"}, Jobs: []string{"spec", "inlineScrapeConfig"},
 		}},
 	},
 	{
 		// The OpenTelemetry Collector with the contrib prometheus receiver: its
 		// confmap expands ${VAR} and ${env:VAR} and reads $$ as $, so every $ of
 		// what the function adds is written $$ (the receiver's README says so).
-		Name:   "OpenTelemetry Collector",
-		Called: "the OpenTelemetry Collector",
+		Name:      "OpenTelemetry Collector",
+		Called:    "the OpenTelemetry Collector",
+		Qualifier: "OpenTelemetry Collector",
 		Images: []string{"opentelemetry-collector", "opentelemetry-collector-contrib", "opentelemetry-collector-k8s",
 			"otelcol", "otelcol-contrib", "otelcol-k8s"},
 		ConfigFlag:  "config",
@@ -171,6 +181,15 @@ var Table = []Scraper{
 			ServiceAccount: []string{"spec", "serviceAccount"}, Config: []string{"spec", "config"},
 		}},
 	},
+}
+
+// Into names container, the one the certificates go into, in notes: with
+// the scraper's qualifier when it has one.
+func (s Scraper) Into(container string) string {
+	if s.Qualifier == "" {
+		return fmt.Sprintf("container %q", container)
+	}
+	return fmt.Sprintf("%s container %q", s.Qualifier, container)
 }
 
 // ResourceOf is the row and resource of kind in API group group.

@@ -100,16 +100,20 @@ func (o *operatorResource) scrapeClass(p plan.Plan) func(rec *ownership.Record) 
 }
 
 func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
-	old, err := editTemplate(o.tpl, p, o.scrapeClass(p))
-	if err == nil {
-		err = o.view.Sync()
-	}
+	old, rec, err := editTemplate(o.tpl, p, o.scrapeClass(p))
 	if err != nil {
 		return Outcome{}, o.blame(err)
 	}
+	// The workload note is about the pod template: it is taken before the
+	// scrape edit, which may write into the resource too.
+	provisional := rec
+	provisional.Jobs = old.Jobs
+	if err := o.store(provisional); err != nil {
+		return Outcome{}, err
+	}
 	into := fmt.Sprintf("the operator's %s container (spec.volumeMounts)", o.res.Container)
-	if o.row.Name != scrapers.Prometheus().Name {
-		into = fmt.Sprintf("the operator's %s container %q (spec.volumeMounts)", o.row.Name, o.res.Container)
+	if o.row.Qualifier != "" {
+		into = fmt.Sprintf("the operator's %s (spec.volumeMounts)", o.row.Into(o.res.Container))
 	}
 	suffix := ""
 	if o.res.ScrapeClasses {
@@ -122,9 +126,12 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 	var edits []Edit
 	var notes []Note
 	if o.res.Config != nil {
-		notes, err = o.editConfig(opts)
+		notes, err = o.editConfig(opts, old, &rec)
 	} else {
-		edits, notes, err = o.editJobs(p, opts)
+		edits, notes, err = o.editJobs(p, opts, old, &rec)
+	}
+	if err == nil {
+		err = o.store(rec)
 	}
 	if err != nil {
 		return Outcome{}, err
@@ -134,11 +141,23 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 	return out, nil
 }
 
+// store writes rec into the view and the view into the resource.
+func (o *operatorResource) store(rec ownership.Record) error {
+	err := ownership.Write(o.tpl, rec)
+	if err == nil {
+		err = o.view.Sync()
+	}
+	if err != nil {
+		return o.blame(err)
+	}
+	return nil
+}
+
 // editJobs puts the jobs where the resource takes bare job lists: the
 // additionalScrapeConfigs Secret of the list; when none is, the resource's
 // own job list (VMAgent) or, for a Prometheus, a Secret it creates or a
 // ScrapeConfig.
-func (o *operatorResource) editJobs(p plan.Plan, opts scrapeconfig.Options) ([]Edit, []Note, error) {
+func (o *operatorResource) editJobs(p plan.Plan, opts scrapeconfig.Options, old ownership.Record, rec *ownership.Record) ([]Edit, []Note, error) {
 	v, index, err := o.scrapeValue(opts.Remove)
 	if err != nil {
 		return nil, nil, err
@@ -147,11 +166,11 @@ func (o *operatorResource) editJobs(p plan.Plan, opts scrapeconfig.Options) ([]E
 	var notes []Note
 	switch {
 	case v.own:
-		notes, err = o.editOwnJobs(v, opts)
+		notes, err = o.editOwnJobs(v, opts, old, rec)
 	case v.external != "":
 		edits, notes, err = o.scrapeConfigResource(p, v.external)
 	case v.obj != nil: // none: ambient mode with no Secret referenced, nothing to take out
-		edits, notes, err = o.editScrapeValue(v, index, opts)
+		edits, notes, err = o.editScrapeValue(v, index, opts, old, rec)
 	}
 	if err != nil {
 		return nil, nil, err
@@ -185,7 +204,7 @@ func (o *operatorResource) monitorNotes(p plan.Plan) []Note {
 		return notes
 	}
 	why := "their own tlsConfig cannot reference certificate files; "
-	if o.row.Name != scrapers.Prometheus().Name {
+	if o.res.MonitorFiles {
 		why = ""
 	}
 	return append(notes, Note{Ref: krmerr.RefOf(o.cr), Field: "spec.scrapeClasses", Message: fmt.Sprintf(
@@ -272,8 +291,8 @@ func (o *operatorResource) dropScrapeConfig() ([]Edit, []Note) {
 
 // editScrapeValue edits the additional scrape configs v (item index, -1: created)
 // and, when removing, deletes the Secret an earlier run created.
-func (o *operatorResource) editScrapeValue(v scrapeValue, index int, opts scrapeconfig.Options) ([]Edit, []Note, error) {
-	notes, err := editScrape(v, opts, scrapeconfig.EditJobList)
+func (o *operatorResource) editScrapeValue(v scrapeValue, index int, opts scrapeconfig.Options, old ownership.Record, rec *ownership.Record) ([]Edit, []Note, error) {
+	notes, err := editScrape(v, opts, old, rec, scrapeconfig.EditJobList)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -358,11 +377,11 @@ func (o *operatorResource) scrapeValue(removing bool) (scrapeValue, int, error) 
 // spec.inlineScrapeConfig): the field goes when nothing is left in it. A
 // referenced Secret outside the list keeps its plain jobs unedited: a warning
 // says so.
-func (o *operatorResource) editOwnJobs(v scrapeValue, opts scrapeconfig.Options) ([]Note, error) {
+func (o *operatorResource) editOwnJobs(v scrapeValue, opts scrapeconfig.Options, old ownership.Record, rec *ownership.Record) ([]Note, error) {
 	if opts.Remove && strings.TrimSpace(v.text) == "" {
 		return nil, nil // ambient mode, and no job list: nothing to take out
 	}
-	notes, err := editScrape(v, opts, scrapeconfig.EditJobList)
+	notes, err := editScrape(v, opts, old, rec, scrapeconfig.EditJobList)
 	if err != nil {
 		return nil, err
 	}
@@ -386,7 +405,7 @@ func (o *operatorResource) editOwnJobs(v scrapeValue, opts scrapeconfig.Options)
 // v1alpha1). With the target allocator enabled the operator hands the jobs
 // of the receiver named prometheus to the allocator, which gives them back to
 // the collector pods: the job must go into that receiver.
-func (o *operatorResource) editConfig(opts scrapeconfig.Options) ([]Note, error) {
+func (o *operatorResource) editConfig(opts scrapeconfig.Options, old ownership.Record, rec *ownership.Record) ([]Note, error) {
 	v := scrapeValue{obj: o.cr, what: fmt.Sprintf("the collector config of %s %s", o.cr.GetKind(), o.cr.GetName())}
 	var err error
 	if v.key, v.text, err = datakey.ReadField(o.cr, o.res.Config...); err != nil {
@@ -404,5 +423,5 @@ func (o *operatorResource) editConfig(opts scrapeconfig.Options) ([]Note, error)
 			return nil, krmerr.About(o.cr, v.key.Field()+".receivers."+name, "spec.targetAllocator.enabled: the operator gives the target allocator the jobs of the receiver named prometheus only, and the job would go into %q: name the receiver prometheus (and, with several, set spec.scrapeConfig.receiver: prometheus)", name)
 		}
 	}
-	return editScrape(v, opts, scrapeconfig.Edit)
+	return editScrape(v, opts, old, rec, scrapeconfig.Edit)
 }

@@ -1,11 +1,10 @@
 package workload
 
 import (
-	"fmt"
-
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/datakey"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/ownership"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/plan"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
@@ -66,26 +65,11 @@ func serviceAccount(n *yaml.RNode, path ...string) string {
 	return yaml.GetValue(v)
 }
 
-// into names the container the certificates go into, with its scraper when
-// it is not Prometheus.
-func (pc *podController) into() string {
-	into := fmt.Sprintf("container %q", pc.container.Name)
-	if pc.row.Name != scrapers.Prometheus().Name {
-		into = pc.row.Name + " " + into
-	}
-	return into
-}
-
 func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
-	old, err := editTemplate(pc.tpl, p, nil)
+	old, rec, err := editTemplate(pc.tpl, p, nil)
 	if err != nil {
 		return Outcome{}, pc.blame(err)
 	}
-	out := Outcome{
-		Edits: []Edit{{pc.item, pc.workload}},
-		Notes: workloadNote(pc.original, pc.workload, p, old, pc.tplField, pc.tplField+".metadata.labels", pc.into(), ""),
-	}
-
 	cm := pc.ix.Items[pc.src.Item].Copy()
 	key, text, err := datakey.Read(cm, pc.src.Kind, pc.src.Key)
 	if err != nil {
@@ -93,11 +77,15 @@ func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
 	}
 	o := p.Scrape
 	o.Scraper = pc.row
-	notes, err := editScrape(scrapeValue{obj: cm, key: key, text: text, what: "the " + o.Scraper.Name + " config; " + pc.src.Via}, o, scrapeconfig.Edit)
+	notes, err := editScrape(scrapeValue{obj: cm, key: key, text: text, what: "the " + o.Scraper.Name + " config; " + pc.src.Via}, o, old, &rec, scrapeconfig.Edit)
 	if err != nil {
 		return Outcome{}, err
 	}
-	out.Notes = append(out.Notes, notes...)
-	out.Edits = append(out.Edits, Edit{pc.src.Item, cm})
-	return out, nil
+	if err := ownership.Write(pc.tpl, rec); err != nil {
+		return Outcome{}, pc.blame(err)
+	}
+	return Outcome{
+		Edits: []Edit{{pc.item, pc.workload}, {pc.src.Item, cm}},
+		Notes: append(workloadNote(pc.original, pc.workload, p, old, pc.tplField, pc.tplField+".metadata.labels", pc.row.Into(pc.container.Name), ""), notes...),
+	}, nil
 }

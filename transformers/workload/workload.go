@@ -69,25 +69,27 @@ func For(ix *selection.Index, sel selection.Workload, ref *config.ScrapeConfigRe
 	return newPodController(ix, sel, ref)
 }
 
-// editTemplate edits the pod template tpl as p says, between one read and one
-// write of its ownership record; also, when set, does the adapter's own part
-// (the operator's scrape class) and records it in rec. It returns the record as
-// it was read: what earlier runs had added.
-func editTemplate(tpl *yaml.RNode, p plan.Plan, also func(rec *ownership.Record) error) (ownership.Record, error) {
-	rec, err := ownership.Read(tpl)
-	if err != nil {
-		return rec, err
+// editTemplate edits the pod template tpl as p says, after one read of its
+// ownership record; also, when set, does the adapter's own part (the
+// operator's scrape class) and records it. It returns the record as it was
+// read (what earlier runs had added) and as this run leaves it, which the
+// adapter completes with the jobs it writes (editScrape) and stores once, at
+// the end (ownership.Write).
+func editTemplate(tpl *yaml.RNode, p plan.Plan, also func(rec *ownership.Record) error) (old, rec ownership.Record, err error) {
+	if rec, err = ownership.Read(tpl); err != nil {
+		return rec, rec, err
 	}
-	old := rec
+	old = rec
+	rec.Jobs = nil // the scrape edit says which jobs are the function's now
 	if err := editPod(tpl, p, &rec); err != nil {
-		return old, err
+		return old, rec, err
 	}
 	if also != nil {
 		if err := also(&rec); err != nil {
-			return old, err
+			return old, rec, err
 		}
 	}
-	return old, ownership.Write(tpl, rec)
+	return old, rec, nil
 }
 
 // removedBy names, for ambient mode's note, what an earlier run had added to the
@@ -166,8 +168,11 @@ type scrapeValue struct {
 }
 
 // editScrape edits the value with edit (a prometheus.yml or a bare job list) and
-// writes it back in its form. It returns the notes of the change, if any.
-func editScrape(v scrapeValue, o scrapeconfig.Options, edit func(string, scrapeconfig.Options) (string, scrapeconfig.Report, error)) ([]Note, error) {
+// writes it back in its form. The jobs the function wrote are the ones old, the
+// record as read, names; rec, the record to write, gets those it owns now. It
+// returns the notes of the change, if any.
+func editScrape(v scrapeValue, o scrapeconfig.Options, old ownership.Record, rec *ownership.Record, edit func(string, scrapeconfig.Options) (string, scrapeconfig.Report, error)) ([]Note, error) {
+	o.Owned, o.Migrate = old.Jobs, len(old.Jobs) == 0
 	edited, rep, err := edit(v.text, o)
 	if err != nil {
 		return nil, krmerr.About(v.obj, v.key.Field(), "%v (%s)", err, v.what)
@@ -175,6 +180,7 @@ func editScrape(v scrapeValue, o scrapeconfig.Options, edit func(string, scrapec
 	if err := v.key.Write(v.obj, edited); err != nil {
 		return nil, krmerr.At(v.obj, err)
 	}
+	rec.Jobs = rep.Owned
 	var notes []Note
 	if len(rep.Leftover) > 0 {
 		notes = append(notes, Note{Ref: krmerr.RefOf(v.obj), Field: v.key.Field(), Warn: true, Message: fmt.Sprintf(
