@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/internal/checks"
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -157,6 +158,50 @@ func TestKustomize(t *testing.T) {
 	}
 	if strings.Contains(out, "istio-proxy") {
 		t.Error("kustomize ran the exec function without --enable-exec; fix the README note")
+	}
+}
+
+// TestKustomizeCollectorOverlay: a base that runs the function on an
+// OpenTelemetryCollector resource and an overlay that runs it again build, with
+// one https job and one istio-proxy: the second run finds its job by the
+// record, though kustomize dropped the comments of the structured config.
+func TestKustomizeCollectorOverlay(t *testing.T) {
+	out, stderr, err := runReadme(t, "kustomize-collector-overlay")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, stderr)
+	}
+	b := parseBuilt(t, out)
+	c := b.find("OpenTelemetryCollector", "metrics")
+	if c == nil {
+		t.Fatalf("no OpenTelemetryCollector in:\n%s", out)
+	}
+	jobs, err := c.Pipe(yaml.Lookup("spec", "config", "receivers", "prometheus", "config", "scrape_configs"))
+	if err != nil || jobs == nil {
+		t.Fatalf("no scrape_configs: %v", err)
+	}
+	var https []string
+	for _, j := range jobs.YNode().Content {
+		if yaml.NewRNode(j).Field("scheme") != nil && yaml.GetValue(yaml.NewRNode(j).Field("scheme").Value) == "https" {
+			https = append(https, yaml.GetValue(yaml.NewRNode(j).Field("job_name").Value))
+		}
+	}
+	if len(https) != 1 {
+		t.Errorf("https jobs %v, want exactly one:\n%s", https, out)
+	}
+	if n := strings.Count(c.MustString(), "name: istio-proxy\n"); n != 1 {
+		t.Errorf("%d istio-proxy containers, want 1", n)
+	}
+	// The base alone gives the same collector: the overlay's run changed nothing.
+	binary(t)
+	cmd := exec.Command(tool(t, "kustomize", kustomizeInstall), "build", "--enable-alpha-plugins", "--enable-exec", "examples/kustomize/collector/base")
+	cmd.Dir = ".."
+	base, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the base: %v", err)
+	}
+	bc := parseBuilt(t, string(base)).find("OpenTelemetryCollector", "metrics")
+	if bc == nil || !yamlnode.SameDecoded(bc.YNode(), c.YNode()) {
+		t.Errorf("the overlay's run changed the base's collector:\n%s", lineDiff(bc.MustString(), c.MustString()))
 	}
 }
 
