@@ -257,6 +257,7 @@ func TestKpt(t *testing.T) {
 // its archive, and `helm template --post-renderer istio-prometheus-mtls` runs it;
 // then from its directory; a chart the function refuses fails helm.
 func TestHelm4Plugin(t *testing.T) {
+	t.Parallel() // a subprocess does the work: it overlaps with the others
 	helm4 := tool(t, "helm4", helm4Install)
 	shadow := t.TempDir()
 	if err := os.Symlink(helm4, filepath.Join(shadow, "helm")); err != nil {
@@ -566,6 +567,7 @@ func defaultContainer(spec corev1.PodTemplateSpec) string {
 // mounts into argocd-repo-server, keep the repo server the default container, and
 // leave the install's other objects in the build.
 func TestArgoCDRepoServerOverlay(t *testing.T) {
+	t.Parallel() // a subprocess does the work: it overlaps with the others
 	installItems, err := checks.Items(mustRead(t, filepath.Join(fixturesDir, "argocd-install.yaml")))
 	if err != nil {
 		t.Fatal(err)

@@ -131,6 +131,7 @@ func docker(t *testing.T, stdin []byte, args ...string) (string, string, error) 
 }
 
 func TestFunctionImage(t *testing.T) {
+	t.Parallel() // a subprocess does the work: it overlaps with the others
 	images(t)
 	out, _, err := docker(t, nil, "image", "inspect", "-f", "{{.Config.User}} {{json .Config.Entrypoint}} {{.Size}}", fnImage)
 	if err != nil {
@@ -156,6 +157,7 @@ func TestFunctionImage(t *testing.T) {
 }
 
 func TestKptWithImage(t *testing.T) {
+	t.Parallel() // a subprocess does the work: it overlaps with the others
 	images(t)
 	kpt := tool(t, "kpt", "kpt ships at /usr/bin/kpt")
 	run := func(args ...string) string {
@@ -195,6 +197,7 @@ func TestKptWithImage(t *testing.T) {
 }
 
 func TestKustomizeContainer(t *testing.T) {
+	t.Parallel() // a subprocess does the work: it overlaps with the others
 	images(t)
 	kustomize := tool(t, "kustomize", kustomizeInstall)
 	run := func(args ...string) string {
@@ -221,6 +224,7 @@ func TestKustomizeContainer(t *testing.T) {
 // TestArgoCDSidecarImage runs plugin.yaml's generate command in the plugin sidecar
 // image, as uid 999 with the example app mounted, as argocd-cmp-server would.
 func TestArgoCDSidecarImage(t *testing.T) {
+	t.Parallel() // a subprocess does the work: it overlaps with the others
 	images(t)
 	out, _, err := docker(t, nil, "image", "inspect", "-f", "{{.Config.User}}", cmpImage)
 	if err != nil || strings.TrimSpace(out) != "999:999" {

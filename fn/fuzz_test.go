@@ -16,6 +16,9 @@ import (
 // ResourceList on which a second run changes nothing.
 func FuzzProcess(f *testing.F) {
 	for _, c := range goldenCases(f) {
+		if c.trimmed() {
+			continue // the 5 MB render: the CR fixture below seeds the same shapes
+		}
 		in := resourceList(f, c.input(f), c.config(f))
 		f.Add(in)
 	}

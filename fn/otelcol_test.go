@@ -13,6 +13,7 @@ const otelcolInstall = "make tools (builds the collector of e2e/otelcol)"
 // receiver v0.165.1) on the edited config of every collector golden case, the
 // chart's ${env:MY_POD_IP} set.
 func TestCollectorValidate(t *testing.T) {
+	t.Parallel() // a subprocess does the work: it overlaps with the others
 	otelcol := tool(t, "otelcol", otelcolInstall)
 	checkGoldensWith(t, "OpenTelemetry Collector", func(file string) (string, error) {
 		cmd := exec.Command(otelcol, "validate", "--config="+file)

@@ -10,7 +10,6 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/plan"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/selection"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/workload"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -100,14 +99,9 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) ([]*yaml.RNode, 
 	}
 	out := append([]*yaml.RNode{}, nodes...)
 	for _, e := range done.Edits {
-		switch {
-		case e.Index >= 0 && e.Node != nil && yamlnode.SameDecoded(nodes[e.Index].YNode(), e.Node.YNode()):
-			// An edit that gives the object it started from (a re-run, maybe on
-			// a copy whose comments a tool dropped and whose keys it sorted)
-			// leaves the item's text as it came.
-		case e.Index >= 0:
+		if e.Index >= 0 {
 			out[e.Index] = e.Node // nil: deleted
-		default:
+		} else {
 			out = append(out, e.Node)
 		}
 	}

@@ -18,6 +18,7 @@ const promtoolInstall = "go install github.com/prometheus/prometheus/cmd/promtoo
 // directory is pointed at generated files; the user's rule_files are not ours to
 // check and are left out.
 func TestPromtool(t *testing.T) {
+	t.Parallel() // a subprocess does the work: it overlaps with the others
 	promtool := tool(t, "promtool", promtoolInstall)
 	for _, c := range goldenCases(t) {
 		if _, err := os.Stat(filepath.Join(c.dir, "error")); err == nil || c.scraper() != "Prometheus" {

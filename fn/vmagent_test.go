@@ -13,6 +13,7 @@ const vmagentInstall = "go install github.com/VictoriaMetrics/VictoriaMetrics/ap
 // keep_if_equal, that promtool lacks) on the edited scrape config of every
 // vmagent golden case.
 func TestVMAgentDryRun(t *testing.T) {
+	t.Parallel() // a subprocess does the work: it overlaps with the others
 	vmagent := tool(t, "vmagent", vmagentInstall)
 	checkGoldensWith(t, "vmagent", func(file string) (string, error) {
 		out, err := exec.Command(vmagent, "-dryRun", "-promscrape.config="+file).CombinedOutput()

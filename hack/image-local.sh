@@ -22,7 +22,12 @@ ctx="$(mktemp -d)"
 trap 'rm -rf "$ctx"' EXIT
 mkdir -p "$ctx/etc"
 CGO_ENABLED=0 go build "${BUILD_FLAGS[@]}" -o "$ctx/istio-prometheus-mtls" ./fn
-CGO_ENABLED=0 GOBIN="$ctx" go install -trimpath "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
+# kustomize is installed into a cache by version: go install finds it up to date
+# there and does not link it again.
+kcache="${XDG_CACHE_HOME:-$HOME/.cache}/istio-prometheus-mtls/kustomize-${KUSTOMIZE_VERSION}"
+mkdir -p "$kcache"
+CGO_ENABLED=0 GOBIN="$kcache" go install -trimpath "sigs.k8s.io/kustomize/kustomize/v5@${KUSTOMIZE_VERSION}"
+cp "$kcache/kustomize" "$ctx/kustomize"
 cp examples/argocd/plugin.yaml "$ctx/plugin.yaml"
 cat > "$ctx/etc/passwd" <<'PASSWD'
 root:x:0:0:root:/root:/sbin/nologin

@@ -45,22 +45,7 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	case o.SecurePortJob:
 		wanted = append(wanted, optional...)
 	}
-	// Every job an earlier run wrote that this run does not want goes: all of
-	// them in ambient mode, the secure-port jobs once they are turned off, the
-	// secure job under a name changed since.
-	for i, el := range jobs.YNode().Content {
-		name := yamlnode.Value(el, "job_name")
-		if !o.owns(el) || slices.ContainsFunc(wanted, func(w want) bool { return w.name == name }) {
-			if o.Remove && readsIstioCerts(el) {
-				rep.Leftover = append(rep.Leftover, name)
-			}
-			continue
-		}
-		if o.Remove {
-			rep.Removed = append(rep.Removed, name)
-		}
-		jobs.YNode().Content[i] = nil
-	}
+	dropUnwanted(jobs, o, wanted, &rep)
 	for _, w := range wanted {
 		i, ok := names[w.name]
 		if !ok {
@@ -124,6 +109,27 @@ func wantedJobs(o Options) (wanted, optional []want) {
 		}},
 	}
 	return wanted, optional
+}
+
+// dropUnwanted takes out (leaving nil in its place) every job an earlier run
+// wrote that this run does not want: all of them in ambient mode, the
+// secure-port jobs once they are turned off, the secure job under a name
+// changed since. Removing, it reports the user's jobs that still read Istio's
+// certificate files.
+func dropUnwanted(jobs *yaml.RNode, o Options, wanted []want, rep *Report) {
+	for i, el := range jobs.YNode().Content {
+		name := yamlnode.Value(el, "job_name")
+		if !o.owns(el) || slices.ContainsFunc(wanted, func(w want) bool { return w.name == name }) {
+			if o.Remove && readsIstioCerts(el) {
+				rep.Leftover = append(rep.Leftover, name)
+			}
+			continue
+		}
+		if o.Remove {
+			rep.Removed = append(rep.Removed, name)
+		}
+		jobs.YNode().Content[i] = nil
+	}
 }
 
 // excludePlainJobs removes our earlier drop rules from the plain jobs and puts one

@@ -101,16 +101,15 @@ func (o *operatorResource) scrapeClass(p plan.Plan) func(rec *ownership.Record) 
 
 func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 	old, rec, err := editTemplate(o.tpl, p, o.scrapeClass(p))
+	if err == nil {
+		err = o.view.Sync()
+	}
 	if err != nil {
 		return Outcome{}, o.blame(err)
 	}
 	// The workload note is about the pod template: it is taken before the
-	// scrape edit, which may write into the resource too.
-	provisional := rec
-	provisional.Jobs = old.Jobs
-	if err := o.store(provisional); err != nil {
-		return Outcome{}, err
-	}
+	// scrape edit, which may write into the resource too, and before the
+	// record is stored.
 	into := fmt.Sprintf("the operator's %s container (spec.volumeMounts)", o.res.Container)
 	if o.row.Qualifier != "" {
 		into = fmt.Sprintf("the operator's %s (spec.volumeMounts)", o.row.Into(o.res.Container))
@@ -143,7 +142,7 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 
 // store writes rec into the view and the view into the resource.
 func (o *operatorResource) store(rec ownership.Record) error {
-	err := ownership.Write(o.tpl, rec)
+	err := writeRecord(o.tpl, rec)
 	if err == nil {
 		err = o.view.Sync()
 	}

@@ -4,7 +4,6 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/datakey"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/ownership"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/plan"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/podtemplate"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/profiles"
@@ -81,7 +80,7 @@ func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err
 	}
-	if err := ownership.Write(pc.tpl, rec); err != nil {
+	if err := writeRecord(pc.tpl, rec); err != nil {
 		return Outcome{}, pc.blame(err)
 	}
 	return Outcome{

@@ -13,6 +13,7 @@ package workload
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
@@ -63,10 +64,36 @@ type Note struct {
 // For returns the adapter of the selected workload sel. ref is the config's
 // explicit scrape configuration, if any.
 func For(ix *selection.Index, sel selection.Workload, ref *config.ScrapeConfigRef) (Adapter, error) {
+	var a Adapter
+	var err error
 	if sel.Operator {
-		return newOperatorResource(ix, sel)
+		a, err = newOperatorResource(ix, sel)
+	} else {
+		a, err = newPodController(ix, sel, ref)
 	}
-	return newPodController(ix, sel, ref)
+	if err != nil {
+		return nil, err
+	}
+	return settled{a, ix}, nil
+}
+
+// settled drops the edits that give back the object they started from: a
+// re-run, maybe on a copy whose comments a tool dropped and whose keys it
+// sorted, leaves the item's text as it came.
+type settled struct {
+	Adapter
+	ix *selection.Index
+}
+
+func (s settled) Apply(p plan.Plan) (Outcome, error) {
+	out, err := s.Adapter.Apply(p)
+	if err != nil {
+		return out, err
+	}
+	out.Edits = slices.DeleteFunc(out.Edits, func(e Edit) bool {
+		return e.Index >= 0 && e.Node != nil && yamlnode.SameDecoded(s.ix.Items[e.Index].YNode(), e.Node.YNode())
+	})
+	return out, nil
 }
 
 // editTemplate edits the pod template tpl as p says, after one read of its
@@ -90,6 +117,13 @@ func editTemplate(tpl *yaml.RNode, p plan.Plan, also func(rec *ownership.Record)
 		}
 	}
 	return old, rec, nil
+}
+
+// writeRecord stores rec on the pod template, once per run, after the
+// template and the scrape config are edited: the one place the record is
+// written.
+func writeRecord(tpl *yaml.RNode, rec ownership.Record) error {
+	return ownership.Write(tpl, rec)
 }
 
 // removedBy names, for ambient mode's note, what an earlier run had added to the
@@ -237,8 +271,8 @@ func quoteAll(s []string) []string {
 // ambient mode labels is the field of the enrolment label and old the record of
 // what earlier runs had added.
 func workloadNote(original, edited *yaml.RNode, p plan.Plan, old ownership.Record, field, labels, into, suffix string) []Note {
-	if yamlnode.Identical(original.YNode(), edited.YNode()) {
-		return nil
+	if yamlnode.SameDecoded(original.YNode(), edited.YNode()) {
+		return nil // a re-run, maybe on a copy a tool reformatted
 	}
 	if p.Ambient != nil {
 		return []Note{{Ref: krmerr.RefOf(edited), Field: field, Message: p.AmbientSummary(labels, removedBy(old))}}
