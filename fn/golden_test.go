@@ -537,4 +537,3 @@ func assertOthersUntouched(t *testing.T, in, out []byte) {
 		}
 	}
 }
-
