@@ -11,9 +11,6 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 )
 
-// OperatorGroup is prometheus-operator's API group.
-const OperatorGroup = "monitoring.coreos.com"
-
 // entry is one workload kind.
 type entry struct {
 	Name string

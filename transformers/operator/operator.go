@@ -16,7 +16,6 @@ import (
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
@@ -164,18 +163,29 @@ func (c ScrapeClass) RemoveFrom(cr *yaml.RNode, owned bool) error {
 
 // AdditionalScrapeConfigs returns the Secret name and key cr references, if any.
 func AdditionalScrapeConfigs(cr *yaml.RNode) (name, key string, err error) {
-	ref, _ := cr.Pipe(yaml.Lookup("spec", "additionalScrapeConfigs"))
+	field := additional(cr)
+	if field == nil {
+		return "", "", nil
+	}
+	ref, _ := cr.Pipe(yaml.Lookup(field...))
 	if ref == nil {
 		return "", "", nil
 	}
 	if ref.YNode().Kind != yaml.MappingNode {
-		return "", "", krmerr.Errorf("spec.additionalScrapeConfigs", "must be a Secret key selector {name, key}")
+		return "", "", krmerr.Errorf(strings.Join(field, "."), "must be a Secret key selector {name, key}")
 	}
 	name, key = yamlnode.Value(ref.YNode(), "name"), yamlnode.Value(ref.YNode(), "key")
 	if name == "" || key == "" {
-		return "", "", krmerr.Errorf("spec.additionalScrapeConfigs", "needs both name and key")
+		return "", "", krmerr.Errorf(strings.Join(field, "."), "needs both name and key")
 	}
 	return name, key, nil
+}
+
+// additional is the field of cr's additional scrape configs Secret (the
+// table's Additional), nil when its kind has none.
+func additional(cr *yaml.RNode) []string {
+	_, res, _ := scrapers.ResourceOf(group(cr), cr.GetKind())
+	return res.Additional
 }
 
 // managedBy is the app.kubernetes.io/managed-by label of the Secret the function
@@ -192,7 +202,11 @@ func IsCreatedSecret(secret, cr *yaml.RNode) bool {
 
 // Unreference removes cr's spec.additionalScrapeConfigs, which NewScrapeSecret set.
 func Unreference(cr *yaml.RNode) error {
-	_, err := cr.Pipe(yaml.Lookup("spec"), yaml.Clear("additionalScrapeConfigs"))
+	field := additional(cr)
+	if field == nil {
+		return nil
+	}
+	_, err := cr.Pipe(yaml.Lookup(field[:len(field)-1]...), yaml.Clear(field[len(field)-1]))
 	return err
 }
 
@@ -202,7 +216,7 @@ func ScrapeConfigName(cr *yaml.RNode) string { return cr.GetName() + "-istio-mtl
 // IsCreatedScrapeConfig tells whether n is the ScrapeConfig NewScrapeConfig made
 // for cr: its kind, group, name, namespace and the managed-by label.
 func IsCreatedScrapeConfig(n, cr *yaml.RNode) bool {
-	return n.GetKind() == "ScrapeConfig" && strings.HasPrefix(n.GetApiVersion(), kinds.OperatorGroup+"/") &&
+	return n.GetKind() == "ScrapeConfig" && strings.HasPrefix(n.GetApiVersion(), group(cr)+"/") &&
 		n.GetName() == ScrapeConfigName(cr) && n.GetNamespace() == cr.GetNamespace() && n.GetLabels()["app.kubernetes.io/managed-by"] == managedBy
 }
 
@@ -231,7 +245,7 @@ func NewScrapeConfig(cr, spec *yaml.RNode) (*yaml.RNode, error) {
 	}
 	md = append(md, yamlnode.String("labels"), mapping(labels...))
 	return yaml.NewRNode(mapping(
-		yamlnode.String("apiVersion"), yamlnode.String(kinds.OperatorGroup+"/v1alpha1"),
+		yamlnode.String("apiVersion"), yamlnode.String(group(cr)+"/v1alpha1"),
 		yamlnode.String("kind"), yamlnode.String("ScrapeConfig"),
 		yamlnode.String("metadata"), mapping(md...),
 		yamlnode.String("spec"), spec.YNode(),
@@ -261,7 +275,11 @@ func NewScrapeSecret(cr *yaml.RNode) (*yaml.RNode, error) {
 		}
 	}
 	ref := yaml.NewRNode(mapping(yamlnode.String("name"), yamlnode.String(name), yamlnode.String("key"), yamlnode.String(AdditionalKey)))
-	if err := cr.PipeE(yaml.Lookup("spec"), yaml.SetField("additionalScrapeConfigs", ref)); err != nil {
+	field := additional(cr)
+	if field == nil {
+		return nil, fmt.Errorf("%s takes no additional scrape configs Secret", cr.GetKind())
+	}
+	if err := cr.PipeE(yaml.LookupCreate(yaml.MappingNode, field[:len(field)-1]...), yaml.SetField(field[len(field)-1], ref)); err != nil {
 		return nil, err
 	}
 	return s, nil

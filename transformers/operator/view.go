@@ -158,60 +158,50 @@ func (v *View) Field(f string) string {
 	return f
 }
 
-// Workload is the kind and name of the workload the operator makes of cr.
+// Workload is the kind and name of the workload the operator makes of cr, as
+// the scraper table's row for it says.
 func Workload(cr *yaml.RNode) (kind, name string, err error) {
-	spec := func(f string) string {
-		n, _ := cr.Pipe(yaml.Lookup("spec", f))
+	_, res, ok := scrapers.ResourceOf(group(cr), cr.GetKind())
+	w, known := res.Workloads[cr.GetKind()]
+	if !ok || !known {
+		return "", "", fmt.Errorf("%s is no operator's resource the function knows", cr.GetKind())
+	}
+	value := func(f []string) string {
+		n, _ := cr.Pipe(yaml.Lookup(f...))
 		if n == nil {
 			return ""
 		}
 		return yaml.GetValue(n)
 	}
-	switch cr.GetKind() {
-	case "Prometheus":
-		return "StatefulSet", "prometheus-" + cr.GetName(), nil
-	case "PrometheusAgent":
-		return "StatefulSet", "prom-agent-" + cr.GetName(), nil
-	case "VMAgent":
-		// VMAgent.PrefixedName, and the mode fields, at v0.74.1.
-		name = "vmagent-" + cr.GetName()
-		if spec("useLegacyNaming") == "true" {
-			name = cr.GetName()
-		}
-		switch {
-		case spec("daemonSetMode") == "true":
-			return "DaemonSet", name, nil
-		case spec("statefulMode") == "true":
-			return "StatefulSet", name, nil
-		}
-		return "Deployment", name, nil
-	case "OpenTelemetryCollector":
-		// naming.Collector and spec.mode, at v0.158.0.
-		name = cr.GetName() + "-collector"
-		switch mode := spec("mode"); mode {
-		case "", "deployment":
-			return "Deployment", name, nil
-		case "daemonset":
-			return "DaemonSet", name, nil
-		case "statefulset":
-			return "StatefulSet", name, nil
-		default:
-			return "", "", krmerr.Errorf("spec.mode", "%q: the operator injects this collector into other pods (or the mode is unknown), so there is no collector pod of its own to give the certificates to; use mode deployment, daemonset or statefulset for the scraping collector", mode)
-		}
+	name = w.Prefix + cr.GetName() + w.Suffix
+	if w.Legacy != nil && value(w.Legacy) == "true" {
+		name = cr.GetName()
 	}
-	return "", "", fmt.Errorf("%s is no operator's resource the function knows", cr.GetKind())
+	var last []string
+	for _, r := range w.Kinds {
+		if r.Field == nil || slices.Contains(r.Values, value(r.Field)) {
+			return r.Kind, name, nil
+		}
+		last = r.Field
+	}
+	return "", "", krmerr.Errorf(strings.Join(last, "."), w.Refusal, value(last))
 }
 
 // DefaultServiceAccount is the service account the operator gives the pods
-// of cr, whose workload is named workload, when cr names none: VictoriaMetrics'
-// and the OpenTelemetry operator create one of the workload's name;
-// prometheus-operator leaves the namespace's default ("").
+// of cr, whose workload is named workload, when cr names none: one of the
+// workload's name where the operator creates it (the table's
+// OwnServiceAccount), otherwise the namespace's default ("").
 func DefaultServiceAccount(cr *yaml.RNode, workload string) string {
-	switch cr.GetKind() {
-	case "VMAgent", "OpenTelemetryCollector":
+	if _, res, ok := scrapers.ResourceOf(group(cr), cr.GetKind()); ok && res.OwnServiceAccount {
 		return workload
 	}
 	return ""
+}
+
+// group is the API group of cr's apiVersion.
+func group(cr *yaml.RNode) string {
+	g, _, _ := strings.Cut(cr.GetApiVersion(), "/")
+	return g
 }
 
 // TLSFile is a certificate file a scrape endpoint's tlsConfig names.
@@ -221,10 +211,9 @@ type TLSFile struct {
 	Path  string
 }
 
-// vmEndpoints are where VictoriaMetrics' resources keep scrape endpoints
-// with a tlsConfig: the VMAgent's own serviceScrapeSpec, and its monitors.
+// vmEndpoints are where VictoriaMetrics' monitors keep scrape endpoints
+// with a tlsConfig (the resource's own are its row's Endpoints).
 var vmEndpoints = map[string][]string{
-	"VMAgent":         {"spec", "serviceScrapeSpec", "endpoints"},
 	"VMServiceScrape": {"spec", "endpoints"},
 	"VMPodScrape":     {"spec", "podMetricsEndpoints"},
 }
@@ -235,11 +224,17 @@ var vmEndpoints = map[string][]string{
 // operator's own /etc/vm/: paths nothing writes, such as the keyFile of
 // VictoriaMetrics' Istio example.
 func UnwrittenTLSFiles(cr *yaml.RNode, items []*yaml.RNode, mounted []string) []TLSFile {
-	group, _, _ := strings.Cut(cr.GetApiVersion(), "/")
+	g := group(cr)
+	_, res, _ := scrapers.ResourceOf(g, cr.GetKind())
 	var out []TLSFile
 	for _, it := range items {
 		path, ok := vmEndpoints[it.GetKind()]
-		if !ok || !strings.HasPrefix(it.GetApiVersion(), group+"/") || (it.GetKind() == cr.GetKind() && it.GetName() != cr.GetName()) {
+		if it.GetKind() == cr.GetKind() {
+			// The resource's own endpoints (the table's Endpoints), not
+			// another resource's of its kind.
+			path, ok = res.Endpoints, res.Endpoints != nil && it.GetName() == cr.GetName()
+		}
+		if !ok || !strings.HasPrefix(it.GetApiVersion(), g+"/") {
 			continue
 		}
 		list, _ := it.Pipe(yaml.Lookup(path...))

@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"fmt"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
@@ -31,8 +32,8 @@ type Istio struct {
 	EnvoyWhy string
 	// Hold (classic sidecar only): istio-proxy goes first in spec.containers
 	// with Istio's `pilot-agent wait` postStart hook, so that the kubelet starts
-	// Prometheus only once the certificates are written; HoldWhy says what holds
-	// Prometheus back, or why nothing can.
+	// the scraper only once the certificates are written; HoldWhy says what holds
+	// the scraper back, or why nothing can.
 	Hold    bool
 	HoldWhy string
 }
@@ -71,17 +72,19 @@ func chooseIstio(is config.Istio) (Istio, error) {
 	return c, nil
 }
 
-// hold decides, for the classic sidecar of sidecar mode, whether istio-proxy's
-// postStart hook can hold Prometheus back (container: the pod's Prometheus
-// container; empty for prometheus-operator's resources) and says so.
-func (c *Istio) hold(mode, container string, minor int) {
+// holdApplicationUntilProxyStarts decides, for the classic sidecar of sidecar
+// mode, whether istio-proxy's postStart hook can hold the scraper back, as
+// Istio's option of that name does (t.Container: the pod's scraper container;
+// empty for an operator's resource), and says so.
+func (c *Istio) holdApplicationUntilProxyStarts(mode string, t Target, minor int) {
+	scraper := cmp.Or(t.Scraper, "Prometheus")
 	switch {
 	case mode != config.ModeSidecar || c.Native:
 		// The native sidecar's startup probe holds the pod's containers.
-	case container == "":
-		c.HoldWhy = "nothing holds Prometheus back until the certificates exist (prometheus-operator puts its own containers before ours, so no postStart hook can): it builds the secure scrape pool at its next target update, such as istio-proxy turning ready; a native sidecar is held"
+	case t.Container == "":
+		c.HoldWhy = fmt.Sprintf("nothing holds %s back until the certificates exist (%s puts its own containers before ours, so no postStart hook can): it builds the secure scrape pool at its next target update, such as istio-proxy turning ready; a native sidecar is held", scraper, cmp.Or(t.Operator, "prometheus-operator"))
 	case minor < profiles.HoldSince:
-		c.HoldWhy = fmt.Sprintf("nothing holds Prometheus back until the certificates exist (pilot-agent before 1.%d has no wait command): it builds the secure scrape pool at its next target update, such as istio-proxy turning ready", profiles.HoldSince)
+		c.HoldWhy = fmt.Sprintf("nothing holds %s back until the certificates exist (pilot-agent before 1.%d has no wait command): it builds the secure scrape pool at its next target update, such as istio-proxy turning ready", scraper, profiles.HoldSince)
 	default:
 		until := "the certificates are written"
 		if c.Envoy {

@@ -27,9 +27,14 @@ type Target struct {
 	// ISTIO_META_WORKLOAD_NAME): the workload itself, or the StatefulSet
 	// prometheus-operator makes.
 	Owner profiles.Owner
-	// Container is the Prometheus container the certificates are mounted into;
-	// empty: the pod-template view's spec.volumeMounts (prometheus-operator).
+	// Container is the scraper container the certificates are mounted into;
+	// empty: the pod-template view's spec.volumeMounts (an operator's
+	// resource).
 	Container string
+	// Scraper is how a sentence names the scraper (its table row's Called);
+	// Operator the operator that makes its pods, if one does (its row's
+	// Operator). Empty: Prometheus, prometheus-operator.
+	Scraper, Operator string
 	// Namespace and ServiceAccount are the scraper pods' (empty namespace: the
 	// one the manifest is applied to): their mesh identity, for ambient mode's
 	// AuthorizationPolicy advice.
@@ -73,7 +78,7 @@ func New(cfg *config.PrometheusMTLS, t Target) (Plan, error) {
 	if s.Mode == config.ModeAmbient {
 		return ambient(cfg, istio, t), nil
 	}
-	istio.hold(s.Mode, t.Container, s.Istio.Minor())
+	istio.holdApplicationUntilProxyStarts(s.Mode, t, s.Istio.Minor())
 	sidecar, err := istio.Profile.Build(sidecarParams(cfg, istio, t.Owner))
 	if err != nil {
 		return Plan{}, krmerr.ConfigErrorf("spec.istio.envoy", "%v", err)

@@ -2,7 +2,8 @@
 // package profiles is the table of Istio versions: for each, how its container
 // is recognised, which flag names its config file, what the top level of that
 // file may hold, where its scrape jobs sit, how a literal `$` is written in
-// what the function adds, and which tool validates the file. Selection, the
+// what the function adds, and what an operator makes of its resources (the
+// workload's name and kind, its service account, where its jobs go). Selection, the
 // layout guard and the scrape-config edit read their row; nothing else is
 // written per scraper.
 package scrapers
@@ -55,8 +56,6 @@ type Scraper struct {
 	// Dollar is how a literal `$` (a relabel replacement's `$1`) is written in
 	// the jobs the function adds: "$", or "$$" where the file expands `$`.
 	Dollar string
-	// Validator is the command that validates an edited file, for messages.
-	Validator string
 	// Resources are the custom resources an operator makes this scraper's
 	// pods of.
 	Resources []Resource
@@ -66,6 +65,8 @@ type Scraper struct {
 // fields of the resource the operator copies into them, and where the
 // function's scrape job goes. Paths are field paths in the resource.
 type Resource struct {
+	// Operator names the operator in sentences.
+	Operator string
 	// Group is the API group; Kinds the kinds of it that run this scraper.
 	Group string
 	Kinds []string
@@ -99,6 +100,36 @@ type Resource struct {
 	Config []string
 	// Additional is the Secret key selector of additional scrape jobs.
 	Additional []string
+	// Workloads says, per kind, the workload the operator makes of a
+	// resource: its name and its kind.
+	Workloads map[string]Workload
+	// OwnServiceAccount: when the resource names no service account, the
+	// operator creates one of the workload's name (otherwise the pods run
+	// as the namespace's default).
+	OwnServiceAccount bool
+	// Endpoints is the field of the resource's own scrape endpoints with a
+	// tlsConfig (VMAgent's spec.serviceScrapeSpec.endpoints), if it has one.
+	Endpoints []string
+}
+
+// Workload is how an operator names and makes the workload of a resource:
+// Prefix + the resource's name + Suffix (the name alone when the field
+// Legacy is "true"), of the kind of the first rule that matches.
+type Workload struct {
+	Prefix, Suffix string
+	Legacy         []string
+	Kinds          []KindRule
+	// Refusal is the error when no rule matches, with %q for the value of
+	// the last rule's field.
+	Refusal string
+}
+
+// KindRule: the workload is of Kind when the resource's Field holds one of
+// Values (a rule without Field always matches).
+type KindRule struct {
+	Field  []string
+	Values []string
+	Kind   string
 }
 
 // Table is the scraper table.
@@ -115,14 +146,18 @@ var Table = []Scraper{
 		// prometheus/config.Config: Prometheus refuses any other key.
 		TopLevel: []string{"global", "runtime", "alerting", "rule_files", "scrape_config_files", "scrape_configs",
 			"storage", "tracing", "remote_write", "remote_read", "otlp"},
-		Dollar:    "$",
-		Validator: "promtool check config",
+		Dollar: "$",
 		// prometheus-operator: its StatefulSet's container "prometheus" gets
 		// spec.volumeMounts; spec.containers are merged by name.
 		Resources: []Resource{{
-			Group: "monitoring.coreos.com", Kinds: []string{"Prometheus", "PrometheusAgent"}, Container: "prometheus",
+			Operator: "prometheus-operator", Group: "monitoring.coreos.com", Kinds: []string{"Prometheus", "PrometheusAgent"}, Container: "prometheus",
 			PodMetadata: []string{"spec", "podMetadata"}, ServiceAccount: []string{"spec", "serviceAccountName"},
 			ScrapeClasses: true, Additional: []string{"spec", "additionalScrapeConfigs"},
+			// pkg/prometheus: prefixedName, StatefulSets only.
+			Workloads: map[string]Workload{
+				"Prometheus":      {Prefix: "prometheus-", Kinds: []KindRule{{Kind: "StatefulSet"}}},
+				"PrometheusAgent": {Prefix: "prom-agent-", Kinds: []KindRule{{Kind: "StatefulSet"}}},
+			},
 		}},
 	},
 	{
@@ -138,9 +173,8 @@ var Table = []Scraper{
 		WorkingDir: "/", // the vmagent images set none
 		// Without -promscrape.config vmagent scrapes nothing: no default keys.
 		// lib/promscrape's Config at v1.151.0.
-		TopLevel:  []string{"global", "scrape_configs", "scrape_config_files"},
-		Dollar:    "$",
-		Validator: "vmagent -dryRun -promscrape.config",
+		TopLevel: []string{"global", "scrape_configs", "scrape_config_files"},
+		Dollar:   "$",
 		// VictoriaMetrics' operator (api/operator/v1beta1 at v0.74.1): a
 		// Deployment, StatefulSet (statefulMode) or DaemonSet (daemonSetMode)
 		// whose container "vmagent" gets spec.volumeMounts; spec.containers
@@ -148,9 +182,17 @@ var Table = []Scraper{
 		// appends the additionalScrapeConfigs Secret's jobs and
 		// inlineScrapeConfig's.
 		Resources: []Resource{{
-			Group: "operator.victoriametrics.com", Kinds: []string{"VMAgent"}, Container: "vmagent",
+			Operator: "the VictoriaMetrics operator", Group: "operator.victoriametrics.com", Kinds: []string{"VMAgent"}, Container: "vmagent",
 			PodMetadata: []string{"spec", "podMetadata"}, ServiceAccount: []string{"spec", "serviceAccountName"},
 			ScrapeClasses: true, MonitorFiles: true, Additional: []string{"spec", "additionalScrapeConfigs"}, Jobs: []string{"spec", "inlineScrapeConfig"},
+			Endpoints: []string{"spec", "serviceScrapeSpec", "endpoints"},
+			// VMAgent.PrefixedName and the mode fields, at v0.74.1.
+			Workloads: map[string]Workload{"VMAgent": {Prefix: "vmagent-", Legacy: []string{"spec", "useLegacyNaming"}, Kinds: []KindRule{
+				{Field: []string{"spec", "daemonSetMode"}, Values: []string{"true"}, Kind: "DaemonSet"},
+				{Field: []string{"spec", "statefulMode"}, Values: []string{"true"}, Kind: "StatefulSet"},
+				{Kind: "Deployment"},
+			}}},
+			OwnServiceAccount: true,
 		}},
 	},
 	{
@@ -169,16 +211,22 @@ var Table = []Scraper{
 		TopLevel:  []string{"receivers", "processors", "exporters", "connectors", "extensions", "service"},
 		Receivers: true,
 		Dollar:    "$$",
-		Validator: "otelcol validate --config",
 		// The OpenTelemetry operator (apis/v1beta1 at v0.158.0): its container
 		// "otc-container" gets spec.volumeMounts; the pods carry the resource's
 		// own labels and spec.podAnnotations; other containers are
 		// spec.additionalContainers; the config is spec.config.
 		Resources: []Resource{{
-			Group: "opentelemetry.io", Kinds: []string{"OpenTelemetryCollector"}, Container: "otc-container",
+			Operator: "the OpenTelemetry Operator", Group: "opentelemetry.io", Kinds: []string{"OpenTelemetryCollector"}, Container: "otc-container",
 			Labels: []string{"metadata", "labels"}, Annotations: []string{"spec", "podAnnotations"},
 			Renamed:        map[string]string{"containers": "additionalContainers"},
 			ServiceAccount: []string{"spec", "serviceAccount"}, Config: []string{"spec", "config"},
+			// naming.Collector and spec.mode, at v0.158.0.
+			Workloads: map[string]Workload{"OpenTelemetryCollector": {Suffix: "-collector", Kinds: []KindRule{
+				{Field: []string{"spec", "mode"}, Values: []string{"", "deployment"}, Kind: "Deployment"},
+				{Field: []string{"spec", "mode"}, Values: []string{"daemonset"}, Kind: "DaemonSet"},
+				{Field: []string{"spec", "mode"}, Values: []string{"statefulset"}, Kind: "StatefulSet"},
+			}, Refusal: "%q: the operator injects this collector into other pods (or the mode is unknown), so there is no collector pod of its own to give the certificates to; use mode deployment, daemonset or statefulset for the scraping collector"}},
+			OwnServiceAccount: true,
 		}},
 	},
 }

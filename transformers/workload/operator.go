@@ -6,7 +6,6 @@ import (
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/datakey"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/kinds"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/operator"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/ownership"
@@ -71,6 +70,8 @@ func (o *operatorResource) blame(err error) error {
 func (o *operatorResource) Target() plan.Target {
 	return plan.Target{
 		Owner:          o.owner,
+		Scraper:        o.row.Called,
+		Operator:       o.res.Operator,
 		Namespace:      o.cr.GetNamespace(),
 		ServiceAccount: o.serviceAccount,
 	}
@@ -240,7 +241,7 @@ func certFiles(p plan.Plan) []string {
 // own, in the resource's namespace; -1 when there is none.
 func (o *operatorResource) scrapeConfig() int {
 	for i, n := range o.ix.Items {
-		if n.GetKind() == "ScrapeConfig" && strings.HasPrefix(n.GetApiVersion(), kinds.OperatorGroup+"/") &&
+		if n.GetKind() == "ScrapeConfig" && strings.HasPrefix(n.GetApiVersion(), o.res.Group+"/") &&
 			n.GetName() == operator.ScrapeConfigName(o.cr) && n.GetNamespace() == o.cr.GetNamespace() {
 			return i
 		}

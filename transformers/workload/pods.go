@@ -50,6 +50,7 @@ func (pc *podController) Target() plan.Target {
 	return plan.Target{
 		Owner:          profiles.Owner{APIVersion: w.GetApiVersion(), Kind: w.GetKind(), Name: w.GetName()},
 		Container:      pc.container.Name,
+		Scraper:        pc.row.Called,
 		Namespace:      w.GetNamespace(),
 		ServiceAccount: serviceAccount(pc.tpl, "spec", "serviceAccountName"),
 	}
