@@ -13,7 +13,8 @@ import (
 // checkGoldensWith runs the scraper's own validator (its table row names it) on
 // the edited config of every golden case of that scraper: validate runs it on
 // a file, accepted reads its answer. A control shows that it refuses a field
-// it does not know, so the check can fail. The TLS files the config names are
+// it does not know, so the check can fail (once: the tool is the same for
+// every case). The TLS files the config names are
 // generated (the validators stat them); ambient cases have no job of ours.
 func checkGoldensWith(t *testing.T, scraper string, validate func(file string) (string, error), accepted func(out string, err error) bool) {
 	t.Helper()
@@ -43,10 +44,14 @@ func checkGoldensWith(t *testing.T, scraper string, validate func(file string) (
 		n++
 		cfg, _ := os.ReadFile(filepath.Join(c.dir, "config.yaml"))
 		ours := !strings.Contains(string(cfg), "mode: ambient")
+		control := n == 1 // once: it shows the tool refuses what it does not know
 		t.Run(c.name, func(t *testing.T) {
 			doc := scrapeConfigOf(t, c.name)
 			if out, err := check(t, doc, ours); !accepted(out, err) {
 				t.Fatalf("%s refused the edited config: %v\n%s", scraper+"'s own check", err, out)
+			}
+			if !control {
+				return
 			}
 			if out, err := check(t, doc+"bogus_top_level_field: 1\n", ours); accepted(out, err) {
 				t.Fatalf("%s accepted an unknown field: the check proves nothing\n%s", scraper+"'s own check", out)

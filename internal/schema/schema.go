@@ -44,6 +44,31 @@ func Generate() ([]byte, error) {
 		return nil, fmt.Errorf("reading the config types' doc comments in %s: %w", configSource, err)
 	}
 	object := r.Reflect(&config.PrometheusMTLS{})
+	// corev1.ResourceRequirements is Kubernetes' type, whose comments are not
+	// in the config package: its fields as Kubernetes documents them.
+	if res, ok := object.Properties.Get("spec"); ok {
+		if p := propertyAt(res, "istio.resources"); p != nil {
+			for name, desc := range map[string]string{
+				"limits":   "Limits is the maximum amount of compute resources allowed (cpu, memory).",
+				"requests": "Requests is the minimum amount of compute resources required (cpu, memory); unset, the limits.",
+				"claims":   "Claims lists the names of resources, defined in the pod's spec.resourceClaims, that the container uses (dynamic resource allocation).",
+			} {
+				if q, ok := p.Properties.Get(name); ok {
+					q.Description = desc
+				}
+			}
+			if c, ok := p.Properties.Get("claims"); ok && c.Items != nil {
+				for name, desc := range map[string]string{
+					"name":    "Name is the name of one entry in the pod's spec.resourceClaims.",
+					"request": "Request is the name of a request in the referenced claim; unset, the whole claim.",
+				} {
+					if q, ok := c.Items.Properties.Get(name); ok {
+						q.Description = desc
+					}
+				}
+			}
+		}
+	}
 	nullablePointers(object, reflect.TypeFor[config.PrometheusMTLS]())
 	object.Version, object.ID = "", ""
 	object.Title = config.Kind
@@ -51,18 +76,27 @@ func Generate() ([]byte, error) {
 	constant(object, "apiVersion", config.APIVersion)
 	constant(object, "kind", config.Kind)
 
-	data := &jsonschema.Schema{Type: "object", Properties: jsonschema.NewProperties(), AdditionalProperties: jsonschema.FalseSchema}
-	for _, k := range config.FlatKeys() {
-		data.Properties.Set(k, &jsonschema.Schema{Type: "string"})
+	data := &jsonschema.Schema{Type: "object", Properties: jsonschema.NewProperties(), AdditionalProperties: jsonschema.FalseSchema,
+		Description: "The spec fields as flat keys, each a string; every key is optional."}
+	for _, f := range config.FlatFields() {
+		desc := describedAt(object, f.Path)
+		if desc == "" {
+			return nil, fmt.Errorf("flat key %s: the field %s has no description", f.Key, f.Path)
+		}
+		desc += " (" + f.Path
+		if form := f.FlatForm(); form != "" {
+			desc += "; " + form
+		}
+		data.Properties.Set(f.Key, &jsonschema.Schema{Type: "string", Description: desc + ")"})
 	}
 	flat := &jsonschema.Schema{
 		Title:       "ConfigMap",
 		Description: "The function config as a v1 ConfigMap of flat keys (kpt fn eval ... -- key=value).",
 		Type:        "object", Properties: jsonschema.NewProperties(), Required: []string{"apiVersion", "kind"},
 	}
-	flat.Properties.Set("apiVersion", &jsonschema.Schema{Const: "v1"})
-	flat.Properties.Set("kind", &jsonschema.Schema{Const: "ConfigMap"})
-	flat.Properties.Set("metadata", &jsonschema.Schema{Type: "object"})
+	flat.Properties.Set("apiVersion", &jsonschema.Schema{Const: "v1", Description: "v1."})
+	flat.Properties.Set("kind", &jsonschema.Schema{Const: "ConfigMap", Description: "ConfigMap."})
+	flat.Properties.Set("metadata", &jsonschema.Schema{Type: "object", Description: "Names the config; the function reads nothing else of it."})
 	flat.Properties.Set("data", data)
 
 	root := &jsonschema.Schema{
@@ -100,9 +134,47 @@ func nullablePointers(s *jsonschema.Schema, t reflect.Type) {
 		}
 		nullablePointers(p, f.Type)
 		if f.Type.Kind() == reflect.Pointer {
-			s.Properties.Set(name, &jsonschema.Schema{AnyOf: []*jsonschema.Schema{p, {Type: "null"}}})
+			// The description stays on the property, where editors show it.
+			s.Properties.Set(name, &jsonschema.Schema{Description: p.Description, AnyOf: []*jsonschema.Schema{p, {Type: "null"}}})
 		}
 	}
+}
+
+// propertyAt is the property at path (dot-separated) in s, looking through a
+// nullable wrapper; nil when there is none.
+func propertyAt(s *jsonschema.Schema, path string) *jsonschema.Schema {
+	for _, name := range strings.Split(path, ".") {
+		for s.Properties == nil && len(s.AnyOf) > 0 {
+			s = s.AnyOf[0]
+		}
+		if s.Properties == nil {
+			return nil
+		}
+		p, ok := s.Properties.Get(name)
+		if !ok {
+			return nil
+		}
+		s = p
+	}
+	for s.Properties == nil && len(s.AnyOf) > 0 {
+		s = s.AnyOf[0]
+	}
+	return s
+}
+
+// describedAt is the description of the property at path (dot-separated) in s.
+func describedAt(s *jsonschema.Schema, path string) string {
+	for _, name := range strings.Split(path, ".") {
+		p, ok := s.Properties.Get(name)
+		if !ok {
+			return ""
+		}
+		s = p
+		for s.Properties == nil && len(s.AnyOf) > 0 {
+			s = s.AnyOf[0]
+		}
+	}
+	return s.Description
 }
 
 func constant(s *jsonschema.Schema, field string, value string) {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -148,5 +149,45 @@ func TestSchemaRefusesWhatTheFunctionRefuses(t *testing.T) {
 		if !strings.Contains(string(root.OneOf[1].Properties["data"]), `"`+k+`"`) {
 			t.Errorf("flat key %s is not in the schema", k)
 		}
+	}
+}
+
+// TestEveryPropertyDescribed: every property of both forms (the PrometheusMTLS
+// resource and the ConfigMap's flat keys), nested ones and list items'
+// included, has a description an editor can show.
+func TestEveryPropertyDescribed(t *testing.T) {
+	b, err := Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var root map[string]any
+	if err := json.Unmarshal(b, &root); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	var walk func(s map[string]any, path string)
+	walk = func(s map[string]any, path string) {
+		props, _ := s["properties"].(map[string]any)
+		for name, v := range props {
+			p := v.(map[string]any)
+			n++
+			if d, _ := p["description"].(string); strings.TrimSpace(d) == "" {
+				t.Errorf("%s.%s has no description", path, name)
+			}
+			walk(p, path+"."+name)
+		}
+		for _, key := range []string{"anyOf", "oneOf"} {
+			list, _ := s[key].([]any)
+			for i, e := range list {
+				walk(e.(map[string]any), path+"/"+key+strconv.Itoa(i))
+			}
+		}
+		if items, ok := s["items"].(map[string]any); ok {
+			walk(items, path+"[]")
+		}
+	}
+	walk(root, "")
+	if flat := len(config.FlatKeys()); n < 50+flat {
+		t.Errorf("%d properties seen, fewer than the resource's and the %d flat keys", n, flat)
 	}
 }

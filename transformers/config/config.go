@@ -7,8 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -78,7 +78,7 @@ type Spec struct {
 	// injector for that sidecar; "ambient" enrols the scraper in Istio's ambient
 	// mode (istio.io/dataplane-mode: ambient), so ztunnel carries its plain scrapes
 	// over mTLS, and removes what the other two modes added.
-	Mode string `json:"mode,omitempty"`
+	Mode string `json:"mode,omitempty" flat:"mode"`
 	// Istio describes the control plane the sidecar talks to and the sidecar.
 	Istio Istio `json:"istio,omitempty"`
 	// Certificates says where the workload certificates go.
@@ -91,24 +91,24 @@ type Spec struct {
 	// TakeOver adopts what a hand-written setup (such as the blog post's) left with
 	// our names: the istio-proxy container, volumes, mounts, the scrape job and the
 	// scrape class are replaced instead of refused.
-	TakeOver bool `json:"takeOver,omitempty"`
+	TakeOver bool `json:"takeOver,omitempty" flat:"take-over"`
 }
 
 // Target selects the scraper workload. Everything is optional.
 type Target struct {
 	// Kind is Deployment, StatefulSet, DaemonSet, Prometheus, PrometheusAgent,
 	// VMAgent or OpenTelemetryCollector.
-	Kind string `json:"kind,omitempty"`
+	Kind string `json:"kind,omitempty" flat:"target-kind"`
 	// Name is the workload's name, current or previous (kustomize namePrefix,
 	// nameSuffix).
-	Name string `json:"name,omitempty"`
+	Name string `json:"name,omitempty" flat:"target-name"`
 	// Namespace is the workload's namespace.
-	Namespace string `json:"namespace,omitempty"`
+	Namespace string `json:"namespace,omitempty" flat:"target-namespace"`
 	// MatchLabels must all be labels of the workload or of its pod template.
-	MatchLabels map[string]string `json:"matchLabels,omitempty"`
+	MatchLabels map[string]string `json:"matchLabels,omitempty" flat:"target-match-labels"`
 	// Container is the Prometheus container; unset, the one running a prometheus
 	// image or passing --config.file.
-	Container string `json:"container,omitempty"`
+	Container string `json:"container,omitempty" flat:"target-container"`
 }
 
 // Istio describes the control plane the sidecar talks to.
@@ -118,37 +118,37 @@ type Istio struct {
 	// image tag. Set it to your control plane's version; unset, the newest release
 	// the profile table knows is assumed and an info result says so. A release
 	// newer than the table runs with the newest profile and a warning.
-	Version string `json:"version,omitempty"`
+	Version string `json:"version,omitempty" flat:"istio-version"`
 	// ProxyImage is the istio-proxy image; unset, docker.io/istio/proxyv2 tagged
 	// with the version (1.X.0, or 1.X.Y when given so).
-	ProxyImage string `json:"proxyImage,omitempty"`
+	ProxyImage string `json:"proxyImage,omitempty" flat:"proxy-image"`
 	// ImagePullPolicy of istio-proxy: Always, IfNotPresent (the default) or Never.
-	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
+	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty" flat:"image-pull-policy"`
 	// ControlPlaneNamespace is istiod's namespace (default istio-system).
-	ControlPlaneNamespace string `json:"controlPlaneNamespace,omitempty"`
+	ControlPlaneNamespace string `json:"controlPlaneNamespace,omitempty" flat:"control-plane-namespace"`
 	// Revision is the istiod revision to talk to (istiod-<revision>); in
 	// injection mode, the istio.io/rev label.
-	Revision string `json:"revision,omitempty"`
+	Revision string `json:"revision,omitempty" flat:"revision"`
 	// DiscoveryAddress overrides istiod's address; unset,
 	// istiod[-<revision>].<namespace>.svc:15012 (istio-pilot for 1.5).
-	DiscoveryAddress string `json:"discoveryAddress,omitempty"`
+	DiscoveryAddress string `json:"discoveryAddress,omitempty" flat:"discovery-address"`
 	// TrustDomain is the mesh's trust domain (default cluster.local).
-	TrustDomain string `json:"trustDomain,omitempty"`
+	TrustDomain string `json:"trustDomain,omitempty" flat:"trust-domain"`
 	// MeshID is the mesh ID; unset, the trust domain.
-	MeshID string `json:"meshID,omitempty"`
+	MeshID string `json:"meshID,omitempty" flat:"mesh-id"`
 	// ClusterID is the cluster's ID in the mesh (default Kubernetes).
-	ClusterID string `json:"clusterID,omitempty"`
+	ClusterID string `json:"clusterID,omitempty" flat:"cluster-id"`
 	// Network is the pod's network in a multi-network mesh (ISTIO_META_NETWORK).
-	Network string `json:"network,omitempty"`
+	Network string `json:"network,omitempty" flat:"network"`
 	// NativeSidecar puts istio-proxy into initContainers with restartPolicy Always.
 	// Unset: what Istio's injector does for the version on a current cluster (native
 	// from 1.27 on); in injection mode, unset leaves the choice to the injector.
-	NativeSidecar *bool `json:"nativeSidecar,omitempty"`
+	NativeSidecar *bool `json:"nativeSidecar,omitempty" flat:"native-sidecar"`
 	// Envoy runs Envoy in the sidecar. Unset: the agent only (DISABLE_ENVOY,
 	// readiness on 15020) from Istio 1.14, whose pilot-agent writes, rotates and
 	// holds readiness on the certificates without Envoy; Envoy before 1.14. false
 	// needs 1.14 or later and mode sidecar (the injector's istio-proxy runs Envoy).
-	Envoy *bool `json:"envoy,omitempty"`
+	Envoy *bool `json:"envoy,omitempty" flat:"envoy"`
 	// Resources of istio-proxy; unset, requests 10m CPU / 64Mi memory, limits
 	// 500m / 256Mi.
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
@@ -165,44 +165,44 @@ func (i Istio) Minor() int { return i.minor }
 type Certificates struct {
 	// VolumeName is the memory volume istio-proxy writes the certificates into
 	// (default istio-certs).
-	VolumeName string `json:"volumeName,omitempty"`
+	VolumeName string `json:"volumeName,omitempty" flat:"cert-volume-name"`
 	// MountPath is where the scraper reads root-cert.pem, cert-chain.pem and
 	// key.pem (default /etc/istio-certs).
-	MountPath string `json:"mountPath,omitempty"`
+	MountPath string `json:"mountPath,omitempty" flat:"cert-mount-path"`
 }
 
 // ScrapeJob configures the https scrape job and the edit of the plain pod jobs.
 type ScrapeJob struct {
 	// Name is the https job's name (default kubernetes-pods-istio-secure).
-	Name string `json:"name,omitempty"`
+	Name string `json:"name,omitempty" flat:"scrape-job-name"`
 	// ExcludeFrom names the plain jobs that get the drop rule for sidecar pods.
 	// nil: every role-pod job that keeps prometheus_io_scrape*; empty: none.
-	ExcludeFrom *[]string `json:"excludeFrom,omitempty"`
+	ExcludeFrom *[]string `json:"excludeFrom,omitempty" flat:"scrape-job-exclude-from"`
 	// TakeOver lets the function replace a job of its name it did not write.
-	TakeOver bool `json:"takeOver,omitempty"`
+	TakeOver bool `json:"takeOver,omitempty" flat:"scrape-job-take-over"`
 	// SecurePortJob adds a job for pods annotated prometheus.istio.io/secure-port
 	// (Istio >= 1.31 secure metrics ports).
-	SecurePortJob bool `json:"securePortJob,omitempty"`
+	SecurePortJob bool `json:"securePortJob,omitempty" flat:"secure-port-job"`
 	// DefaultScrapeClass makes the istio-mtls scrape class the default of a
 	// prometheus-operator Prometheus (off: plaintext monitors would break).
-	DefaultScrapeClass bool `json:"defaultScrapeClass,omitempty"`
+	DefaultScrapeClass bool `json:"defaultScrapeClass,omitempty" flat:"default-scrape-class"`
 }
 
 // ScrapeConfigRef names the object holding prometheus.yml explicitly.
 type ScrapeConfigRef struct {
 	// Kind is ConfigMap or Secret.
-	Kind string `json:"kind,omitempty"`
+	Kind string `json:"kind,omitempty" flat:"scrape-config-kind"`
 	// Name of the object.
-	Name string `json:"name,omitempty"`
+	Name string `json:"name,omitempty" flat:"scrape-config-name"`
 	// Namespace of the object; unset, the workload's.
-	Namespace string `json:"namespace,omitempty"`
+	Namespace string `json:"namespace,omitempty" flat:"scrape-config-namespace"`
 	// Key holding the config; unset, prometheus.yml or prometheus.yaml.
-	Key string `json:"key,omitempty"`
+	Key string `json:"key,omitempty" flat:"scrape-config-key"`
 	// Receiver is the OpenTelemetry Collector's prometheus receiver the job
 	// goes into ("prometheus" or "prometheus/NAME"); unset, the only one. It
 	// may be set alone: the config file is then found as without
 	// spec.scrapeConfig.
-	Receiver string `json:"receiver,omitempty"`
+	Receiver string `json:"receiver,omitempty" flat:"scrape-config-receiver"`
 }
 
 // Names tells whether r names the object holding the config (not only a
@@ -497,70 +497,131 @@ func decodeError(b []byte, err error) error {
 	return fieldErr("", "cannot decode functionConfig: %v", err)
 }
 
-// flatKeys maps the ConfigMap keys to setters on the typed config.
-var flatKeys = map[string]func(c *PrometheusMTLS, v string) error{
-	"target-kind":         func(c *PrometheusMTLS, v string) error { c.Spec.Target.Kind = v; return nil },
-	"target-name":         func(c *PrometheusMTLS, v string) error { c.Spec.Target.Name = v; return nil },
-	"target-namespace":    func(c *PrometheusMTLS, v string) error { c.Spec.Target.Namespace = v; return nil },
-	"target-container":    func(c *PrometheusMTLS, v string) error { c.Spec.Target.Container = v; return nil },
-	"target-match-labels": setMatchLabels,
-	"mode":                func(c *PrometheusMTLS, v string) error { c.Spec.Mode = v; return nil },
-	"istio-version":       func(c *PrometheusMTLS, v string) error { c.Spec.Istio.Version = v; return nil },
-	"proxy-image":         func(c *PrometheusMTLS, v string) error { c.Spec.Istio.ProxyImage = v; return nil },
-	"image-pull-policy": func(c *PrometheusMTLS, v string) error {
-		c.Spec.Istio.ImagePullPolicy = corev1.PullPolicy(v)
-		return nil
-	},
-	"control-plane-namespace": func(c *PrometheusMTLS, v string) error { c.Spec.Istio.ControlPlaneNamespace = v; return nil },
-	"revision":                func(c *PrometheusMTLS, v string) error { c.Spec.Istio.Revision = v; return nil },
-	"discovery-address":       func(c *PrometheusMTLS, v string) error { c.Spec.Istio.DiscoveryAddress = v; return nil },
-	"trust-domain":            func(c *PrometheusMTLS, v string) error { c.Spec.Istio.TrustDomain = v; return nil },
-	"mesh-id":                 func(c *PrometheusMTLS, v string) error { c.Spec.Istio.MeshID = v; return nil },
-	"cluster-id":              func(c *PrometheusMTLS, v string) error { c.Spec.Istio.ClusterID = v; return nil },
-	"network":                 func(c *PrometheusMTLS, v string) error { c.Spec.Istio.Network = v; return nil },
-	"native-sidecar":          boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.Istio.NativeSidecar = &b }),
-	"envoy":                   boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.Istio.Envoy = &b }),
-	"cert-volume-name":        func(c *PrometheusMTLS, v string) error { c.Spec.Certificates.VolumeName = v; return nil },
-	"cert-mount-path":         func(c *PrometheusMTLS, v string) error { c.Spec.Certificates.MountPath = v; return nil },
-	"scrape-job-name":         func(c *PrometheusMTLS, v string) error { c.Spec.ScrapeJob.Name = v; return nil },
-	"scrape-job-exclude-from": setExcludeFrom,
-	"scrape-job-take-over":    boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.ScrapeJob.TakeOver = b }),
-	"take-over":               boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.TakeOver = b }),
-	"secure-port-job":         boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.ScrapeJob.SecurePortJob = b }),
-	"default-scrape-class":    boolSetter(func(c *PrometheusMTLS, b bool) { c.Spec.ScrapeJob.DefaultScrapeClass = b }),
-	"scrape-config-kind":      func(c *PrometheusMTLS, v string) error { scrapeRef(c).Kind = v; return nil },
-	"scrape-config-name":      func(c *PrometheusMTLS, v string) error { scrapeRef(c).Name = v; return nil },
-	"scrape-config-namespace": func(c *PrometheusMTLS, v string) error { scrapeRef(c).Namespace = v; return nil },
-	"scrape-config-key":       func(c *PrometheusMTLS, v string) error { scrapeRef(c).Key = v; return nil },
-	"scrape-config-receiver":  func(c *PrometheusMTLS, v string) error { scrapeRef(c).Receiver = v; return nil },
+// FlatField is a spec field a ConfigMap function config sets with a flat key:
+// the field's `flat` tag names the key, so the flat keys are the typed API's
+// fields and nothing else.
+type FlatField struct {
+	// Key is the ConfigMap key; Path the field's path in the PrometheusMTLS
+	// resource (spec.istio.version).
+	Key, Path string
+	// Type is the field's Go type.
+	Type reflect.Type
+	// index is the field's reflect index path from PrometheusMTLS.
+	index []int
+}
+
+// FlatFields lists the flat keys' fields, sorted by key.
+func FlatFields() []FlatField {
+	var out []FlatField
+	var walk func(t reflect.Type, path string, index []int)
+	walk = func(t reflect.Type, path string, index []int) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if name == "" || name == "-" {
+				continue
+			}
+			at := append(slices.Clone(index), i)
+			if key := f.Tag.Get("flat"); key != "" {
+				out = append(out, FlatField{Key: key, Path: path + name, Type: f.Type, index: at})
+				continue
+			}
+			ft := f.Type
+			if ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			if ft.Kind() == reflect.Struct && ft.PkgPath() == reflect.TypeFor[Spec]().PkgPath() {
+				walk(ft, path+name+".", at)
+			}
+		}
+	}
+	walk(reflect.TypeFor[PrometheusMTLS](), "", nil)
+	slices.SortFunc(out, func(a, b FlatField) int { return strings.Compare(a.Key, b.Key) })
+	return out
 }
 
 // FlatKeys lists the keys a ConfigMap function config accepts, sorted.
-func FlatKeys() []string { return slices.Sorted(maps.Keys(flatKeys)) }
-
-func scrapeRef(c *PrometheusMTLS) *ScrapeConfigRef {
-	if c.Spec.ScrapeConfig == nil {
-		c.Spec.ScrapeConfig = &ScrapeConfigRef{Kind: "ConfigMap"}
+func FlatKeys() []string {
+	var keys []string
+	for _, f := range FlatFields() {
+		keys = append(keys, f.Key)
 	}
-	return c.Spec.ScrapeConfig
+	return keys
 }
 
-func boolSetter(set func(*PrometheusMTLS, bool)) func(*PrometheusMTLS, string) error {
-	return func(c *PrometheusMTLS, v string) error {
-		switch strings.ToLower(v) {
-		case "true":
-			set(c, true)
-		case "false":
-			set(c, false)
-		default:
-			return fmt.Errorf("must be true or false, got %q", v)
+// FlatForm says how a flat key's string value is written for the field's
+// type ("" for a plain string).
+func (f FlatField) FlatForm() string {
+	switch f.Type {
+	case reflect.TypeFor[bool](), reflect.TypeFor[*bool]():
+		return "true or false"
+	case reflect.TypeFor[map[string]string]():
+		return "key=value pairs separated by commas"
+	case reflect.TypeFor[*[]string]():
+		return "names separated by commas; empty: none"
+	}
+	return ""
+}
+
+// set writes v, the flat key's string, into the field of c, allocating the
+// structs on the way.
+func (f FlatField) set(c *PrometheusMTLS, v string) error {
+	field := reflect.ValueOf(c).Elem()
+	for _, i := range f.index {
+		if field.Kind() == reflect.Pointer {
+			if field.IsNil() {
+				field.Set(reflect.New(field.Type().Elem()))
+			}
+			field = field.Elem()
 		}
-		return nil
+		field = field.Field(i)
 	}
+	switch f.Type {
+	case reflect.TypeFor[bool](), reflect.TypeFor[*bool]():
+		b, err := parseBool(v)
+		if err != nil {
+			return err
+		}
+		if f.Type.Kind() == reflect.Pointer {
+			field.Set(reflect.ValueOf(&b))
+		} else {
+			field.SetBool(b)
+		}
+	case reflect.TypeFor[map[string]string]():
+		m, err := parseLabels(v)
+		if err != nil {
+			return err
+		}
+		field.Set(reflect.ValueOf(m))
+	case reflect.TypeFor[*[]string]():
+		names := []string{}
+		for _, n := range strings.Split(v, ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names = append(names, n)
+			}
+		}
+		field.Set(reflect.ValueOf(&names))
+	default:
+		if f.Type.Kind() != reflect.String {
+			return fmt.Errorf("%s has no flat form", f.Path)
+		}
+		field.SetString(v)
+	}
+	return nil
 }
 
-func setMatchLabels(c *PrometheusMTLS, v string) error {
-	c.Spec.Target.MatchLabels = map[string]string{}
+func parseBool(v string) (bool, error) {
+	switch strings.ToLower(v) {
+	case "true":
+		return true, nil
+	case "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("must be true or false, got %q", v)
+}
+
+func parseLabels(v string) (map[string]string, error) {
+	m := map[string]string{}
 	for _, kv := range strings.Split(v, ",") {
 		kv = strings.TrimSpace(kv)
 		if kv == "" {
@@ -568,22 +629,11 @@ func setMatchLabels(c *PrometheusMTLS, v string) error {
 		}
 		k, val, ok := strings.Cut(kv, "=")
 		if !ok || k == "" {
-			return fmt.Errorf("must be a list of key=value pairs separated by commas, got %q", v)
+			return nil, fmt.Errorf("must be a list of key=value pairs separated by commas, got %q", v)
 		}
-		c.Spec.Target.MatchLabels[strings.TrimSpace(k)] = strings.TrimSpace(val)
+		m[strings.TrimSpace(k)] = strings.TrimSpace(val)
 	}
-	return nil
-}
-
-func setExcludeFrom(c *PrometheusMTLS, v string) error {
-	names := []string{}
-	for _, n := range strings.Split(v, ",") {
-		if n = strings.TrimSpace(n); n != "" {
-			names = append(names, n)
-		}
-	}
-	c.Spec.ScrapeJob.ExcludeFrom = &names
-	return nil
+	return m, nil
 }
 
 func fromConfigMap(node *kyaml.RNode) (*PrometheusMTLS, error) {
@@ -607,14 +657,20 @@ func fromConfigMap(node *kyaml.RNode) (*PrometheusMTLS, error) {
 		values[k] = v.Value
 	}
 	sort.Strings(keys)
+	fields := FlatFields()
 	for _, k := range keys {
-		set, ok := flatKeys[k]
-		if !ok {
+		i := slices.IndexFunc(fields, func(f FlatField) bool { return f.Key == k })
+		if i < 0 {
 			return nil, fieldErr("data."+k, "unknown key (known: %s)", strings.Join(FlatKeys(), ", "))
 		}
-		if err := set(c, values[k]); err != nil {
+		if err := fields[i].set(c, values[k]); err != nil {
 			return nil, fieldErr("data."+k, "%v", err)
 		}
+	}
+	// A scrape-config-* key alone names a ConfigMap, as a resource's
+	// scrapeConfig does only with kind set.
+	if r := c.Spec.ScrapeConfig; r != nil && r.Kind == "" {
+		r.Kind = "ConfigMap"
 	}
 	return c, nil
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 
@@ -59,10 +60,50 @@ data:
 		s.ScrapeJob.ExcludeFrom == nil || len(*s.ScrapeJob.ExcludeFrom) != 0 || s.ScrapeConfig.Kind != "ConfigMap" || s.ScrapeConfig.Name != "prom" {
 		t.Errorf("%+v", s)
 	}
-	// Every flat key maps to a field; none is silently dropped.
-	for _, k := range FlatKeys() {
-		if _, err := parse(t, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  "+k+": \"x\"\n"); err != nil && strings.Contains(err.Error(), "unknown key") {
-			t.Errorf("%s: %v", k, err)
+}
+
+// TestFlatKeysAreTheFields: each flat key, its value in its flat form (a
+// string, true or false, key=value pairs, a list of names), decodes to the
+// same config as the resource form with the field its tag sits on set: the
+// conversion of every field type and the structs allocated on the way.
+func TestFlatKeysAreTheFields(t *testing.T) {
+	fields := FlatFields()
+	if len(fields) < 30 {
+		t.Fatalf("%d flat keys", len(fields))
+	}
+	for _, f := range fields {
+		flat, field := "x", `"x"`
+		switch f.FlatForm() {
+		case "true or false":
+			flat, field = "true", "true"
+		case "key=value pairs separated by commas":
+			flat, field = "a=b, c=d", "{a: b, c: d}"
+		case "names separated by commas; empty: none":
+			flat, field = "a, b", "[a, b]"
+		}
+		fromMap, err := fromConfigMap(yaml.MustParse("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  " + f.Key + ": \"" + flat + "\"\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", f.Key, err)
+		}
+		doc := "apiVersion: " + APIVersion + "\nkind: " + Kind + "\nmetadata: {name: c}\n"
+		parts := strings.Split(f.Path, ".")
+		for i, p := range parts {
+			doc += strings.Repeat("  ", i) + p + ":"
+			if i < len(parts)-1 {
+				doc += "\n"
+			}
+		}
+		doc += " " + field + "\n"
+		if strings.HasPrefix(f.Key, "scrape-config-") && f.Key != "scrape-config-kind" {
+			doc += "    kind: ConfigMap\n" // a flat scrape-config key names a ConfigMap
+		}
+		fromObj, err := fromObject(yaml.MustParse(doc))
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", f.Key, err, doc)
+		}
+		fromMap.Metadata = fromObj.Metadata
+		if !reflect.DeepEqual(fromMap, fromObj) {
+			t.Errorf("%s sets another field than %s:\n%+v\n%+v", f.Key, f.Path, fromMap.Spec, fromObj.Spec)
 		}
 	}
 }
