@@ -29,7 +29,7 @@ func process(rl *fn.ResourceList) (bool, error) {
 		}
 		return false, nil
 	}
-	cfg, err := config.Parse(cfgNode)
+	cfg, assumed, err := config.Parse(cfgNode)
 	if err != nil {
 		return fail(err)
 	}
@@ -58,7 +58,7 @@ func process(rl *fn.ResourceList) (bool, error) {
 		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Warning, ResourceRef: resultRef(krmerr.RefOf(cfgNode)),
 			Field: &fn.Field{Path: "spec.istio.version"}, Message: warning})
 	}
-	if cfg.VersionAssumed {
+	if assumed.Version {
 		rl.Results = append(rl.Results, &fn.Result{Severity: fn.Info, ResourceRef: resultRef(krmerr.RefOf(cfgNode)),
 			Field: &fn.Field{Path: "spec.istio.version"}, Message: assumedVersion(cfg.Spec.Istio.Version)})
 	}

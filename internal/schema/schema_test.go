@@ -104,7 +104,7 @@ func TestConfigsValidate(t *testing.T) {
 		if err := s.Validate(instance(t, b)); err != nil {
 			t.Errorf("%s: %v", p, err)
 		}
-		if _, err := config.Parse(kyaml.MustParse(string(b))); err != nil {
+		if _, _, err := config.Parse(kyaml.MustParse(string(b))); err != nil {
 			t.Errorf("%s: the function refuses it: %v", p, err)
 		}
 	}
@@ -127,7 +127,7 @@ func TestSchemaRefusesWhatTheFunctionRefuses(t *testing.T) {
 		if err := s.Validate(instance(t, []byte(c))); err == nil {
 			t.Errorf("the schema accepts:\n%s", c)
 		}
-		if _, err := config.Parse(kyaml.MustParse(c)); err == nil {
+		if _, _, err := config.Parse(kyaml.MustParse(c)); err == nil {
 			t.Errorf("the function accepts:\n%s", c)
 		}
 	}

@@ -51,9 +51,6 @@ type PrometheusMTLS struct {
 	// Spec is what the function is asked to do; every field is optional.
 	Spec Spec `json:"spec,omitempty"`
 
-	// VersionAssumed is set by Default when spec.istio.version was not given and
-	// DefaultIstioVersion was filled in; the run says so in an info result.
-	VersionAssumed bool `json:"-"`
 }
 
 // Metadata is the part of ObjectMeta a function config carries.
@@ -152,14 +149,14 @@ type Istio struct {
 	// Resources of istio-proxy; unset, requests 10m CPU / 64Mi memory, limits
 	// 500m / 256Mi.
 	Resources *corev1.ResourceRequirements `json:"resources,omitempty"`
-
-	// minor is Version's minor release, parsed once by Validate.
-	minor int
 }
 
-// Minor is the minor release of Version ("1.31" and "1.31.2": 31), as Validate
-// parsed it.
-func (i Istio) Minor() int { return i.minor }
+// Minor is the minor release of Version ("1.31" and "1.31.2": 31); 0 for a
+// version Validate refuses.
+func (i Istio) Minor() int {
+	m, _ := parseVersion(i.Version)
+	return m
+}
 
 // Certificates says where the workload certificates live.
 type Certificates struct {
@@ -250,7 +247,6 @@ func (c *PrometheusMTLS) Default() {
 	}
 	if s.Istio.Version == "" {
 		s.Istio.Version = DefaultIstioVersion()
-		c.VersionAssumed = true
 	}
 	if s.Istio.ControlPlaneNamespace == "" {
 		s.Istio.ControlPlaneNamespace = DefaultControlPlaneNamespace
@@ -338,11 +334,9 @@ func (c *PrometheusMTLS) Validate() error {
 	default:
 		return fieldErr("spec.mode", "must be %q, %q or %q, got %q", ModeSidecar, ModeInjection, ModeAmbient, s.Mode)
 	}
-	minor, ok := parseVersion(s.Istio.Version)
-	if !ok {
+	if _, ok := parseVersion(s.Istio.Version); !ok {
 		return fieldErr("spec.istio.version", "%q is not an Istio version of the form 1.X or 1.X.Y", s.Istio.Version)
 	}
-	c.Spec.Istio.minor = minor
 	if s.Istio.Revision != "" {
 		if err := nameErr("spec.istio.revision", "revision name", s.Istio.Revision, validation.IsDNS1123Label); err != nil {
 			return err
@@ -389,10 +383,18 @@ func (c *PrometheusMTLS) Validate() error {
 	return nil
 }
 
+// Assumed says which defaults of a parsed config a run reports: run-time
+// facts about this config, not part of the API.
+type Assumed struct {
+	// Version: spec.istio.version was not given, and DefaultIstioVersion
+	// was filled in; the run says so in an info result.
+	Version bool
+}
+
 // Parse decodes, defaults and validates the function config carried by node, which
 // is either a PrometheusMTLS or a ConfigMap of flat keys (for `kpt fn eval -- k=v`).
 // A nil or empty node yields the defaults.
-func Parse(node *kyaml.RNode) (*PrometheusMTLS, error) {
+func Parse(node *kyaml.RNode) (*PrometheusMTLS, Assumed, error) {
 	c := &PrometheusMTLS{APIVersion: APIVersion, Kind: Kind}
 	if node != nil && !node.IsNilOrEmpty() {
 		var err error
@@ -403,14 +405,15 @@ func Parse(node *kyaml.RNode) (*PrometheusMTLS, error) {
 			c, err = fromObject(node)
 		}
 		if err != nil {
-			return nil, err
+			return nil, Assumed{}, err
 		}
 	}
+	assumed := Assumed{Version: c.Spec.Istio.Version == ""}
 	c.Default()
 	if err := c.Validate(); err != nil {
-		return nil, err
+		return nil, Assumed{}, err
 	}
-	return c, nil
+	return c, assumed, nil
 }
 
 func fromObject(node *kyaml.RNode) (*PrometheusMTLS, error) {

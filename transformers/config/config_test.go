@@ -10,6 +10,12 @@ import (
 
 func parse(t *testing.T, s string) (*PrometheusMTLS, error) {
 	t.Helper()
+	c, _, err := parseAssumed(t, s)
+	return c, err
+}
+
+func parseAssumed(t *testing.T, s string) (*PrometheusMTLS, Assumed, error) {
+	t.Helper()
 	if s == "" {
 		return Parse(nil)
 	}
@@ -17,12 +23,12 @@ func parse(t *testing.T, s string) (*PrometheusMTLS, error) {
 }
 
 func TestDefaults(t *testing.T) {
-	c, err := parse(t, "")
+	c, assumed, err := parseAssumed(t, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	s := c.Spec
-	if s.Mode != ModeSidecar || s.Istio.Version != "1.31" || !c.VersionAssumed || s.Istio.Minor() != 31 || s.Istio.ProxyImage != "" ||
+	if s.Mode != ModeSidecar || s.Istio.Version != "1.31" || !assumed.Version || s.Istio.Minor() != 31 || s.Istio.ProxyImage != "" ||
 		s.Istio.MeshID != "cluster.local" || s.Istio.ClusterID != "Kubernetes" || s.Certificates.MountPath != "/etc/istio-certs" ||
 		s.Certificates.VolumeName != "istio-certs" || s.ScrapeJob.Name != "kubernetes-pods-istio-secure" || s.Istio.Envoy != nil ||
 		s.ScrapeJob.ExcludeFrom != nil {
@@ -31,11 +37,11 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestFullVersionKeepsImageTag(t *testing.T) {
-	c, err := parse(t, "apiVersion: fn.istio-prometheus-mtls.dev/v1alpha1\nkind: PrometheusMTLS\nspec:\n  istio:\n    version: \"1.28.3\"\n    trustDomain: example.org\n")
+	c, assumed, err := parseAssumed(t, "apiVersion: fn.istio-prometheus-mtls.dev/v1alpha1\nkind: PrometheusMTLS\nspec:\n  istio:\n    version: \"1.28.3\"\n    trustDomain: example.org\n")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Spec.Istio.Minor() != 28 || c.Spec.Istio.MeshID != "example.org" || c.VersionAssumed {
+	if c.Spec.Istio.Minor() != 28 || c.Spec.Istio.MeshID != "example.org" || assumed.Version {
 		t.Errorf("%+v", c.Spec.Istio)
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 func parse(t *testing.T, spec string) *config.PrometheusMTLS {
 	t.Helper()
-	cfg, err := config.Parse(yaml.MustParse("apiVersion: fn.istio-prometheus-mtls.dev/v1alpha1\nkind: PrometheusMTLS\nmetadata: {name: c}\nspec:\n" + spec))
+	cfg, _, err := config.Parse(yaml.MustParse("apiVersion: fn.istio-prometheus-mtls.dev/v1alpha1\nkind: PrometheusMTLS\nmetadata: {name: c}\nspec:\n" + spec))
 	if err != nil {
 		t.Fatal(err)
 	}

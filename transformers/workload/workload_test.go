@@ -49,7 +49,7 @@ func run(t *testing.T, spec string, docs ...string) ([]*yaml.RNode, Outcome, err
 	for _, d := range docs {
 		items = append(items, yaml.MustParse(d))
 	}
-	cfg, err := config.Parse(yaml.MustParse("apiVersion: fn.istio-prometheus-mtls.dev/v1alpha1\nkind: PrometheusMTLS\nmetadata: {name: c}\nspec:\n" + spec))
+	cfg, _, err := config.Parse(yaml.MustParse("apiVersion: fn.istio-prometheus-mtls.dev/v1alpha1\nkind: PrometheusMTLS\nmetadata: {name: c}\nspec:\n" + spec))
 	if err != nil {
 		t.Fatal(err)
 	}
