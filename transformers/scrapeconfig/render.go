@@ -36,7 +36,7 @@ func editAndRender(doc string, root, jobs *yaml.RNode, o Options, field string) 
 		return doc, rep, nil
 	}
 	out, err := render(root, doc)
-	return out, rep, err
+	return splice.KeepLineEndings(doc, out), rep, err
 }
 
 // render writes root with the sequence indentation of the original text and its

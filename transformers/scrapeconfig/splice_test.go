@@ -262,3 +262,26 @@ func TestNestedAliases(t *testing.T) {
 		t.Errorf("second run: %v\n%s", err, twice)
 	}
 }
+
+// TestCRLF: a config whose lines end in CRLF (written on Windows) keeps them,
+// on the lines the function puts in too, through the splice and the full
+// render alike; a re-run changes nothing.
+func TestCRLF(t *testing.T) {
+	for name, doc := range map[string]string{
+		"spliced":  strings.ReplaceAll(plain, "\n", "\r\n"),
+		"rendered": "scrape_configs: [{job_name: a}]\r\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			out, rep, err := Edit(doc, opts())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := strings.Count(out, "\n"); n < 20 || strings.Count(out, "\r\n") != n {
+				t.Errorf("%d line breaks, %d of them CRLF:\n%q", n, strings.Count(out, "\r\n"), out)
+			}
+			if again, _, err := Edit(out, owning(opts(), rep)); err != nil || again != out {
+				t.Errorf("a re-run changed the text (%v):\n%q", err, again)
+			}
+		})
+	}
+}

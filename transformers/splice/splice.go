@@ -32,6 +32,13 @@ import (
 // built anew. ok is false when the edit cannot be written into the text with its
 // result proven.
 func Patch(text string, before, after *yaml.Node) (string, bool) {
+	if crlf(text) {
+		// Lines ending in CRLF (a file from Windows): patched as LF lines (the
+		// nodes' positions are the same), and every line ends in CRLF again,
+		// the lines put in too.
+		out, ok := Patch(strings.ReplaceAll(text, "\r\n", "\n"), before, after)
+		return KeepLineEndings(text, out), ok
+	}
 	before, after = unwrap(before), unwrap(after)
 	if before == nil || after == nil || before.Kind != after.Kind ||
 		before.Kind != yaml.MappingNode && before.Kind != yaml.SequenceNode {
@@ -539,6 +546,21 @@ func match(n, m int, eq func(i, j int) bool) ([]int, bool) {
 		}
 	}
 	return out, true
+}
+
+// crlf: every line break of text is CRLF (and there is one).
+func crlf(text string) bool {
+	n := strings.Count(text, "\n")
+	return n > 0 && strings.Count(text, "\r\n") == n
+}
+
+// KeepLineEndings gives out the line endings of original: CRLF when every line
+// break of original is one, otherwise out as it is.
+func KeepLineEndings(original, out string) string {
+	if !crlf(original) || crlf(out) {
+		return out
+	}
+	return strings.ReplaceAll(strings.ReplaceAll(out, "\r\n", "\n"), "\n", "\r\n")
 }
 
 // mergeKeys name the field that identifies an element of a list, as Kubernetes'

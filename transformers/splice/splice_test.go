@@ -125,6 +125,31 @@ func TestPatch(t *testing.T) {
 			removed: []string{"  name: prometheus-server # the server", `          image: "prom/prometheus:v3"`},
 			added:   []string{"  name: renamed # the server", `          image: "prom/prometheus:v4"`},
 		},
+		"a single-quoted token with a quote in it stays single-quoted": {
+			text: "a: 'it''s'  # note\nb: \"x\"\n",
+			edit: func(t *testing.T, n *yaml.RNode) {
+				a, err := n.Pipe(yaml.Lookup("a"))
+				must(t, err)
+				a.YNode().Value = "it's ok"
+				b, err := n.Pipe(yaml.Lookup("b"))
+				must(t, err)
+				b.YNode().Value = `say "y"`
+			},
+			removed: []string{"a: 'it''s'  # note", `b: "x"`},
+			added:   []string{"a: 'it''s ok'  # note", `b: "say \"y\""`},
+		},
+		"list elements paired by merge key, not by position": {
+			text: "scrape_configs:\n- job_name: a\n  scrape_interval: 1m\n- job_name: b\n  scrape_interval: 2m\n- job_name: c\n  scrape_interval: 3m # slow\n",
+			edit: func(t *testing.T, n *yaml.RNode) {
+				jobs, err := n.Pipe(yaml.Lookup("scrape_configs"))
+				must(t, err)
+				c := jobs.YNode().Content
+				jobs.YNode().Content = []*yaml.Node{c[0], c[2]}
+				yamlnode.Field(c[2], "scrape_interval").Value = "4m"
+			},
+			removed: []string{"- job_name: b", "  scrape_interval: 2m", "  scrape_interval: 3m # slow"},
+			added:   []string{"  scrape_interval: 4m # slow"},
+		},
 		"a pair and an element removed, with the element's comment": {
 			text: deployment,
 			edit: func(t *testing.T, n *yaml.RNode) {
