@@ -50,7 +50,6 @@ type PrometheusMTLS struct {
 	Metadata Metadata `json:"metadata,omitempty"`
 	// Spec is what the function is asked to do; every field is optional.
 	Spec Spec `json:"spec,omitempty"`
-
 }
 
 // Metadata is the part of ObjectMeta a function config carries.
