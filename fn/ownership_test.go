@@ -19,7 +19,8 @@ import (
 // fields, as kustomize, kubectl and the API server give them back, and the
 // scrape configs inside string and base64 values too) is left as it is by a
 // re-run; and ambient mode on it takes out every job the ownership record
-// names, wherever it lives, without calling any of them the user's.
+// names, wherever it lives, without calling any of them the user's, and
+// deletes every object it names as created.
 func TestOwnershipSurvivesCommentLoss(t *testing.T) {
 	for _, c := range goldenCases(t) {
 		if c.isError() {
@@ -53,6 +54,20 @@ func TestOwnershipSurvivesCommentLoss(t *testing.T) {
 			}
 			if left := recordedJobs(t, amb); len(left) > 0 {
 				t.Errorf("the record still names jobs after ambient mode: %v", left)
+			}
+			// And every object the function created is gone.
+			parsed, err := fn.ParseResourceList(amb)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range records(t, first) {
+				for _, ref := range r.Created {
+					for _, it := range parsed.Items {
+						if it.GetKind()+"/"+it.GetNamespace()+"/"+it.GetName() == ref {
+							t.Errorf("ambient mode left %s, which the record says the function created", ref)
+						}
+					}
+				}
 			}
 			for _, r := range resultsOf(t, amb) {
 				for _, j := range jobs {
@@ -135,15 +150,25 @@ func reencode(doc string) string {
 func recordedJobs(t *testing.T, rl []byte) []string {
 	t.Helper()
 	var jobs []string
+	for _, r := range records(t, rl) {
+		jobs = append(jobs, r.Jobs...)
+	}
+	slices.Sort(jobs)
+	return slices.Compact(jobs)
+}
+
+// records are the ownership records in a ResourceList's items.
+func records(t *testing.T, rl []byte) []ownership.Record {
+	t.Helper()
+	var out []ownership.Record
 	for _, s := range regexp.MustCompile(regexp.QuoteMeta(ownership.Annotation)+`: '([^']*)'`).FindAllStringSubmatch(itemsOnly(t, rl), -1) {
 		var r ownership.Record
 		if err := json.Unmarshal([]byte(s[1]), &r); err != nil {
 			t.Fatalf("record %s: %v", s[1], err)
 		}
-		jobs = append(jobs, r.Jobs...)
+		out = append(out, r)
 	}
-	slices.Sort(jobs)
-	return slices.Compact(jobs)
+	return out
 }
 
 // allConfigText is the items of a ResourceList as text, with every base64

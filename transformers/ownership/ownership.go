@@ -39,6 +39,10 @@ type Record struct {
 	// Jobs are the scrape jobs the function wrote into the scraper's
 	// configuration, by job_name.
 	Jobs []string `json:"jobs,omitempty"`
+	// Created are the objects the function created for the scraper (an
+	// operator's additional scrape configs Secret, a ScrapeConfig), as
+	// Kind/namespace/name: deleted once it no longer needs them.
+	Created []string `json:"created,omitempty"`
 }
 
 // Read returns what an earlier run recorded on the pod template.
@@ -56,10 +60,10 @@ func Read(template *yaml.RNode) (Record, error) {
 
 // Write stores r, as the last annotation (after everything the run added, so
 // re-runs keep the order), or removes the annotation when r holds nothing to undo:
-// no pod-template element, no injection or ambient record, no job (a scrape
-// class alone is found again by its name).
+// no pod-template element, no injection or ambient record, no job, no object
+// created (a scrape class alone is found again by its name).
 func Write(template *yaml.RNode, r Record) error {
-	if r.Owned.Empty() && r.Injection == nil && r.Ambient == nil && len(r.Jobs) == 0 {
+	if r.Owned.Empty() && r.Injection == nil && r.Ambient == nil && len(r.Jobs) == 0 && len(r.Created) == 0 {
 		_, err := template.Pipe(yaml.Lookup(annotations...), yaml.Clear(Annotation))
 		return err
 	}

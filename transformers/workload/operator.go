@@ -2,6 +2,7 @@ package workload
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
@@ -168,7 +169,7 @@ func (o *operatorResource) editJobs(p plan.Plan, opts scrapeconfig.Options, old 
 	case v.own:
 		notes, err = o.editOwnJobs(v, opts, old, rec)
 	case v.external != "":
-		edits, notes, err = o.scrapeConfigResource(p, v.external)
+		edits, notes, err = o.scrapeConfigResource(p, v.external, old, rec)
 	case v.obj != nil: // none: ambient mode with no Secret referenced, nothing to take out
 		edits, notes, err = o.editScrapeValue(v, index, opts, old, rec)
 	}
@@ -176,7 +177,7 @@ func (o *operatorResource) editJobs(p plan.Plan, opts scrapeconfig.Options, old 
 		return nil, nil, err
 	}
 	if opts.Remove {
-		e, n := o.dropScrapeConfig()
+		e, n := o.dropScrapeConfig(old)
 		edits, notes = append(edits, e...), append(notes, n...)
 	}
 	return edits, notes, nil
@@ -237,6 +238,21 @@ func certFiles(p plan.Plan) []string {
 	return []string{ca, chain, key}
 }
 
+// createdRef names obj in the ownership record's Created.
+func createdRef(obj *yaml.RNode) string {
+	return obj.GetKind() + "/" + obj.GetNamespace() + "/" + obj.GetName()
+}
+
+// created tells whether obj is an object an earlier run created: the record
+// names it. An earlier release's output, whose record names no created
+// object, is recognised by the name and label it gave it (legacy), once.
+func created(old ownership.Record, obj *yaml.RNode, legacy bool) bool {
+	if old.Created != nil {
+		return slices.Contains(old.Created, createdRef(obj))
+	}
+	return legacy
+}
+
 // scrapeConfig is the index of the ScrapeConfig named as the function names its
 // own, in the resource's namespace; -1 when there is none.
 func (o *operatorResource) scrapeConfig() int {
@@ -253,15 +269,16 @@ func (o *operatorResource) scrapeConfig() int {
 // when the additionalScrapeConfigs Secret (secret) is managed outside the list: a
 // ScrapeConfig the resource's scrapeConfigSelector selects, with the istio-mtls
 // scrape class. The Secret and the reference stay as they are.
-func (o *operatorResource) scrapeConfigResource(p plan.Plan, secret string) ([]Edit, []Note, error) {
+func (o *operatorResource) scrapeConfigResource(p plan.Plan, secret string, old ownership.Record, rec *ownership.Record) ([]Edit, []Note, error) {
 	sc, err := operator.NewScrapeConfig(o.cr, scrapeconfig.OperatorScrapeConfig(p.Scrape, operator.ScrapeClassName))
 	if err != nil {
 		return nil, nil, o.blame(err)
 	}
+	rec.Created = append(rec.Created, createdRef(sc))
 	index, verb := o.scrapeConfig(), "created"
 	if index >= 0 {
 		existing := o.ix.Items[index]
-		if !operator.IsCreatedScrapeConfig(existing, o.cr) && !p.Scrape.TakeOver {
+		if !created(old, existing, operator.IsCreatedScrapeConfig(existing, o.cr)) && !p.Scrape.TakeOver {
 			return nil, nil, krmerr.About(existing, "metadata.name", "a ScrapeConfig named %q exists that this function did not write; rename it, or set spec.scrapeJob.takeOver: true to replace it", existing.GetName())
 		}
 		verb = "replaced"
@@ -280,9 +297,9 @@ func (o *operatorResource) scrapeConfigResource(p plan.Plan, secret string) ([]E
 
 // dropScrapeConfig deletes the ScrapeConfig an earlier run created (ambient mode)
 // and says so.
-func (o *operatorResource) dropScrapeConfig() ([]Edit, []Note) {
+func (o *operatorResource) dropScrapeConfig(old ownership.Record) ([]Edit, []Note) {
 	i := o.scrapeConfig()
-	if i < 0 || !operator.IsCreatedScrapeConfig(o.ix.Items[i], o.cr) {
+	if i < 0 || !created(old, o.ix.Items[i], operator.IsCreatedScrapeConfig(o.ix.Items[i], o.cr)) {
 		return nil, nil
 	}
 	return []Edit{{Index: i}}, []Note{{Ref: krmerr.RefOf(o.ix.Items[i]), Field: "metadata.name", Message: fmt.Sprintf(
@@ -296,21 +313,26 @@ func (o *operatorResource) editScrapeValue(v scrapeValue, index int, opts scrape
 	if err != nil {
 		return nil, nil, err
 	}
-	gone, err := o.dropCreatedSecret(v, opts.Remove)
+	ours := v.created != "" || created(old, v.obj, operator.IsCreatedSecret(v.obj, o.cr))
+	gone, err := o.dropCreatedSecret(v, ours && opts.Remove)
 	if err != nil {
 		return nil, nil, err
 	}
 	if !gone {
+		if ours {
+			rec.Created = append(rec.Created, createdRef(v.obj))
+		}
 		return []Edit{{index, v.obj}}, notes, nil
 	}
 	return []Edit{{Index: index}}, append(notes, Note{Ref: krmerr.RefOf(v.obj), Field: "metadata.name", Message: fmt.Sprintf(
 		"deleted: the function had created it for spec.additionalScrapeConfigs of %s %s, which no longer references it", o.cr.GetKind(), o.cr.GetName())}), nil
 }
 
-// dropCreatedSecret, when removing, deletes the Secret an earlier run created once
-// it holds no job any more, and takes the resource's reference to it out.
+// dropCreatedSecret, when removing the Secret an earlier run created, deletes
+// it once it holds no job any more, and takes the resource's reference to it
+// out.
 func (o *operatorResource) dropCreatedSecret(v scrapeValue, removing bool) (bool, error) {
-	if !removing || !operator.IsCreatedSecret(v.obj, o.cr) {
+	if !removing {
 		return false, nil
 	}
 	_, text, err := datakey.Read(v.obj, "Secret", v.key.Name)

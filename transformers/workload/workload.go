@@ -107,7 +107,7 @@ func editTemplate(tpl *yaml.RNode, p plan.Plan, also func(rec *ownership.Record)
 		return rec, rec, err
 	}
 	old = rec
-	rec.Jobs = nil // the scrape edit says which jobs are the function's now
+	rec.Jobs, rec.Created = nil, nil // the scrape edit says which are the function's now
 	if err := editPod(tpl, p, &rec); err != nil {
 		return old, rec, err
 	}
