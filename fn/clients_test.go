@@ -127,6 +127,7 @@ func assertTransformed(t *testing.T, b built, cmPrefix string) (cmName string) {
 }
 
 func TestKustomize(t *testing.T) {
+	t.Parallel()
 	plain, stderr, err := runReadme(t, "kustomize-base")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
@@ -166,6 +167,7 @@ func TestKustomize(t *testing.T) {
 // one https job and one istio-proxy: the second run finds its job by the
 // record, though kustomize dropped the comments of the structured config.
 func TestKustomizeCollectorOverlay(t *testing.T) {
+	t.Parallel()
 	out, stderr, err := runReadme(t, "kustomize-collector-overlay")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
@@ -206,6 +208,7 @@ func TestKustomizeCollectorOverlay(t *testing.T) {
 }
 
 func TestKpt(t *testing.T) {
+	t.Parallel()
 	kpt := tool(t, "kpt", "kpt ships at /usr/bin/kpt")
 	pkg := filepath.Join(t.TempDir(), "prometheus")
 	copyDir(t, "../examples/kpt/prometheus", pkg)
@@ -329,6 +332,7 @@ func assertResultComments(t *testing.T, out string) {
 }
 
 func TestHelmPostRenderer(t *testing.T) {
+	t.Parallel()
 	out, stderr, err := runReadme(t, "helm")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
@@ -355,6 +359,7 @@ func TestHelmPostRenderer(t *testing.T) {
 // CMP server would: in a copy of the app, with Argo CD's environment and a PATH
 // that holds only kustomize and the function.
 func TestArgoCDPlugin(t *testing.T) {
+	t.Parallel()
 	var plugin struct {
 		APIVersion string `json:"apiVersion"`
 		Kind       string `json:"kind"`

@@ -14,6 +14,7 @@ import (
 // kube-prometheus-stack render (a file "trimmed") once, and only the first of
 // them: they differ in the config, not in the order there is to shuffle.
 func TestDeterminism(t *testing.T) {
+	t.Parallel()
 	bigDone := false
 	for _, c := range goldenCases(t) {
 		shuffles := 4

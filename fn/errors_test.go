@@ -85,6 +85,7 @@ func cfg(spec string) string {
 // TestBadInput: each case is an error result with the resource, field and message
 // expected, a failed run, and the items exactly as they came in.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name, items, config string
 		ref, field, msg     string
@@ -266,6 +267,7 @@ func TestBadInput(t *testing.T) {
 // TestUnreadableInput: input that is no ResourceList gets no output at all (no
 // partial list), exit 1 and the reason on stderr.
 func TestUnreadableInput(t *testing.T) {
+	t.Parallel()
 	for name, c := range map[string]struct{ in, msg string }{
 		"malformed YAML":         {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: [\n", "failed to parse input bytes"},
 		"not a ResourceList":     {deploy, `input was of unexpected kind "Deployment"; expected ResourceList`},
@@ -340,6 +342,7 @@ func writeExactMessages(t *testing.T, got map[string]string) {
 // TestEveryUnknownFieldReported: a config with several unknown fields gets one
 // error result for each, at its full path, and the items come back untouched.
 func TestEveryUnknownFieldReported(t *testing.T) {
+	t.Parallel()
 	in := resourceList(t, []byte(deploy+"---\n"+configMap), []byte(cfg("  istio:\n    verison: \"1.28\"\n  certificates:\n    mountPth: /x\n  scrapejob: {}\n")))
 	out, err := runFn(in)
 	if err == nil {
@@ -397,6 +400,7 @@ func hostileCases() []struct{ name, items, config string } {
 // with the items untouched, or in an output that decodes strictly, holds the
 // value exactly where it was put, and is stable under a second run.
 func TestHostileValues(t *testing.T) {
+	t.Parallel()
 	for _, c := range hostileCases() {
 		t.Run(c.name, func(t *testing.T) {
 			in := resourceList(t, []byte(c.items), []byte(c.config))

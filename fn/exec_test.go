@@ -62,6 +62,7 @@ func runBinary(t *testing.T, stdin []byte, args ...string) (stdout, stderr strin
 }
 
 func TestBinarySuccessAndFailure(t *testing.T) {
+	t.Parallel()
 	c := goldenCase{"istio-addon-default", "../testdata/istio-addon-default"}
 	in := resourceList(t, c.input(t), nil)
 	out, stderr, code := runBinary(t, in)
@@ -101,6 +102,7 @@ func TestBinarySuccessAndFailure(t *testing.T) {
 // TestKptEval runs the demo through the real kpt, as README shows, and an error
 // case: kpt prints our result and exits non-zero.
 func TestKptEval(t *testing.T) {
+	t.Parallel()
 	kpt := tool(t, "kpt", "kpt 1.0.0-beta.56 ships at /usr/bin/kpt")
 	pkg := t.TempDir()
 	src, err := os.ReadFile("../examples/demo/package/istio-addon-prometheus.yaml")

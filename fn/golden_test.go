@@ -316,6 +316,7 @@ func (c goldenCase) view(t testing.TB, in, out []byte) []byte {
 }
 
 func TestGolden(t *testing.T) {
+	t.Parallel()
 	for _, c := range goldenCases(t) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
@@ -360,6 +361,7 @@ func TestGolden(t *testing.T) {
 
 // TestIdempotent runs the function on its own output: nothing may change.
 func TestIdempotent(t *testing.T) {
+	t.Parallel()
 	for _, c := range goldenCases(t) {
 		if c.isError() {
 			continue

@@ -29,6 +29,7 @@ func rerun(t *testing.T, prev []byte, config string) []byte {
 // exactly, and injection → sidecar → injection the injection output, on every
 // shared fixture with a workload.
 func TestModeSwitchRoundTrips(t *testing.T) {
+	t.Parallel()
 	sidecar := cfg("  istio:\n    version: \"1.28\"\n")
 	injection := cfg("  mode: injection\n  istio:\n    version: \"1.28\"\n")
 	nativeInjection := cfg("  mode: injection\n  istio:\n    version: \"1.28\"\n    nativeSidecar: true\n")
@@ -66,6 +67,7 @@ func TestModeSwitchRoundTrips(t *testing.T) {
 // untouched input; ambient → injection → ambient and re-runs change nothing, on
 // every shared fixture with a Prometheus workload or resource.
 func TestAmbientModeSwitches(t *testing.T) {
+	t.Parallel()
 	sidecar := cfg("  istio:\n    version: \"1.31\"\n")
 	injection := cfg("  mode: injection\n  istio:\n    version: \"1.31\"\n")
 	ambient := cfg("  mode: ambient\n  istio:\n    version: \"1.31\"\n")
@@ -105,6 +107,7 @@ func TestAmbientModeSwitches(t *testing.T) {
 // is external gets its job in a ScrapeConfig resource; ambient mode deletes it, and
 // switching back gives the sidecar output again.
 func TestAmbientRemovesScrapeConfig(t *testing.T) {
+	t.Parallel()
 	c := goldenCase{"kube-prometheus-stack-external-secret", "../testdata/kube-prometheus-stack-external-secret"}
 	orig := resourceList(t, c.input(t), nil)
 	sidecar := cfg("  istio:\n    version: \"1.31\"\n")

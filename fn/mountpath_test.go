@@ -14,6 +14,7 @@ import (
 // Prometheus container (or spec.volumeMounts), the tls_config of every job the
 // function writes, and the scrape class; nothing names the default directory.
 func TestMountPathInOutput(t *testing.T) {
+	t.Parallel()
 	const dir = "/var/run/mesh"
 	config := cfg("  istio:\n    version: \"1.31\"\n  certificates:\n    volumeName: mesh-certs\n    mountPath: /var/run/mesh/\n  scrapeJob:\n    securePortJob: true\n")
 	for fixture, mounts := range map[string][]string{

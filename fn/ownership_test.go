@@ -22,6 +22,7 @@ import (
 // names, wherever it lives, without calling any of them the user's, and
 // deletes every object it names as created.
 func TestOwnershipSurvivesCommentLoss(t *testing.T) {
+	t.Parallel()
 	for _, c := range goldenCases(t) {
 		if c.isError() {
 			continue

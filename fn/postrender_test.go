@@ -172,6 +172,7 @@ func render(t *testing.T, n *yaml.RNode) string {
 
 // TestPostRenderStreams: edge cases of the stream itself.
 func TestPostRenderStreams(t *testing.T) {
+	t.Parallel()
 	prom := strings.Join([]string{deploy, configMap}, "---\n")
 	for name, c := range map[string]struct {
 		in      string
@@ -314,6 +315,7 @@ func TestPostRenderAmbientDeletesCreatedSecret(t *testing.T) {
 // same indentation). No line is re-indented, re-quoted, re-spaced or moved, and
 // no blank line is dropped.
 func TestPostRenderKeepsUnchangedLines(t *testing.T) {
+	t.Parallel()
 	const version = "  istio:\n    version: \"1.31\"\n"
 	modes := []struct{ name, config, then string }{
 		{"sidecar", cfg(version), ""},

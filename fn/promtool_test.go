@@ -35,6 +35,7 @@ func TestPromtool(t *testing.T) {
 			continue
 		}
 		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
 			if !ok {
 				t.Fatalf("%s: no prometheus.yml in the output", c.name)
 			}

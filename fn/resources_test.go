@@ -48,6 +48,7 @@ type collectorSpec struct {
 // spec.volumeMounts, of a volume in spec.volumes. The operators' modules are
 // not dependencies: the fields are mirrored here.
 func TestOperatorResourceTypes(t *testing.T) {
+	t.Parallel()
 	n := 0
 	for _, c := range goldenCases(t) {
 		for _, it := range expectedItems(t, c.name) {
