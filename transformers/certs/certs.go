@@ -1,5 +1,6 @@
-// Package certs is the one home of what Prometheus reads from the certificate
-// volume: the files Istio's agent writes to OUTPUT_CERTS.
+// Package certs is the one home of what the scraper (Prometheus, vmagent, the
+// OpenTelemetry Collector) reads from the certificate volume: the files Istio's
+// agent writes to OUTPUT_CERTS.
 package certs
 
 import "strings"

@@ -2,9 +2,9 @@
 // to be done, computed once: the Istio profile and image, the pod-template edit
 // and the scrape options. It decides; package workload carries the plan out. The
 // plan carries only what its writers read: spec.certificates.mountPath, for one,
-// is the Prometheus container's volume mount (Pod.Mounts), the directory of the
-// scrape jobs' tls_config files (Scrape.CertsDir) and of prometheus-operator's
-// scrape class (Class.CertsDir).
+// is the scraper container's volume mount (Pod.Mounts), the directory of the
+// scrape jobs' tls_config files (Scrape.CertsDir) and of an operator's scrape
+// class (Class.CertsDir).
 package plan
 
 import (

@@ -1,7 +1,11 @@
-// Package scrapeconfig edits a prometheus.yml as a YAML node tree: it adds (or
+// Package scrapeconfig edits a scraper's Prometheus-style scrape configuration
+// (a prometheus.yml, a vmagent -promscrape.config file, the collector's
+// prometheus receiver, or a bare job list) as a YAML node tree: it adds (or
 // replaces) the https job that scrapes Istio sidecar pods with the workload
 // certificates, and inserts drop rules into the plain pod jobs so no pod is
-// scraped twice. The user's comments, key order, quoting and other jobs are kept.
+// scraped twice. Which jobs are the function's is the ownership record's to
+// say (Options.Owned). The user's comments, key order, quoting and other jobs
+// are kept.
 //
 // The package is cut along its seams: jobs.go is the job model (the jobs and rules
 // written, and how they are recognised), edit.go the list editor, and render.go

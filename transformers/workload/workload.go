@@ -1,11 +1,13 @@
 // Package workload carries a plan out on the selected workload. There are two
 // adapters, one per kind of workload, and both take the same steps:
 //
-//  1. edit the pod template as the plan says, between one read and one write of
-//     its ownership record (editTemplate);
+//  1. edit the pod template as the plan says, after one read of its ownership
+//     record (editTemplate);
 //  2. edit the scrape configuration's value (editScrape), in the object that
-//     holds it: the ConfigMap or Secret a pod controller mounts, or
-//     prometheus-operator's additionalScrapeConfigs Secret.
+//     holds it: the ConfigMap or Secret a pod controller mounts, an operator's
+//     additional scrape configs Secret, a VMAgent's inline jobs, a
+//     ScrapeConfig, or an OpenTelemetryCollector's spec.config;
+//  3. write the record once (writeRecord), naming what both steps wrote.
 //
 // Edits are made on copies: on error nothing of the input has changed.
 package workload
