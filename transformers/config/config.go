@@ -67,7 +67,8 @@ type Metadata struct {
 // Spec is what the user asks for.
 type Spec struct {
 	// Target selects the scraper when the list holds more than one; unset, the
-	// single Prometheus workload or resource in the list.
+	// single scraper workload or resource (Prometheus, vmagent, the
+	// OpenTelemetry Collector) in the list.
 	Target Target `json:"target,omitempty"`
 	// Mode is how the scraper reaches STRICT mTLS pods: "sidecar" (the default)
 	// writes a cert-only istio-proxy and an https job; "injection" asks Istio's
@@ -81,8 +82,9 @@ type Spec struct {
 	Certificates Certificates `json:"certificates,omitempty"`
 	// ScrapeJob configures the https job and the edit of the plain pod jobs.
 	ScrapeJob ScrapeJob `json:"scrapeJob,omitempty"`
-	// ScrapeConfig names the ConfigMap or Secret key holding prometheus.yml;
-	// unset, the function follows the Prometheus container's --config.file.
+	// ScrapeConfig names the ConfigMap or Secret key holding the scrape config
+	// (prometheus.yml, vmagent's or the collector's file); unset, the function
+	// follows the scraper container's config flag.
 	ScrapeConfig *ScrapeConfigRef `json:"scrapeConfig,omitempty"`
 	// TakeOver adopts what a hand-written setup (such as the blog post's) left with
 	// our names: the istio-proxy container, volumes, mounts, the scrape job and the
@@ -102,8 +104,8 @@ type Target struct {
 	Namespace string `json:"namespace,omitempty" flat:"target-namespace"`
 	// MatchLabels must all be labels of the workload or of its pod template.
 	MatchLabels map[string]string `json:"matchLabels,omitempty" flat:"target-match-labels"`
-	// Container is the Prometheus container; unset, the one running a prometheus
-	// image or passing --config.file.
+	// Container is the scraper container; unset, the one running the scraper's
+	// image or passing its config flag (--config.file, -promscrape.config).
 	Container string `json:"container,omitempty" flat:"target-container"`
 }
 
@@ -179,8 +181,9 @@ type ScrapeJob struct {
 	// SecurePortJob adds a job for pods annotated prometheus.istio.io/secure-port
 	// (Istio >= 1.31 secure metrics ports).
 	SecurePortJob bool `json:"securePortJob,omitempty" flat:"secure-port-job"`
-	// DefaultScrapeClass makes the istio-mtls scrape class the default of a
-	// prometheus-operator Prometheus (off: plaintext monitors would break).
+	// DefaultScrapeClass makes the istio-mtls scrape class the default of an
+	// operator's resource with scrape classes (off: plaintext monitors would
+	// break).
 	DefaultScrapeClass bool `json:"defaultScrapeClass,omitempty" flat:"default-scrape-class"`
 }
 
