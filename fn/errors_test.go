@@ -294,10 +294,6 @@ func TestUnreadableInput(t *testing.T) {
 	}
 }
 
-func TestMain(m *testing.M) {
-	os.Exit(m.Run())
-}
-
 const exactMessagesFile = "../testdata/bad-input-results.txt"
 
 // readExactMessages reads the exact result of every bad-input case: one line per
