@@ -226,12 +226,7 @@ func TestPatch(t *testing.T) {
 				t.Fatalf("Patch ok = %v, want %v:\n%s", ok, !c.renderedAgain, got)
 			}
 			if !ok {
-				return
-			}
-			check, err := yaml.Parse(got)
-			must(t, err)
-			if !yamlnode.SameContent(check.YNode(), after) {
-				t.Errorf("the text does not parse to the edited tree:\n%s", got)
+				return // (an ok Patch has proven that got parses to the edited tree)
 			}
 			removed, added := changedLines(c.text, got)
 			if strings.Join(removed, "\n") != strings.Join(c.removed, "\n") || strings.Join(added, "\n") != strings.Join(c.added, "\n") {
