@@ -29,7 +29,10 @@ func TestOwnershipSurvivesCommentLoss(t *testing.T) {
 		}
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
-			_, first, _ := c.run(t)
+			_, first, err := c.run(t)
+			if err != nil {
+				t.Fatalf("the first run failed: %v", err)
+			}
 			bare := withoutComments(t, first)
 			if strings.Contains(bare, "managed by istio-prometheus-mtls") {
 				t.Fatal("the round trip kept the job comment")
