@@ -17,7 +17,7 @@ VMAGENT_VERSION   := v1.151.0
 build:
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN) ./fn
 
-# The test command README and .ci/run use: unit, golden, relabel and promtool tests.
+# The test command README and .ci/run use (it also runs every runnable block of README.md and docs/): unit, golden, relabel and promtool tests.
 # The pure packages (all but fn) read only what Go's test cache tracks (their
 # code, the files they open, the environment): it reruns them when any of that
 # changes. The fn package runs the real clients (kustomize, kpt, helm, docker,

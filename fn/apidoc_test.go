@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -87,7 +88,7 @@ func docFields(t *testing.T, doc string, schema map[string]schemaField) map[stri
 }
 
 // TestAPIDocsAgree: the JSON Schema (from the Go types) describes every field,
-// and README's API block and --help document exactly the schema's fields.
+// and docs/api.md's API block and --help document exactly the schema's fields.
 func TestAPIDocsAgree(t *testing.T) {
 	schema := schemaFields(t)
 	for path, f := range schema {
@@ -95,13 +96,30 @@ func TestAPIDocsAgree(t *testing.T) {
 			t.Errorf("the schema does not describe %s: give its Go field a doc comment", path)
 		}
 	}
-	readme, err := os.ReadFile("../README.md")
+	page, err := os.ReadFile("../docs/api.md")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := regexp.MustCompile("(?s)## API: [^\n]*\n.*?```yaml\n(.*?)```").FindSubmatch(readme)
+	m := regexp.MustCompile("(?s)```yaml\n(apiVersion: fn\\.istio-prometheus-mtls\\.dev/.*?)```").FindSubmatch(page)
 	if m == nil {
-		t.Fatal("README.md has no API block")
+		t.Fatal("docs/api.md has no API block")
+	}
+	// The flat keys of a ConfigMap config, listed after the block, are the API's.
+	listed := map[string]bool{}
+	if _, rest, ok := strings.Cut(string(page), "with\nflat keys:"); ok {
+		para, _, _ := strings.Cut(rest, "\n\n")
+		for _, k := range regexp.MustCompile("`([a-z-]+)`").FindAllStringSubmatch(para, -1) {
+			listed[k[1]] = true
+		}
+	}
+	for _, k := range config.FlatKeys() {
+		if !listed[k] {
+			t.Errorf("docs/api.md does not list the flat key %s", k)
+		}
+		delete(listed, k)
+	}
+	for k := range listed {
+		t.Errorf("docs/api.md lists the flat key %s, which the API does not have", k)
 	}
 	help := usage()
 	start := strings.Index(help, "apiVersion: ")
@@ -109,7 +127,7 @@ func TestAPIDocsAgree(t *testing.T) {
 	if start < 0 || end < start {
 		t.Fatalf("--help has no config block:\n%s", help)
 	}
-	for what, doc := range map[string]string{"README's API block": string(m[1]), "--help": help[start:end]} {
+	for what, doc := range map[string]string{"docs/api.md's API block": string(m[1]), "--help": help[start:end]} {
 		got := docFields(t, doc, schema)
 		for path := range schema {
 			if !got[path] {

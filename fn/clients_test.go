@@ -24,32 +24,19 @@ const (
 	helm4Install     = "make tools (helm v4.3.1 as $GOBIN/helm4)"
 )
 
-var readmeBlockRE = regexp.MustCompile("(?s)<!-- readme-test: ([a-z0-9-]+) -->\\s*```sh\\n(.*?)```")
-
-// readmeCommand returns the shell block of README.md marked `readme-test: name`,
-// so the tests execute exactly the text users read.
-func readmeCommand(t *testing.T, name string) string {
+// runDoc runs the runnable block `name` of README.md or docs/ with bash from the
+// repository root, with the built binary and the real clients on PATH: the
+// tests execute exactly the text users read.
+func runDoc(t *testing.T, name string, env ...string) (string, string, error) {
 	t.Helper()
-	b, err := os.ReadFile("../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, m := range readmeBlockRE.FindAllStringSubmatch(string(b), -1) {
-		if m[1] == name {
-			return m[2]
-		}
-	}
-	t.Fatalf("README.md has no block marked readme-test: %s", name)
-	return ""
+	return runScript(t, docCommand(t, name), env...)
 }
 
-// runReadme runs a README block with bash from the repository root, with the
-// built binary and the real clients on PATH.
-func runReadme(t *testing.T, name string, env ...string) (string, string, error) {
+// runScript runs a documented shell block as runDoc does.
+func runScript(t *testing.T, script string, env ...string) (string, string, error) {
 	t.Helper()
-	script := readmeCommand(t, name)
 	bin := binary(t)
-	// The README names ./bin/istio-prometheus-mtls (make build); use the test's build.
+	// The docs name ./bin/istio-prometheus-mtls (make build); use the test's build.
 	script = strings.ReplaceAll(script, "./bin/istio-prometheus-mtls", bin)
 	var paths []string
 	for _, e := range env {
@@ -128,7 +115,7 @@ func assertTransformed(t *testing.T, b built, cmPrefix string) (cmName string) {
 
 func TestKustomize(t *testing.T) {
 	t.Parallel()
-	plain, stderr, err := runReadme(t, "kustomize-base")
+	plain, stderr, err := runDoc(t, "kustomize-base")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -137,7 +124,7 @@ func TestKustomize(t *testing.T) {
 		t.Fatal("the base build has no hashed ConfigMap")
 	}
 
-	out, stderr, err := runReadme(t, "kustomize-exec")
+	out, stderr, err := runDoc(t, "kustomize-exec")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -146,19 +133,19 @@ func TestKustomize(t *testing.T) {
 		t.Errorf("the ConfigMap's hash suffix does not reflect the edited data: %s (without the function: %s)", name, baseCM.GetName())
 	}
 
-	out, stderr, err = runReadme(t, "kustomize-prefix")
+	out, stderr, err = runDoc(t, "kustomize-prefix")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	assertTransformed(t, parseBuilt(t, out), "prod-prometheus-config-")
 
-	// README's warning stays true: without --enable-exec kustomize skips the function.
-	out, stderr, err = runReadme(t, "kustomize-no-exec")
+	// The docs' warning stays true: without --enable-exec kustomize skips the function.
+	out, stderr, err = runDoc(t, "kustomize-no-exec")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
 	if strings.Contains(out, "istio-proxy") {
-		t.Error("kustomize ran the exec function without --enable-exec; fix the README note")
+		t.Error("kustomize ran the exec function without --enable-exec; fix the note in docs/clients.md")
 	}
 }
 
@@ -168,7 +155,7 @@ func TestKustomize(t *testing.T) {
 // record, though kustomize dropped the comments of the structured config.
 func TestKustomizeCollectorOverlay(t *testing.T) {
 	t.Parallel()
-	out, stderr, err := runReadme(t, "kustomize-collector-overlay")
+	out, stderr, err := runDoc(t, "kustomize-collector-overlay")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -237,7 +224,7 @@ func TestKpt(t *testing.T) {
 		t.Error("a second kpt fn render changed the package")
 	}
 
-	out, stderr, err := runReadme(t, "kpt-eval")
+	out, stderr, err := runDoc(t, "kpt-eval")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -246,7 +233,7 @@ func TestKpt(t *testing.T) {
 	}
 	assertTransformed(t, parseBuilt(t, out), "prometheus-config")
 
-	_, stderr, err = runReadme(t, "kpt-eval-error")
+	_, stderr, err = runDoc(t, "kpt-eval-error")
 	if err == nil {
 		t.Fatal("the error case exited 0")
 	}
@@ -255,7 +242,7 @@ func TestKpt(t *testing.T) {
 	}
 }
 
-// TestHelm4Plugin runs README's Helm 4 block with helm v4.3.1 in homes of its own:
+// TestHelm4Plugin runs the Helm 4 block of docs/clients.md with helm v4.3.1 in homes of its own:
 // the plugin is packaged (make helm-plugin, for this platform) and installed from
 // its archive, and `helm template --post-renderer istio-prometheus-mtls` runs it;
 // then from its directory; a chart the function refuses fails helm.
@@ -269,7 +256,7 @@ func TestHelm4Plugin(t *testing.T) {
 	homes := t.TempDir()
 	env := []string{"PATH=" + shadow, "PLATFORMS=" + runtime.GOOS + "/" + runtime.GOARCH,
 		"HELM_DATA_HOME=" + filepath.Join(homes, "data"), "HELM_CONFIG_HOME=" + filepath.Join(homes, "config"), "HELM_CACHE_HOME=" + filepath.Join(homes, "cache")}
-	out, stderr, err := runReadme(t, "helm4", env...)
+	out, stderr, err := runDoc(t, "helm4", env...)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}
@@ -333,7 +320,7 @@ func assertResultComments(t *testing.T, out string) {
 
 func TestHelmPostRenderer(t *testing.T) {
 	t.Parallel()
-	out, stderr, err := runReadme(t, "helm")
+	out, stderr, err := runDoc(t, "helm")
 	if err != nil {
 		t.Fatalf("%v\n%s", err, stderr)
 	}

@@ -99,7 +99,7 @@ func TestBinarySuccessAndFailure(t *testing.T) {
 	}
 }
 
-// TestKptEval runs the demo through the real kpt, as README shows, and an error
+// TestKptEval runs the demo through the real kpt, as docs/clients.md shows, and an error
 // case: kpt prints our result and exits non-zero.
 func TestKptEval(t *testing.T) {
 	t.Parallel()

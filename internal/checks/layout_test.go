@@ -49,7 +49,7 @@ func projectImports(f *ast.File) []string {
 	return out
 }
 
-// TestLayout keeps the layout of the flow (README, Layout): process.go only
+// TestLayout keeps the layout of the flow (docs/architecture.md): process.go only
 // wires, podtemplate knows nothing of the features that use it, and the
 // ownership record is read and written in one place.
 func TestLayout(t *testing.T) {

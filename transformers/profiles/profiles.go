@@ -23,7 +23,7 @@ type Profile struct {
 	// Name is the first version the profile covers; MinMinor..MaxMinor the range.
 	Name               string
 	MinMinor, MaxMinor int
-	// Notes is shown in --help and the README.
+	// Notes is shown in --help.
 	Notes string
 	// Args are the pilot-agent arguments; {placeholders} are filled in by Build.
 	Args []string

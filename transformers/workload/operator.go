@@ -291,7 +291,7 @@ func (o *operatorResource) scrapeConfigResource(p plan.Plan, secret string, old 
 			"%s: the https job for sidecar pods, selected by spec.scrapeConfigSelector of %s %s, TLS from scrape class %q; spec.additionalScrapeConfigs names Secret %q, which is not in the list and stays as it is",
 			verb, o.cr.GetKind(), o.cr.GetName(), operator.ScrapeClassName, secret)},
 		{Ref: krmerr.RefOf(o.cr), Field: "spec.additionalScrapeConfigs", Warn: true, Message: fmt.Sprintf(
-			"the plain pod jobs in Secret %q are not edited (it is not in the list): a sidecar pod they keep is also scraped in plaintext, and fails under STRICT; give them the rules this function puts into plain pod jobs (README, \"What it changes in prometheus.yml\")", secret)},
+			"the plain pod jobs in Secret %q are not edited (it is not in the list): a sidecar pod they keep is also scraped in plaintext, and fails under STRICT; give them the rules this function puts into plain pod jobs (docs/scrape-config.md)", secret)},
 	}, nil
 }
 
@@ -417,7 +417,7 @@ func (o *operatorResource) editOwnJobs(v scrapeValue, opts scrapeconfig.Options,
 	}
 	if v.external != "" && !opts.Remove {
 		notes = append(notes, Note{Ref: krmerr.RefOf(o.cr), Field: "spec.additionalScrapeConfigs", Warn: true, Message: fmt.Sprintf(
-			"the plain pod jobs in Secret %q are not edited (it is not in the list): a sidecar pod they keep is also scraped in plaintext, and fails under STRICT; give them the rules this function puts into plain pod jobs (README, \"What it changes in prometheus.yml\")", v.external)})
+			"the plain pod jobs in Secret %q are not edited (it is not in the list): a sidecar pod they keep is also scraped in plaintext, and fails under STRICT; give them the rules this function puts into plain pod jobs (docs/scrape-config.md)", v.external)})
 	}
 	return notes, nil
 }
