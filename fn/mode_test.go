@@ -71,7 +71,8 @@ func TestAmbientModeSwitches(t *testing.T) {
 	sidecar := cfg("  istio:\n    version: \"1.31\"\n")
 	injection := cfg("  mode: injection\n  istio:\n    version: \"1.31\"\n")
 	ambient := cfg("  mode: ambient\n  istio:\n    version: \"1.31\"\n")
-	for _, fixture := range []string{"istio-addon-prometheus.yaml", "helm-prometheus.yaml", "kube-prometheus-prometheus.yaml"} {
+	for _, fixture := range []string{"istio-addon-prometheus.yaml", "helm-prometheus.yaml", "kube-prometheus-prometheus.yaml",
+		"vmagent-chart.yaml", "vmagent-operator-vmagent.yaml", "otel-collector-chart.yaml", "otel-operator-collector.yaml"} {
 		t.Run(fixture, func(t *testing.T) {
 			c := goldenCase{fixture, ""}
 			orig := resourceList(t, c.inputFixture(t, fixture), nil)

@@ -19,6 +19,9 @@ import (
 // out on copies; the copies go into the list only when every step succeeded, so
 // an error leaves every item as it came in.
 func process(rl *fn.ResourceList) (bool, error) {
+	// The results are this run's: a list that comes back through the function
+	// (a re-run on its own output) does not carry the earlier run's along.
+	rl.Results = nil
 	var cfgNode *yaml.RNode
 	if rl.FunctionConfig != nil && !rl.FunctionConfig.IsEmpty() {
 		cfgNode = rl.FunctionConfig.CopyToResourceNode()

@@ -296,14 +296,42 @@ var monitorSelectors = map[string]struct{ labels, namespaces string }{
 	"VMScrapeConfig":  {"scrapeConfigSelector", "scrapeConfigNamespaceSelector"},
 }
 
+// monitorEndpoints are where a monitor keeps its endpoints; a kind not here
+// is one endpoint, its spec.
+var monitorEndpoints = map[string][]string{
+	"PodMonitor":      {"spec", "podMetricsEndpoints"},
+	"VMPodScrape":     {"spec", "podMetricsEndpoints"},
+	"VMServiceScrape": {"spec", "endpoints"},
+}
+
+// ownTLS tells a monitor that scrapes over TLS of its own (scheme https, or a
+// tlsConfig): its targets are not plaintext mesh pods, and the istio-mtls class
+// (Istio's root as CA) is not for it.
+func ownTLS(mon *yaml.RNode) bool {
+	eps := []*yaml.Node{}
+	if path, ok := monitorEndpoints[mon.GetKind()]; ok {
+		if list, _ := mon.Pipe(yaml.Lookup(path...)); list != nil && list.YNode().Kind == yaml.SequenceNode {
+			eps = list.YNode().Content
+		}
+	} else if spec, _ := mon.Pipe(yaml.Lookup("spec")); spec != nil {
+		eps = []*yaml.Node{spec.YNode()}
+	}
+	for _, ep := range eps {
+		if strings.EqualFold(yamlnode.Value(ep, "scheme"), "https") || yamlnode.Field(ep, "tlsConfig") != nil {
+			return true
+		}
+	}
+	return false
+}
+
 // MonitorKinds are the kinds SelectedMonitors reads, sorted.
 func MonitorKinds() []string { return slices.Sorted(maps.Keys(monitorSelectors)) }
 
 // SelectedMonitors lists the monitors among items that cr selects (label
 // selector; namespace selector evaluated against the Namespaces in the list,
 // otherwise assumed to match): with inClass those that name the istio-mtls
-// scrape class, otherwise those that do not (the info result tells how to opt
-// them in). Each selector is read once, and the Namespaces once. An unset
+// scrape class, otherwise those that do not and scrape without TLS of their own
+// (the info result tells how to opt them in). Each selector is read once, and the Namespaces once. An unset
 // selector selects nothing, and an unset namespace selector the resource's
 // namespace; a VMAgent with selectAllByDefault selects all with either.
 func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode, inClass bool) []string {
@@ -345,6 +373,9 @@ func SelectedMonitors(cr *yaml.RNode, items []*yaml.RNode, inClass bool) []strin
 		}
 		if n, _ := it.Pipe(yaml.Lookup("spec", "scrapeClass")); (n != nil && yaml.GetValue(n) == ScrapeClassName) != inClass {
 			continue
+		}
+		if !inClass && ownTLS(it) {
+			continue // the API server's, a kubelet's: their own CA, never Istio's
 		}
 		out = append(out, krmerr.RefOf(it).String())
 	}

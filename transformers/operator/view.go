@@ -26,6 +26,8 @@ type View struct {
 	shared bool
 	// hadLabels, hadAnnotations: the resource had those fields before.
 	hadLabels, hadAnnotations bool
+	// specKeys are the resource's spec fields before the edit.
+	specKeys []string
 }
 
 // Template returns the view of cr, which is of resource res. With a
@@ -66,6 +68,7 @@ func Template(cr *yaml.RNode, res scrapers.Resource) (*View, error) {
 	renamed := &yaml.Node{Kind: yaml.MappingNode, Tag: spec.YNode().Tag}
 	for i := 0; i+1 < len(spec.YNode().Content); i += 2 {
 		k := spec.YNode().Content[i]
+		v.specKeys = append(v.specKeys, k.Value)
 		for pod, own := range res.Renamed {
 			if k.Value == own {
 				k = yamlnode.String(pod)
@@ -118,6 +121,21 @@ func (v *View) Sync() error {
 					return err
 				}
 			}
+			continue
+		}
+		if !f.had && len(parent) == 1 && parent[0] == "spec" {
+			// A new spec field of the pods' metadata goes after the resource's
+			// own fields and before those the edit added (initContainers,
+			// volumes): where a later run, which finds it there and appends
+			// the added ones again, keeps it.
+			at := 0
+			for i := 0; i+1 < len(spec.YNode().Content); i += 2 {
+				if slices.Contains(v.specKeys, spec.YNode().Content[i].Value) {
+					at = i + 2
+				}
+			}
+			c := spec.YNode().Content
+			spec.YNode().Content = append(c[:at:at], append([]*yaml.Node{yamlnode.String(last), n}, c[at:]...)...)
 			continue
 		}
 		if err := v.cr.PipeE(yaml.LookupCreate(yaml.MappingNode, parent...), yaml.SetField(last, yaml.NewRNode(n))); err != nil {
@@ -220,9 +238,9 @@ var vmEndpoints = map[string][]string{
 
 // UnwrittenTLSFiles are the tlsConfig files (caFile, certFile, keyFile) of
 // cr's and its group's monitors' endpoints among items that lie in no
-// directory the scraper container has mounted (mounted), nor in the
-// operator's own /etc/vm/: paths nothing writes, such as the keyFile of
-// VictoriaMetrics' Istio example.
+// directory the scraper container has mounted (mounted), nor in one the
+// operator mounts (the table's Mounted): paths nothing writes, such as the
+// keyFile of VictoriaMetrics' Istio example.
 func UnwrittenTLSFiles(cr *yaml.RNode, items []*yaml.RNode, mounted []string) []TLSFile {
 	g := group(cr)
 	_, res, _ := scrapers.ResourceOf(g, cr.GetKind())
@@ -245,7 +263,7 @@ func UnwrittenTLSFiles(cr *yaml.RNode, items []*yaml.RNode, mounted []string) []
 			tls := yamlnode.Field(ep, "tlsConfig")
 			for _, f := range []string{"caFile", "certFile", "keyFile"} {
 				file := yamlnode.Value(tls, f)
-				if file == "" || under(file, append([]string{"/etc/vm/"}, mounted...)) {
+				if file == "" || under(file, append(slices.Clone(res.Mounted), mounted...)) {
 					continue
 				}
 				out = append(out, TLSFile{Ref: krmerr.RefOf(it), Field: fmt.Sprintf("%s[%d].tlsConfig.%s", strings.Join(path, "."), i, f), Path: file})

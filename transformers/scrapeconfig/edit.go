@@ -31,13 +31,19 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 		if el.Kind != yaml.MappingNode {
 			return rep, krmerr.Errorf(at(i), "must be a mapping (a job), got a %s", yamlnode.KindWord(el))
 		}
-		n := yamlnode.Value(el, "job_name")
+		n := yamlnode.GetValue(el, "job_name")
 		if _, dup := names[n]; dup && n != "" {
 			return rep, krmerr.Errorf(at(i)+".job_name", "job %q is defined twice", n)
 		}
 		names[n] = i
 	}
 
+	if !o.Remove {
+		var err error
+		if o, err = o.fromPlainJobs(jobs, at, &rep); err != nil {
+			return rep, err
+		}
+	}
 	wanted, optional := wantedJobs(o)
 	switch {
 	case o.Remove:
@@ -89,6 +95,188 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	return rep, nil
 }
 
+// fromPlainJobs is o with what the secure job takes from the plain pod jobs it
+// stands in for: their scope, the annotations they keep pods by, the settings they
+// share; rep says so.
+func (o Options) fromPlainJobs(jobs *yaml.RNode, at func(int) string, rep *Report) (Options, error) {
+	scope, err := plainScope(jobs, o, at)
+	if err != nil {
+		return o, err
+	}
+	o.scope, rep.Scope = scope, scope != nil
+	o.keep = plainKeeps(jobs, o)
+	o.carry, rep.Differ = plainSettings(plainJobs(jobs, o))
+	for i := 0; i < len(o.carry); i += 2 {
+		rep.Carried = append(rep.Carried, o.carry[i].Value)
+	}
+	return o, nil
+}
+
+// plainJobs are the plain jobs that get the drop rules, the user's jobs the
+// secure job stands in for where a pod has a sidecar.
+func plainJobs(jobs *yaml.RNode, o Options) []*yaml.Node {
+	var out []*yaml.Node
+	for _, el := range jobs.YNode().Content {
+		if name := yamlnode.GetValue(el, "job_name"); !o.owns(el) && name != o.JobName && o.dropsFrom(el, name) {
+			out = append(out, el)
+		}
+	}
+	return out
+}
+
+// carried are the settings of the plain pod jobs that the secure job takes when
+// they all have the same: how a pod is scraped and what is kept of its samples,
+// never how the scraper authenticates or connects (the secure job's TLS is its
+// own). Prometheus's scrape_config keys; vmagent and the collector read them alike.
+var carried = []string{
+	"honor_labels", "honor_timestamps", "track_timestamps_staleness", "scrape_interval", "scrape_timeout",
+	"scrape_protocols", "fallback_scrape_protocol", "metrics_path", "params",
+	"sample_limit", "label_limit", "label_name_length_limit", "label_value_length_limit", "target_limit",
+	"body_size_limit", "keep_dropped_targets", "metric_relabel_configs",
+	"scrape_classic_histograms", "always_scrape_classic_histograms", "scrape_native_histograms",
+	"native_histogram_bucket_limit", "native_histogram_min_bucket_factor", "convert_classic_histograms_to_nhcb",
+	"metric_name_validation_scheme", "metric_name_escaping_scheme",
+}
+
+// secureOwn are the keys the secure job sets itself.
+var secureOwn = []string{"job_name", "scheme", "tls_config", "kubernetes_sd_configs", "relabel_configs"}
+
+// Difference names the settings of a plain pod job that the secure job, which
+// scrapes its sidecar pods from now on, does not have.
+type Difference struct {
+	Job  string
+	Keys []string
+}
+
+// plainSettings returns the settings every plain pod job has alike (carried), as
+// key and value nodes to put into the secure job, and for each plain job the
+// settings of its that the secure job does not take.
+func plainSettings(plain []*yaml.Node) (carry []*yaml.Node, differ []Difference) {
+	if len(plain) == 0 {
+		return nil, nil
+	}
+	var taken []string
+	for _, key := range carried {
+		first := yamlnode.Get(plain[0], key)
+		if first == nil {
+			continue
+		}
+		same := true
+		for _, j := range plain[1:] {
+			if v := yamlnode.Get(j, key); v == nil || !yamlnode.SameDecoded(first, v) {
+				same = false
+				break
+			}
+		}
+		if same {
+			c := yaml.CopyYNode(first)
+			c.Anchor, c.HeadComment, c.LineComment, c.FootComment = "", "", "", ""
+			carry = append(carry, yamlnode.String(key), c)
+			taken = append(taken, key)
+		}
+	}
+	for _, j := range plain {
+		var keys []string
+		for _, k := range yamlnode.Keys(j) {
+			if !slices.Contains(secureOwn, k) && !slices.Contains(taken, k) {
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) > 0 {
+			differ = append(differ, Difference{Job: yamlnode.GetValue(j, "job_name"), Keys: keys})
+		}
+	}
+	return carry, differ
+}
+
+// insertDrops puts copies of the drop rules into rules, right after the rule
+// keeping prometheus_io_scrape*.
+func insertDrops(rules *yaml.Node, drops []*yaml.RNode) {
+	rules.Style &^= yaml.FlowStyle
+	at := keepScrapeIndex(rules) + 1
+	ours := make([]*yaml.Node, len(drops))
+	for k, d := range drops {
+		ours[k] = yaml.CopyYNode(d.YNode())
+	}
+	rules.Content = append(rules.Content[:at:at], append(ours, rules.Content[at:]...)...)
+}
+
+// plainScope is where the plain pod jobs discover pods: their kubernetes_sd_configs
+// entries of role pod (namespaces, selectors, attach_metadata, API server), which
+// the secure job takes so it scrapes no pod the plain jobs would not. nil when they
+// discover every pod of the cluster as the secure job's own `role: pod` does, or
+// when there is no plain pod job. Plain pod jobs of different scopes are an error:
+// one secure job cannot take the place of both.
+func plainScope(jobs *yaml.RNode, o Options, at func(int) string) ([]*yaml.Node, error) {
+	var scope []*yaml.Node
+	from, fromAt := "", ""
+	for i, el := range jobs.YNode().Content {
+		name := yamlnode.GetValue(el, "job_name")
+		if o.owns(el) || name == o.JobName || !o.dropsFrom(el, name) {
+			continue
+		}
+		sds := podSDs(el)
+		if len(sds) == 0 {
+			continue
+		}
+		if from == "" {
+			scope, from, fromAt = sds, name, at(i)
+			continue
+		}
+		if !yamlnode.SameDecoded(&yaml.Node{Kind: yaml.SequenceNode, Content: scope}, &yaml.Node{Kind: yaml.SequenceNode, Content: sds}) {
+			return nil, krmerr.Errorf(at(i)+".kubernetes_sd_configs",
+				"the plain pod jobs %q and %q discover pods in different scopes (%s.kubernetes_sd_configs differs: namespaces, selectors or API server), and the secure job takes the plain jobs' scope, so one secure job cannot stand in for both; "+
+					"give the plain pod jobs the same role: pod discovery, or set spec.scrapeJob.excludeFrom to the jobs of one scope if the others' pods have no sidecar", from, name, fromAt)
+		}
+	}
+	if len(scope) == 1 && yamlnode.SameDecoded(scope[0], bareRolePod()) {
+		return nil, nil
+	}
+	return scope, nil
+}
+
+// plainKeeps is which of the two annotations the plain pod jobs keep pods by, so
+// the secure job keeps sidecar pods by the same: a configuration with no job for
+// prometheus.io/scrape_slow pods (it drops them, or keeps only
+// prometheus.io/scrape) does not get them scraped by the secure job either.
+func plainKeeps(jobs *yaml.RNode, o Options) keepBy {
+	var k keepBy
+	seen, dropSlow := false, true
+	for _, el := range plainJobs(jobs, o) {
+		rules := yamlnode.Get(el, "relabel_configs")
+		if rules == nil || rules.Kind != yaml.SequenceNode {
+			continue
+		}
+		for _, r := range rules.Content {
+			src := yamlnode.Get(r, "source_labels")
+			if src == nil || len(src.Content) != 1 {
+				continue
+			}
+			switch action, label := yamlnode.GetValue(r, "action"), yamlnode.Deref(src.Content[0]).Value; {
+			case action == "keep" && label == lblScrape:
+				k.scrape, seen = true, true
+				dropSlow = dropSlow && dropsSlow(rules)
+			case action == "keep" && label == lblScrapeSlow:
+				k.slow, seen = true, true
+			}
+		}
+	}
+	if !seen || (k.scrape && k.slow) {
+		return keepBy{}
+	}
+	k.dropSlow = k.scrape && dropSlow
+	return k
+}
+
+// dropsSlow: the rules drop pods annotated prometheus.io/scrape_slow: "true".
+func dropsSlow(rules *yaml.Node) bool {
+	return slices.ContainsFunc(rules.Content, func(r *yaml.Node) bool {
+		src := yamlnode.Get(r, "source_labels")
+		return yamlnode.GetValue(r, "action") == "drop" && src != nil && len(src.Content) == 1 &&
+			yamlnode.Deref(src.Content[0]).Value == lblScrapeSlow && strings.Trim(yamlnode.GetValue(r, "regex"), "()") == "true"
+	})
+}
+
 // want is a job the edit puts in, by name.
 type want struct {
 	name string
@@ -99,7 +287,9 @@ type want struct {
 // written as the scraper reads it.
 func wantedJobs(o Options) (wanted, optional []want) {
 	dollar := o.scraper().Dollar
-	wanted = []want{{o.JobName, func() *yaml.RNode { return escapeDollars(secureJob(o), dollar) }}}
+	wanted = []want{{o.JobName, func() *yaml.RNode {
+		return withSettings(withScope(escapeDollars(secureJob(o), dollar), o.scope), o.carry)
+	}}}
 	optional = []want{
 		{secureMergedJob, func() *yaml.RNode {
 			return escapeDollars(securePortJob(secureMergedJob, lblSecurePort, o.CertsDir, o.scraper().Called), dollar)
@@ -118,7 +308,7 @@ func wantedJobs(o Options) (wanted, optional []want) {
 // certificate files.
 func dropUnwanted(jobs *yaml.RNode, o Options, wanted []want, rep *Report) {
 	for i, el := range jobs.YNode().Content {
-		name := yamlnode.Value(el, "job_name")
+		name := yamlnode.GetValue(el, "job_name")
 		if !o.owns(el) || slices.ContainsFunc(wanted, func(w want) bool { return w.name == name }) {
 			if o.Remove && readsIstioCerts(el) {
 				rep.Leftover = append(rep.Leftover, name)
@@ -149,19 +339,21 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, owned []string, at func(int) 
 	found := map[string]bool{}
 	for i, el := range jobs.YNode().Content {
 		j := yaml.NewRNode(el)
-		name := yamlnode.Value(el, "job_name")
+		name := yamlnode.GetValue(el, "job_name")
 		if slices.Contains(owned, name) {
 			continue
 		}
-		want := targets[name]
-		if o.ExcludeFrom == nil {
-			want = isPlainPodJob(j)
-		}
-		want = want && !o.Remove
+		want := o.dropsFrom(el, name) && !o.Remove
 		found[name] = true
-		rules, _ := j.Pipe(yaml.Lookup("relabel_configs"))
-		if rules != nil && rules.YNode().Kind != yaml.SequenceNode {
+		if r := yamlnode.Get(el, "relabel_configs"); r != nil && r.Kind != yaml.SequenceNode && r.ShortTag() != yaml.NodeTagNull {
 			return nil, nil, krmerr.Errorf(at(i)+".relabel_configs", "must be a list")
+		}
+		// Only a list the edit changes is made the job's own (an alias in a job
+		// the edit leaves alone stays as the user wrote it).
+		var rules *yaml.RNode
+		undo := func() {}
+		if r := yamlnode.Get(el, "relabel_configs"); want || (r != nil && slices.ContainsFunc(r.Content, isOurDropRule)) {
+			rules, undo = ownSequence(el, "relabel_configs")
 		}
 		// Remove our earlier drop rules (any version of them), then insert one.
 		had := false
@@ -189,17 +381,12 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, owned []string, at func(int) 
 				return nil, nil, err
 			}
 		}
-		rules.YNode().Style &^= yaml.FlowStyle
-		at := keepScrapeIndex(rules) + 1
-		c := rules.YNode().Content
-		ours := make([]*yaml.Node, len(drops))
-		for k, d := range drops {
-			ours[k] = yaml.CopyYNode(d.YNode())
-		}
-		rules.YNode().Content = append(c[:at:at], append(ours, c[at:]...)...)
+		insertDrops(rules.YNode(), drops)
 		if yamlnode.SameDecoded(&yaml.Node{Kind: yaml.SequenceNode, Content: before}, rules.YNode()) {
-			// The rules as they stood (a copy that lost its comments stays so).
+			// The rules as they stood (a copy that lost its comments stays so,
+			// an alias stays an alias).
 			rules.YNode().Content = before
+			undo()
 		}
 		excluded = append(excluded, name)
 	}
@@ -216,12 +403,12 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, owned []string, at func(int) 
 // readsIstioCerts: the job's tls_config names one of the files istio-proxy writes
 // to OUTPUT_CERTS, wherever they are mounted.
 func readsIstioCerts(job *yaml.Node) bool {
-	tls := yamlnode.Field(job, "tls_config")
+	tls := yamlnode.Get(job, "tls_config")
 	if tls == nil {
 		return false
 	}
 	for _, f := range []string{"ca_file", "cert_file", "key_file"} {
-		if slices.Contains([]string{certs.CA, certs.Chain, certs.Key}, path.Base(yamlnode.Value(tls, f))) {
+		if slices.Contains([]string{certs.CA, certs.Chain, certs.Key}, path.Base(yamlnode.GetValue(tls, f))) {
 			return true
 		}
 	}
@@ -229,29 +416,84 @@ func readsIstioCerts(job *yaml.Node) bool {
 }
 
 // isPlainPodJob: role pod, and a keep rule on prometheus_io_scrape*.
-func isPlainPodJob(job *yaml.RNode) bool {
-	sds, _ := job.Pipe(yaml.Lookup("kubernetes_sd_configs"))
-	pod := false
-	if sds != nil {
-		for _, sd := range sds.YNode().Content {
-			if yamlnode.Value(sd, "role") == "pod" {
-				pod = true
-			}
-		}
-	}
-	if !pod {
+func isPlainPodJob(job *yaml.Node) bool {
+	if len(podSDs(job)) == 0 {
 		return false
 	}
-	rules, _ := job.Pipe(yaml.Lookup("relabel_configs"))
+	rules := yamlnode.Get(job, "relabel_configs")
 	return rules != nil && keepScrapeIndex(rules) >= 0
 }
 
-func keepScrapeIndex(rules *yaml.RNode) int {
-	for i, r := range rules.YNode().Content {
-		if yamlnode.Value(r, "action") != "keep" {
+// podSDs are the job's kubernetes_sd_configs entries of role pod.
+func podSDs(job *yaml.Node) []*yaml.Node {
+	var out []*yaml.Node
+	if sds := yamlnode.Get(job, "kubernetes_sd_configs"); sds != nil && sds.Kind == yaml.SequenceNode {
+		for _, sd := range sds.Content {
+			if yamlnode.GetValue(sd, "role") == "pod" {
+				out = append(out, yamlnode.Deref(sd))
+			}
+		}
+	}
+	return out
+}
+
+// dropsFrom tells whether the plain job gets the drop rules: the ones
+// spec.scrapeJob.excludeFrom names, or else every role-pod job keeping
+// prometheus_io_scrape*.
+func (o Options) dropsFrom(job *yaml.Node, name string) bool {
+	if o.ExcludeFrom == nil {
+		return isPlainPodJob(job)
+	}
+	return slices.Contains(*o.ExcludeFrom, name)
+}
+
+// ownSequence returns the list under key of mapping m for editing, made m's own
+// where it is not: an alias is replaced by a copy of what it names, and a list
+// merged in with `<<` is copied into m under key (Prometheus reads m's own key
+// first). A list with an anchor stays shared: the aliases of it read the edit
+// too. nil when m has no such list. undo puts m back as it was.
+func ownSequence(m *yaml.Node, key string) (list *yaml.RNode, undo func()) {
+	undo = func() {}
+	v := yamlnode.Get(m, key)
+	if v == nil || v.Kind != yaml.SequenceNode {
+		return nil, undo
+	}
+	own := yamlnode.Field(m, key)
+	switch {
+	case own != nil && own.Kind == yaml.SequenceNode:
+		return yaml.NewRNode(own), undo
+	case own != nil: // an alias
+		saved := *own
+		*own = *copyUnanchored(v)
+		return yaml.NewRNode(own), func() { *own = saved }
+	}
+	n := len(m.Content)
+	c := copyUnanchored(v)
+	m.Content = append(m.Content, yamlnode.String(key), c)
+	return yaml.NewRNode(c), func() { m.Content = m.Content[:n] }
+}
+
+// copyUnanchored copies list n one level deep: a new list node of its elements'
+// copies, none of them carrying an anchor (the original keeps it; aliases in the
+// copy still name the originals).
+func copyUnanchored(n *yaml.Node) *yaml.Node {
+	c := *n
+	c.Anchor, c.HeadComment, c.LineComment, c.FootComment = "", "", "", ""
+	c.Content = make([]*yaml.Node, len(n.Content))
+	for i, e := range n.Content {
+		ce := yaml.CopyYNode(e)
+		ce.Anchor = ""
+		c.Content[i] = ce
+	}
+	return &c
+}
+
+func keepScrapeIndex(rules *yaml.Node) int {
+	for i, r := range rules.Content {
+		if yamlnode.GetValue(r, "action") != "keep" {
 			continue
 		}
-		src := yamlnode.Field(r, "source_labels")
+		src := yamlnode.Get(r, "source_labels")
 		if src == nil {
 			continue
 		}

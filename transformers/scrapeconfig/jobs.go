@@ -96,14 +96,28 @@ func OperatorScrapeConfig(o Options, class string) *yaml.RNode {
 
 // secureRules are the relabel rules of the secure job.
 func secureRules(o Options) []relabelRule {
-	rules := []relabelRule{
-		{Comment: "Pods that ask to be scraped (prometheus.io/scrape or scrape_slow: the plain jobs leave both to this job) ...",
-			SourceLabels: []string{lblScrape, lblScrapeSlow}, Regex: "true;.*|.*;true", Action: "keep"},
-		{Comment: "... and have an Istio sidecar (sidecar.istio.io/status) or opt in with istio-mtls: \"true\".",
-			SourceLabels: []string{lblStatus, lblMTLS}, Regex: sidecarPod, Action: "keep"},
-		{Comment: "Metrics-merged pods (prometheus.io/port 15020, plaintext) stay with the plain job.",
-			SourceLabels: []string{lblPort}, Regex: "15020", Action: "drop"},
+	var rules []relabelRule
+	switch k := o.keep; {
+	case k.scrape:
+		rules = append(rules, relabelRule{Comment: "Pods that ask to be scraped with prometheus.io/scrape, as the plain pod jobs keep them ...",
+			SourceLabels: []string{lblScrape}, Regex: "true", Action: "keep"})
+		if k.dropSlow {
+			rules = append(rules, relabelRule{Comment: "... and not with scrape_slow, which the plain pod jobs drop ...",
+				SourceLabels: []string{lblScrapeSlow}, Regex: "true", Action: "drop"})
+		}
+	case k.slow:
+		rules = append(rules, relabelRule{Comment: "Pods that ask to be scraped with prometheus.io/scrape_slow, as the plain pod jobs keep them ...",
+			SourceLabels: []string{lblScrapeSlow}, Regex: "true", Action: "keep"})
+	default:
+		rules = append(rules, relabelRule{Comment: "Pods that ask to be scraped (prometheus.io/scrape or scrape_slow: the plain jobs leave both to this job) ...",
+			SourceLabels: []string{lblScrape, lblScrapeSlow}, Regex: "true;.*|.*;true", Action: "keep"})
 	}
+	rules = append(rules,
+		relabelRule{Comment: "... and have an Istio sidecar (sidecar.istio.io/status) or opt in with istio-mtls: \"true\".",
+			SourceLabels: []string{lblStatus, lblMTLS}, Regex: sidecarPod, Action: "keep"},
+		relabelRule{Comment: "Metrics-merged pods (prometheus.io/port 15020, plaintext) stay with the plain job.",
+			SourceLabels: []string{lblPort}, Regex: "15020", Action: "drop"},
+	)
 	if o.SecurePortJob {
 		rules = append(rules, relabelRule{Comment: "Pods with a secure metrics port are scraped by " + secureMergedJob + ".",
 			SourceLabels: []string{lblSecurePort}, Regex: ".+", Action: "drop"})
@@ -139,7 +153,7 @@ func job(name, mountPath, scraper string, rules []relabelRule) *yaml.RNode {
 	skip.HeadComment = certs.SkipVerifyWhy(scraper)
 	tls.YNode().Content = append(tls.YNode().Content, skip, &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagBool, Value: "true"})
 	sd := yaml.NewRNode(&yaml.Node{Kind: yaml.SequenceNode})
-	sd.YNode().Content = append(sd.YNode().Content, &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{yamlnode.String("role"), yamlnode.String("pod")}})
+	sd.YNode().Content = append(sd.YNode().Content, bareRolePod())
 	rl := &yaml.Node{Kind: yaml.SequenceNode}
 	for _, r := range rules {
 		rl.Content = append(rl.Content, r.node().YNode())
@@ -152,6 +166,44 @@ func job(name, mountPath, scraper string, rules []relabelRule) *yaml.RNode {
 		yamlnode.String("relabel_configs"), rl,
 	}
 	return j
+}
+
+// bareRolePod is a kubernetes_sd_configs entry for every pod of the cluster.
+func bareRolePod() *yaml.Node {
+	return &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{yamlnode.String("role"), yamlnode.String("pod")}}
+}
+
+// withScope gives the job the plain pod jobs' pod discovery (plainScope), copied as
+// the user wrote it, after the job's $ were written for the scraper: the copy is
+// the user's text, in the user's file, and means there what it means in their jobs.
+func withScope(job *yaml.RNode, scope []*yaml.Node) *yaml.RNode {
+	if scope == nil {
+		return job
+	}
+	sd := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, e := range scope {
+		c := yaml.CopyYNode(e)
+		c.Anchor, c.HeadComment, c.LineComment, c.FootComment = "", "", "", ""
+		c.Style &^= yaml.FlowStyle
+		sd.Content = append(sd.Content, c)
+	}
+	for i := 0; i+1 < len(job.YNode().Content); i += 2 {
+		if job.YNode().Content[i].Value == "kubernetes_sd_configs" {
+			job.YNode().Content[i+1] = sd
+		}
+	}
+	return job
+}
+
+// withSettings puts the plain pod jobs' shared settings (plainSettings, key and
+// value nodes) after the job's name, as the user wrote them.
+func withSettings(job *yaml.RNode, carry []*yaml.Node) *yaml.RNode {
+	if len(carry) == 0 {
+		return job
+	}
+	c := job.YNode().Content
+	job.YNode().Content = append(append(c[:2:2], carry...), c[2:]...)
+	return job
 }
 
 // relabelRule is one relabel_configs entry, with the fields of Prometheus's
@@ -247,16 +299,16 @@ func isOurDropRule(r *yaml.Node) bool {
 	if r.Kind != yaml.MappingNode || len(r.Content) == 0 {
 		return false
 	}
-	if yamlnode.Value(r, "target_label") == lblMark {
+	if yamlnode.GetValue(r, "target_label") == lblMark {
 		return true
 	}
-	if src := yamlnode.Field(r, "source_labels"); src != nil && len(src.Content) == 1 && src.Content[0].Value == lblMark {
+	if src := yamlnode.Get(r, "source_labels"); src != nil && len(src.Content) == 1 && src.Content[0].Value == lblMark {
 		return true
 	}
 	// An earlier release's drop rule without its comment: its source labels start so.
-	src := yamlnode.Field(r, "source_labels")
+	src := yamlnode.Get(r, "source_labels")
 	first := []string{lblStatus, lblMTLS, lblPort}
-	if src == nil || yamlnode.Value(r, "action") != "drop" || len(src.Content) < len(first) {
+	if src == nil || yamlnode.GetValue(r, "action") != "drop" || len(src.Content) < len(first) {
 		return false
 	}
 	for i, l := range first {

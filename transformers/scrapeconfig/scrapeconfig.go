@@ -50,12 +50,28 @@ type Options struct {
 	// not; a job carrying that release's job_name comment is then taken as
 	// its, once, and the record written after this run names it.
 	Migrate bool
+
+	// scope is the plain pod jobs' pod discovery, for the secure job (plainScope).
+	scope []*yaml.Node
+	// keep is the annotations they keep pods by (plainKeeps).
+	keep keepBy
+	// carry are the settings they share, as key and value nodes (plainSettings).
+	carry []*yaml.Node
+}
+
+// keepBy says which prometheus.io annotations the plain pod jobs keep pods by;
+// the zero value is both (or no plain pod job: the secure job's own default).
+type keepBy struct {
+	scrape, slow bool
+	// dropSlow: the jobs keeping prometheus.io/scrape drop pods also annotated
+	// scrape_slow.
+	dropSlow bool
 }
 
 // owns tells whether job is one an earlier run wrote: the record names it
 // (or, migrating an earlier release's output, that release's comment marks it).
 func (o Options) owns(job *yaml.Node) bool {
-	if slices.Contains(o.Owned, yamlnode.Value(job, "job_name")) {
+	if slices.Contains(o.Owned, yamlnode.GetValue(job, "job_name")) {
 		return true
 	}
 	return o.Migrate && legacyMarked(job)
@@ -84,6 +100,13 @@ type Report struct {
 	// Owned are the function's jobs in the configuration after the edit: what
 	// the ownership record is to name.
 	Owned []string
+	// Scope: the secure job discovers pods as the plain pod jobs do (their
+	// namespaces, selectors or API server), not in the whole cluster.
+	Scope bool
+	// Carried are the plain pod jobs' shared settings the secure job took;
+	// Differ, for each plain pod job, those it did not.
+	Carried []string
+	Differ  []Difference
 }
 
 // Edit adds the jobs of o to the prometheus.yml in doc and returns the new text.

@@ -110,7 +110,19 @@ type Resource struct {
 	// Endpoints is the field of the resource's own scrape endpoints with a
 	// tlsConfig (VMAgent's spec.serviceScrapeSpec.endpoints), if it has one.
 	Endpoints []string
+	// Mounted are the directories the operator mounts into the scraper
+	// container besides spec.volumeMounts: a file of a monitor's tlsConfig there
+	// is written by something.
+	Mounted []string
+	// NoToken is the field that, set to false, keeps Kubernetes from mounting
+	// the service account token directory (serviceaccount.TokenDir) into the
+	// pod's containers; unset, the operator mounts it whatever the resource says.
+	NoToken []string
 }
+
+// TokenDir is where Kubernetes mounts a pod's service account token, CA
+// (ca.crt) and namespace into every container, unless automounting is off.
+const TokenDir = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 // Workload is how an operator names and makes the workload of a resource:
 // Prefix + the resource's name + Suffix (the name alone when the field
@@ -153,6 +165,10 @@ var Table = []Scraper{
 			Operator: "prometheus-operator", Group: "monitoring.coreos.com", Kinds: []string{"Prometheus", "PrometheusAgent"}, Container: "prometheus",
 			PodMetadata: []string{"spec", "podMetadata"}, ServiceAccount: []string{"spec", "serviceAccountName"},
 			ScrapeClasses: true, Additional: []string{"spec", "additionalScrapeConfigs"},
+			// The operator mounts the Secrets and ConfigMaps a monitor's tlsConfig
+			// references under /etc/prometheus/certs; spec.automountServiceAccountToken:
+			// false leaves the token out.
+			Mounted: []string{"/etc/prometheus/"}, NoToken: []string{"spec", "automountServiceAccountToken"},
 			// pkg/prometheus: prefixedName, StatefulSets only.
 			Workloads: map[string]Workload{
 				"Prometheus":      {Prefix: "prometheus-", Kinds: []KindRule{{Kind: "StatefulSet"}}},
@@ -186,6 +202,10 @@ var Table = []Scraper{
 			PodMetadata: []string{"spec", "podMetadata"}, ServiceAccount: []string{"spec", "serviceAccountName"},
 			ScrapeClasses: true, MonitorFiles: true, Additional: []string{"spec", "additionalScrapeConfigs"}, Jobs: []string{"spec", "inlineScrapeConfig"},
 			Endpoints: []string{"spec", "serviceScrapeSpec", "endpoints"},
+			// The operator's own files are under /etc/vm/; it mounts the token
+			// into vmagent even with disableAutomountServiceAccountToken (vmagent
+			// needs the API), so there is no NoToken field.
+			Mounted: []string{"/etc/vm/"},
 			// VMAgent.PrefixedName and the mode fields, at v0.74.1.
 			Workloads: map[string]Workload{"VMAgent": {Prefix: "vmagent-", Legacy: []string{"spec", "useLegacyNaming"}, Kinds: []KindRule{
 				{Field: []string{"spec", "daemonSetMode"}, Values: []string{"true"}, Kind: "DaemonSet"},

@@ -2,7 +2,9 @@ package workload
 
 import (
 	"fmt"
+	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
@@ -16,6 +18,7 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/scrapers"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/selection"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
+	"sigs.k8s.io/kustomize/kyaml/kio/kioutil"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
@@ -223,11 +226,21 @@ func (o *operatorResource) unwrittenFiles(p plan.Plan) []Note {
 			mounted = append(mounted, yamlnode.Value(m, "mountPath"))
 		}
 	}
+	// Kubernetes mounts the token directory (its ca.crt is the API server's CA)
+	// into every container, unless the resource turns automounting off.
+	if v, _ := o.cr.Pipe(yaml.Lookup(o.res.NoToken...)); o.res.NoToken == nil || v == nil || yaml.GetValue(v) != "false" {
+		mounted = append(mounted, scrapers.TokenDir)
+	}
 	var notes []Note
 	for _, f := range operator.UnwrittenTLSFiles(o.cr, o.ix.Items, mounted) {
+		advice := fmt.Sprintf("mount the directory that holds it into the %s container (spec.volumes and spec.volumeMounts), or name the Secret or ConfigMap holding it in the tlsConfig's own fields", o.res.Container)
+		if slices.Contains([]string{certs.CA, certs.Chain, certs.Key}, path.Base(f.Path)) {
+			// A file named as Istio's agent names them: the user meant Istio's.
+			advice = fmt.Sprintf("Istio's agent writes %s: take the tlsConfig out and set scrapeClass: %s instead, which reads them",
+				strings.Join(certFiles(p), ", "), operator.ScrapeClassName)
+		}
 		notes = append(notes, Note{Ref: f.Ref, Field: f.Field, Warn: true, Message: fmt.Sprintf(
-			"%s is in no directory the %s container mounts, so nothing writes it and these scrapes fail; Istio's agent writes %s: take the tlsConfig out and set scrapeClass: %s instead, which reads them",
-			f.Path, o.res.Container, strings.Join(certFiles(p), ", "), operator.ScrapeClassName)})
+			"%s is in no directory the %s container mounts, so nothing writes it and these scrapes fail; %s", f.Path, o.res.Container, advice)})
 	}
 	return notes
 }
@@ -236,6 +249,34 @@ func (o *operatorResource) unwrittenFiles(p plan.Plan) []Note {
 func certFiles(p plan.Plan) []string {
 	ca, chain, key := certs.Paths(p.Class.CertsDir)
 	return []string{ca, chain, key}
+}
+
+// placeBeside puts an object the function creates into the file of the resource
+// it is for, after that file's last item (kpt's path and index annotations), so
+// it has the same place in the output on every run: kpt writes it there, and
+// the next run reads it from there. Without a path (kustomize, a Helm stream) it
+// stays where the list appends it.
+func placeBeside(obj, owner *yaml.RNode, items []*yaml.RNode) error {
+	for _, keys := range [][2]string{{kioutil.PathAnnotation, kioutil.IndexAnnotation}, {kioutil.LegacyPathAnnotation, kioutil.LegacyIndexAnnotation}} {
+		file := owner.GetAnnotations()[keys[0]]
+		if file == "" {
+			continue
+		}
+		next := 0
+		for _, it := range items {
+			if a := it.GetAnnotations(); a[keys[0]] == file {
+				if i, err := strconv.Atoi(a[keys[1]]); err == nil && i >= next {
+					next = i + 1
+				}
+			}
+		}
+		for k, v := range map[string]string{keys[0]: file, keys[1]: strconv.Itoa(next)} {
+			if err := obj.PipeE(yaml.SetAnnotation(k, v)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // createdRef names obj in the ownership record's Created.
@@ -276,6 +317,11 @@ func (o *operatorResource) scrapeConfigResource(p plan.Plan, secret string, old 
 	}
 	rec.Created = append(rec.Created, createdRef(sc))
 	index, verb := o.scrapeConfig(), "created"
+	if index < 0 {
+		if err := placeBeside(sc, o.original, o.ix.Items); err != nil {
+			return nil, nil, err
+		}
+	}
 	if index >= 0 {
 		existing := o.ix.Items[index]
 		if !created(old, existing, operator.IsCreatedScrapeConfig(existing, o.cr)) && !p.Scrape.TakeOver {
@@ -321,6 +367,11 @@ func (o *operatorResource) editScrapeValue(v scrapeValue, index int, opts scrape
 	if !gone {
 		if ours {
 			rec.Created = append(rec.Created, createdRef(v.obj))
+		}
+		if index < 0 {
+			if err := placeBeside(v.obj, o.original, o.ix.Items); err != nil {
+				return nil, nil, err
+			}
 		}
 		return []Edit{{index, v.obj}}, notes, nil
 	}

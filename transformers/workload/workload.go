@@ -228,10 +228,24 @@ func editScrape(v scrapeValue, o scrapeconfig.Options, old ownership.Record, rec
 	}
 	var parts []string
 	if len(rep.Jobs) > 0 {
-		parts = append(parts, "job "+strings.Join(quoteAll(rep.Jobs), ", "))
+		job := "job " + strings.Join(quoteAll(rep.Jobs), ", ")
+		if rep.Scope {
+			job += " (discovering pods as the plain pod jobs do: their kubernetes_sd_configs of role pod)"
+		}
+		parts = append(parts, job)
 	}
 	if len(rep.Excluded) > 0 {
 		parts = append(parts, "drop rule for sidecar pods in "+strings.Join(quoteAll(rep.Excluded), ", "))
+	}
+	if len(rep.Carried) > 0 && len(rep.Jobs) > 0 {
+		parts = append(parts, fmt.Sprintf("the secure job takes the settings the plain pod jobs share (%s)", strings.Join(rep.Carried, ", ")))
+	}
+	for _, d := range rep.Differ {
+		if len(rep.Jobs) == 0 {
+			break
+		}
+		parts = append(parts, fmt.Sprintf("sidecar pods of %q are scraped by %q from now on, without its %s (the plain pod jobs do not share them), and their series' job label is %q",
+			d.Job, rep.Jobs[0], strings.Join(d.Keys, ", "), rep.Jobs[0]))
 	}
 	if len(rep.Removed) > 0 {
 		parts = append(parts, "removed job "+strings.Join(quoteAll(rep.Removed), ", "))

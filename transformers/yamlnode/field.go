@@ -49,3 +49,97 @@ func KindWord(n *yaml.Node) string {
 func String(v string) *yaml.Node {
 	return &yaml.Node{Kind: yaml.ScalarNode, Tag: yaml.NodeTagString, Value: v}
 }
+
+// Deref follows an alias to the node it names.
+func Deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// Get reads field key of mapping m as a YAML loader does (Prometheus's, vmagent's,
+// the collector's): aliases followed, m's own and the value, and keys merged in
+// with `<<` (a mapping or a list of them) found after m's own keys. It is for
+// reading: the node it returns may stand in several places of the document.
+func Get(m *yaml.Node, key string) *yaml.Node {
+	return get(m, key, 0)
+}
+
+func get(m *yaml.Node, key string, depth int) *yaml.Node {
+	m = Deref(m)
+	if m == nil || m.Kind != yaml.MappingNode || depth > maxMergeDepth {
+		return nil
+	}
+	var merges []*yaml.Node
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		switch k := m.Content[i]; {
+		case IsMergeKey(k):
+			merges = append(merges, Deref(m.Content[i+1]))
+		case k.Value == key:
+			return Deref(m.Content[i+1])
+		}
+	}
+	for _, mg := range merges {
+		from := []*yaml.Node{mg}
+		if mg.Kind == yaml.SequenceNode {
+			from = mg.Content
+		}
+		for _, f := range from {
+			if v := get(f, key, depth+1); v != nil {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// maxMergeDepth bounds merges of merges (YAML cannot make a cycle of them).
+const maxMergeDepth = 64
+
+// GetValue is Value through Get.
+func GetValue(m *yaml.Node, key string) string {
+	if v := Get(m, key); v != nil {
+		return yaml.GetValue(yaml.NewRNode(v))
+	}
+	return ""
+}
+
+// IsMergeKey tells a YAML merge key (`<<`, untagged) from a key "<<".
+func IsMergeKey(k *yaml.Node) bool {
+	return k.Kind == yaml.ScalarNode && k.Value == "<<" && k.ShortTag() == "!!merge"
+}
+
+// Keys lists the keys of mapping m as Get reads them: m's own, then those merged
+// in with `<<`, each once.
+func Keys(m *yaml.Node) []string {
+	var out []string
+	seen := map[string]bool{}
+	var walk func(*yaml.Node, int)
+	walk = func(m *yaml.Node, depth int) {
+		m = Deref(m)
+		if m == nil || m.Kind != yaml.MappingNode || depth > maxMergeDepth {
+			return
+		}
+		var merges []*yaml.Node
+		for i := 0; i+1 < len(m.Content); i += 2 {
+			if k := m.Content[i]; IsMergeKey(k) {
+				merges = append(merges, Deref(m.Content[i+1]))
+			} else if !seen[k.Value] {
+				seen[k.Value] = true
+				out = append(out, k.Value)
+			}
+		}
+		for _, mg := range merges {
+			if mg.Kind == yaml.SequenceNode {
+				for _, e := range mg.Content {
+					walk(e, depth+1)
+				}
+			} else {
+				walk(mg, depth+1)
+			}
+		}
+	}
+	walk(m, 0)
+	return out
+}
