@@ -120,6 +120,18 @@ func TestBadInput(t *testing.T) {
 			"Deployment/mon/prom", "spec.template.spec.containers", `no container named "server" (spec.target.container); containers: prometheus`},
 		{"config.file outside mounts", strings.Replace(deploy, "/etc/prometheus/prometheus.yml", "/config/p.yml", 1) + "---\n" + configMap, "",
 			"Deployment/mon/prom", "spec.template.spec.containers", `container "prometheus" passes --config.file=/config/p.yml, but no volumeMount of that container contains /config/p.yml`},
+		{"plain pod jobs of different scopes", deploy + "---\n" + strings.Replace(configMap, "scrape_configs: []", `scrape_configs:
+    - job_name: a
+      kubernetes_sd_configs: [{role: pod, namespaces: {names: [a]}}]
+      relabel_configs: [{source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep, regex: "true"}]
+    - job_name: b
+      kubernetes_sd_configs: [{role: pod, namespaces: {names: [b]}}]
+      relabel_configs: [{source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep, regex: "true"}]`, 1), "",
+			"ConfigMap/mon/prom-config", "data.prometheus.yml", `scrape_configs[1].kubernetes_sd_configs: the plain pod jobs "a" and "b" discover pods in different scopes`},
+		{"config file named by a variable from valueFrom", strings.Replace(strings.Replace(deploy, "/etc/prometheus/prometheus.yml", "$(CONFIG)", 1), "        volumeMounts:", "        env: [{name: CONFIG, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]\n        volumeMounts:", 1) + "---\n" + configMap, "",
+			"Deployment/mon/prom", "spec.template.spec.containers", `names its config file with $(CONFIG), whose value comes from env[0].valueFrom`},
+		{"scrape_config_files in another directory", deploy + "---\n" + strings.Replace(configMap, "scrape_configs: []", "scrape_config_files: [/etc/jobs/*.yml]\n    scrape_configs: []", 1), "",
+			"ConfigMap/mon/prom-config", "data.prometheus.yml", `scrape_config_files[0]: "/etc/jobs/*.yml" is not a file of the directory /etc/prometheus`},
 		{"scrape ConfigMap missing", deploy, "",
 			"Deployment/mon/prom", "spec.template.spec.volumes", `reads ConfigMap "prom-config"; it is not in the list of resources`},
 		{"key missing", deploy + "---\n" + strings.Replace(configMap, "prometheus.yml:", "other.yml:", 1), "",

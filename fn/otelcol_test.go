@@ -17,7 +17,7 @@ func TestCollectorValidate(t *testing.T) {
 	otelcol := tool(t, "otelcol", otelcolInstall)
 	checkGoldensWith(t, "OpenTelemetry Collector", func(file string) (string, error) {
 		cmd := exec.Command(otelcol, "validate", "--config="+file)
-		cmd.Env = append(os.Environ(), "MY_POD_IP=127.0.0.1")
+		cmd.Env = append(os.Environ(), "MY_POD_IP=127.0.0.1", "OTEL_K8S_NODE_NAME=node-1", "OTEL_K8S_NODE_IP=127.0.0.1")
 		out, err := cmd.CombinedOutput()
 		return string(out), err
 	}, func(_ string, err error) bool { return err == nil })

@@ -188,11 +188,12 @@ func runOn(nodes []*yaml.Node, fc *yaml.RNode, stderr io.Writer) ([]*yaml.Node, 
 	}
 	about := map[krmerr.Ref][]string{}
 	for _, r := range rl.Results {
-		line := strings.ReplaceAll(r.String(), "\n", " ")
-		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %s\n", line)
+		// One line a result; a result of several lines (the jobs to paste) has
+		// its lines after the first indented.
+		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %s\n", strings.ReplaceAll(r.String(), "\n", "\n  "))
 		if ref := r.ResourceRef; ref != nil {
 			id := krmerr.Ref{APIVersion: ref.APIVersion, Kind: ref.Kind, Namespace: ref.Namespace, Name: ref.Name}
-			about[id] = append(about[id], strings.ReplaceAll(string(r.Severity)+": "+r.Message, "\n", " "))
+			about[id] = append(about[id], string(r.Severity)+": "+r.Message)
 		}
 	}
 	out := make([]*yaml.Node, 0, len(rl.Items))
@@ -223,7 +224,13 @@ const resultPrefix = "# istio-prometheus-mtls "
 func resultComment(results []string) []byte {
 	var b bytes.Buffer
 	for _, r := range results {
-		b.WriteString(resultPrefix + r + "\n")
+		// A result of several lines (the jobs to paste) stays in the comment.
+		for i, line := range strings.Split(r, "\n") {
+			if i > 0 {
+				line = "  " + line
+			}
+			b.WriteString(resultPrefix + line + "\n")
+		}
 	}
 	return b.Bytes()
 }

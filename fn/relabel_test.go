@@ -124,8 +124,21 @@ const sidecarStatus = `{"initContainers":["istio-init"],"containers":["istio-pro
 // relabel engine, for the secure job and the edited plain jobs: every target is
 // scraped by exactly the jobs expected, over the right scheme, address and path.
 func TestRelabeling(t *testing.T) {
-	const secure, plain, slow = "kubernetes-pods-istio-secure", "kubernetes-pods", "kubernetes-pods-slow"
-	targets := []podTarget{
+	for _, c := range []string{"helm-1.28", "istio-addon-1.28", "istio-addon-1.5"} {
+		t.Run(c, func(t *testing.T) {
+			checkTargets(t, loadJobs(t, prometheusYAML(t, c), secureJobName, plainJob, slowJob), chartTargets())
+		})
+	}
+}
+
+// The prometheus chart's plain pod jobs, and the function's secure job.
+const secureJobName, plainJob, slowJob = "kubernetes-pods-istio-secure", "kubernetes-pods", "kubernetes-pods-slow"
+
+// chartTargets are pods of every shape, and the jobs of the prometheus chart's
+// config (edited by the function) that must scrape each, at which URL.
+func chartTargets() []podTarget {
+	const secure, plain, slow = secureJobName, plainJob, slowJob
+	return []podTarget{
 		{"sidecar pod", pod("10.1.0.5", "8080", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080", "sidecar.istio.io/status": sidecarStatus}),
 			map[string]string{secure: "https://10.1.0.5:8080/metrics"}},
 		{"sidecar pod, Envoy stats container port", pod("10.1.0.5", "15090", map[string]string{"prometheus.io/scrape": "true", "sidecar.istio.io/status": sidecarStatus}),
@@ -155,11 +168,6 @@ func TestRelabeling(t *testing.T) {
 			ls["__meta_kubernetes_pod_phase"] = "Pending"
 			return ls
 		}(), map[string]string{}},
-	}
-	for _, c := range []string{"helm-1.28", "istio-addon-1.28", "istio-addon-1.5"} {
-		t.Run(c, func(t *testing.T) {
-			checkTargets(t, loadJobs(t, prometheusYAML(t, c), secure, plain, slow), targets)
-		})
 	}
 }
 

@@ -73,6 +73,7 @@ spec:
     namespace: ""          # default: the workload's
     key: ""                # default: prometheus.yml or prometheus.yaml
     receiver: ""           # OpenTelemetry Collector: prometheus[/NAME]; default: the only one (may be set alone)
+    workloadOnly: false    # edit the workload alone; the jobs to add to the config are printed (config not in the list)
   takeOver: false          # adopt a hand-written setup: replace what carries our names
 
 A v1 ConfigMap works too, with flat keys (kpt fn eval ... -- istio-version=1.28):

@@ -202,6 +202,12 @@ type ScrapeConfigRef struct {
 	// may be set alone: the config file is then found as without
 	// spec.scrapeConfig.
 	Receiver string `json:"receiver,omitempty" flat:"scrape-config-receiver"`
+	// WorkloadOnly edits the scraper's workload alone and leaves its scrape
+	// configuration as it is, wherever it is: the jobs and rules to add to it are
+	// given in a warning result. For a configuration that is not in the list of
+	// resources (the prometheus chart's server.configFromSecret, a ConfigMap
+	// managed elsewhere), which is otherwise an error.
+	WorkloadOnly bool `json:"workloadOnly,omitempty" flat:"scrape-config-workload-only"`
 }
 
 // Names tells whether r names the object holding the config (not only a
@@ -374,7 +380,7 @@ func (c *PrometheusMTLS) Validate() error {
 	if r := s.ScrapeConfig; r != nil && r.Receiver != "" && r.Receiver != "prometheus" && !strings.HasPrefix(r.Receiver, "prometheus/") {
 		return fieldErr("spec.scrapeConfig.receiver", "must be a prometheus receiver of the collector's config (prometheus or prometheus/NAME), got %q", r.Receiver)
 	}
-	if r := s.ScrapeConfig; r != nil && (r.Names() || r.Namespace != "" || r.Key != "" || r.Receiver == "") {
+	if r := s.ScrapeConfig; r != nil && (r.Names() || r.Namespace != "" || r.Key != "" || (r.Receiver == "" && !r.WorkloadOnly)) {
 		if r.Kind != "ConfigMap" && r.Kind != "Secret" {
 			return fieldErr("spec.scrapeConfig.kind", "must be ConfigMap or Secret, got %q", r.Kind)
 		}

@@ -26,19 +26,12 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	// Our jobs are block style; a flow list (scrape_configs: []) would force them
 	// into one unreadable flow line.
 	jobs.YNode().Style &^= yaml.FlowStyle
-	names := map[string]int{}
-	for i, el := range jobs.YNode().Content {
-		if el.Kind != yaml.MappingNode {
-			return rep, krmerr.Errorf(at(i), "must be a mapping (a job), got a %s", yamlnode.KindWord(el))
-		}
-		n := yamlnode.GetValue(el, "job_name")
-		if _, dup := names[n]; dup && n != "" {
-			return rep, krmerr.Errorf(at(i)+".job_name", "job %q is defined twice", n)
-		}
-		names[n] = i
+	names, err := jobIndex(jobs, at)
+	if err != nil {
+		return rep, err
 	}
 
-	if !o.Remove {
+	if !o.Remove && !o.included {
 		var err error
 		if o, err = o.fromPlainJobs(jobs, at, &rep); err != nil {
 			return rep, err
@@ -46,12 +39,14 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	}
 	wanted, optional := wantedJobs(o)
 	switch {
-	case o.Remove:
+	case o.Remove || o.included:
 		wanted = nil
 	case o.SecurePortJob:
 		wanted = append(wanted, optional...)
 	}
-	dropUnwanted(jobs, o, wanted, &rep)
+	if !o.included {
+		dropUnwanted(jobs, o, wanted, &rep)
+	}
 	for _, w := range wanted {
 		i, ok := names[w.name]
 		if !ok {
@@ -95,10 +90,45 @@ func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	return rep, nil
 }
 
+// jobIndex maps the job names of the list to their places; a job that is not a
+// mapping, or a name used twice, is an error.
+func jobIndex(jobs *yaml.RNode, at func(int) string) (map[string]int, error) {
+	names := map[string]int{}
+	for i, el := range jobs.YNode().Content {
+		if el.Kind != yaml.MappingNode {
+			return nil, krmerr.Errorf(at(i), "must be a mapping (a job), got a %s", yamlnode.KindWord(el))
+		}
+		n := yamlnode.GetValue(el, "job_name")
+		if _, dup := names[n]; dup && n != "" {
+			return nil, krmerr.Errorf(at(i)+".job_name", "job %q is defined twice", n)
+		}
+		names[n] = i
+	}
+	return names, nil
+}
+
 // fromPlainJobs is o with what the secure job takes from the plain pod jobs it
 // stands in for: their scope, the annotations they keep pods by, the settings they
 // share; rep says so.
 func (o Options) fromPlainJobs(jobs *yaml.RNode, at func(int) string, rep *Report) (Options, error) {
+	if len(o.Included) > 0 {
+		all := &yaml.Node{Kind: yaml.SequenceNode, Content: slices.Clone(jobs.YNode().Content)}
+		for _, text := range o.Included {
+			if root, err := parse(text); err == nil {
+				if inc := yamlnode.Get(root.YNode(), "scrape_configs"); inc != nil && inc.Kind == yaml.SequenceNode {
+					all.Content = append(all.Content, inc.Content...)
+				}
+			}
+		}
+		n, own := len(jobs.YNode().Content), at
+		at = func(i int) string {
+			if i < n {
+				return own(i)
+			}
+			return "scrape_config_files (a job of an included file)"
+		}
+		jobs = yaml.NewRNode(all)
+	}
 	scope, err := plainScope(jobs, o, at)
 	if err != nil {
 		return o, err
@@ -390,14 +420,32 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, owned []string, at func(int) 
 		}
 		excluded = append(excluded, name)
 	}
-	if o.ExcludeFrom != nil {
-		for _, n := range *o.ExcludeFrom {
-			if !found[n] {
-				return nil, nil, krmerr.Errorf("", "spec.scrapeJob.excludeFrom names job %q, which the scrape configuration does not define", n)
-			}
+	if o.ExcludeFrom != nil && !o.included {
+		if err := o.excludeFromDefined(found); err != nil {
+			return nil, nil, err
 		}
 	}
 	return excluded, restored, nil
+}
+
+// excludeFromDefined refuses a job spec.scrapeJob.excludeFrom names that neither
+// the configuration (found) nor a file it includes defines.
+func (o Options) excludeFromDefined(found map[string]bool) error {
+	for _, text := range o.Included {
+		if root, err := parse(text); err == nil {
+			if inc := yamlnode.Get(root.YNode(), "scrape_configs"); inc != nil {
+				for _, j := range inc.Content {
+					found[yamlnode.GetValue(j, "job_name")] = true
+				}
+			}
+		}
+	}
+	for _, n := range *o.ExcludeFrom {
+		if !found[n] {
+			return krmerr.Errorf("", "spec.scrapeJob.excludeFrom names job %q, which the scrape configuration does not define", n)
+		}
+	}
+	return nil
 }
 
 // readsIstioCerts: the job's tls_config names one of the files istio-proxy writes

@@ -50,6 +50,10 @@ type Options struct {
 	// not; a job carrying that release's job_name comment is then taken as
 	// its, once, and the record written after this run names it.
 	Migrate bool
+	// Included are the texts of the files the configuration includes with
+	// scrape_config_files: their plain pod jobs count with the configuration's
+	// own for the secure job's scope, the annotations and the settings.
+	Included []string
 
 	// scope is the plain pod jobs' pod discovery, for the secure job (plainScope).
 	scope []*yaml.Node
@@ -57,6 +61,9 @@ type Options struct {
 	keep keepBy
 	// carry are the settings they share, as key and value nodes (plainSettings).
 	carry []*yaml.Node
+	// included: the list is a file the configuration includes
+	// (EditIncluded): its plain pod jobs get the drop rules, and no job is added.
+	included bool
 }
 
 // keepBy says which prometheus.io annotations the plain pod jobs keep pods by;
@@ -203,6 +210,32 @@ func escapeDollars(n *yaml.RNode, dollar string) *yaml.RNode {
 	}
 	walk(n.YNode())
 	return n
+}
+
+// Additions is what Edit adds to a configuration it cannot see, as text to paste
+// into it: the secure jobs (list elements for scrape_configs) and the rules for
+// the plain pod jobs (list elements for their relabel_configs, after the rule
+// keeping prometheus_io_scrape), each $ written as the scraper reads it.
+func Additions(o Options) (jobs, rules string, err error) {
+	list := &yaml.Node{Kind: yaml.SequenceNode}
+	wanted, optional := wantedJobs(o)
+	if o.SecurePortJob {
+		wanted = append(wanted, optional...)
+	}
+	for _, w := range wanted {
+		j := w.node().YNode()
+		j.Content[1].LineComment = "" // pasted, the job is the user's: no "managed" note
+		list.Content = append(list.Content, j)
+	}
+	if jobs, err = yaml.NewRNode(list).String(); err != nil {
+		return "", "", err
+	}
+	drops := &yaml.Node{Kind: yaml.SequenceNode}
+	for _, d := range dropRules(o) {
+		drops.Content = append(drops.Content, escapeDollars(d, o.scraper().Dollar).YNode())
+	}
+	rules, err = yaml.NewRNode(drops).String()
+	return jobs, rules, err
 }
 
 // EditJobList does the same on a bare list of jobs, the form of prometheus-operator's

@@ -419,6 +419,8 @@ type Source struct {
 	Key  string
 	// How it was found, for messages.
 	Via string
+	// File is the config file's path in the container, when its flag names it.
+	File string
 }
 
 // ScrapeConfig finds the ConfigMap or Secret key holding the Prometheus config of
@@ -437,7 +439,11 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container
 	if !hasFlag {
 		return ix.fallback(ns, c, vols, row)
 	}
-	p := flag
+	p, err := ix.expandVars(flag, ns, c)
+	if err != nil {
+		return Source{}, err
+	}
+	expanded := p
 	if !path.IsAbs(p) {
 		wd := c.WorkingDir
 		if wd == "" {
@@ -447,9 +453,12 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container
 	}
 	p = path.Clean(p)
 	what := fmt.Sprintf("container %q passes --%s=%s", c.Name, row.ConfigFlag, flag)
+	if expanded != flag {
+		what += " (" + expanded + " once the kubelet expands it)"
+	}
 	mount := mountOf(c, p)
 	if mount == nil {
-		return Source{}, krmerr.Errorf("spec.containers", "%s, but no volumeMount of that container contains %s; mount the ConfigMap there or set spec.scrapeConfig", what, p)
+		return Source{}, krmerr.Errorf("spec.containers", "%s, but no volumeMount of that container contains %s%s; mount the ConfigMap there or set spec.scrapeConfig", what, p, unexpanded(p))
 	}
 	rel := strings.TrimPrefix(strings.TrimPrefix(p, path.Clean(mount.MountPath)), "/")
 	if mount.SubPath != "" {
@@ -489,10 +498,10 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container
 			}
 			continue
 		}
-		return Source{Item: i, Kind: cand.kind, Key: key, Via: what}, nil
+		return Source{Item: i, Kind: cand.kind, Key: key, Via: what, File: p}, nil
 	}
 	if len(missing) > 0 {
-		return Source{}, krmerr.Errorf("spec.volumes", "%s, which reads %s; it is not in the list of resources (include it, or set spec.scrapeConfig)", what, strings.Join(missing, " or "))
+		return Source{}, krmerr.Errorf("spec.volumes", "%s, which reads %s; it is not in the list of resources (include it, name the object that holds the config with spec.scrapeConfig, or set spec.scrapeConfig.workloadOnly: true to edit the workload alone and get the jobs to add to the config in a result)", what, strings.Join(missing, " or "))
 	}
 	return Source{}, krmerr.Errorf("spec.volumes", "%s, but volume %q provides no file %q", what, vol.Name, rel)
 }

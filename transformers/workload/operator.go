@@ -212,7 +212,7 @@ func (o *operatorResource) monitorNotes(p plan.Plan) []Note {
 		why = ""
 	}
 	return append(notes, Note{Ref: krmerr.RefOf(o.cr), Field: "spec.scrapeClasses", Message: fmt.Sprintf(
-		"%s select(s) %s: %sto scrape sidecar pods over mTLS set scrapeClass: %s on them",
+		"%s select(s) %s: %sto scrape sidecar pods over mTLS set scrapeClass: %s on those whose targets have an Istio sidecar (not on others: a pod without one answers https with plaintext)",
 		o.cr.GetName(), strings.Join(mons, ", "), why, operator.ScrapeClassName)})
 }
 
@@ -495,6 +495,12 @@ func (o *operatorResource) editConfig(opts scrapeconfig.Options, old ownership.R
 		if name != "prometheus" {
 			return nil, krmerr.About(o.cr, v.key.Field()+".receivers."+name, "spec.targetAllocator.enabled: the operator gives the target allocator the jobs of the receiver named prometheus only, and the job would go into %q: name the receiver prometheus (and, with several, set spec.scrapeConfig.receiver: prometheus)", name)
 		}
+	}
+	if files, err := scrapeconfig.Included(v.text, opts); err != nil || len(files) > 0 {
+		if err == nil {
+			err = krmerr.Errorf("scrape_config_files", "names %s, files the function cannot see in the collector's pods: their plain pod jobs cannot get the rules that hand sidecar pods to the secure job, so those pods would be scraped twice (in plaintext too, which fails under STRICT); move their jobs into the receiver's scrape_configs", strings.Join(files, ", "))
+		}
+		return nil, krmerr.About(o.cr, v.key.Field(), "%v (%s)", err, v.what)
 	}
 	return editScrape(v, opts, old, rec, scrapeconfig.Edit)
 }
