@@ -125,3 +125,48 @@ func TestAmbientRemovesScrapeConfig(t *testing.T) {
 		t.Errorf("sidecar → ambient → sidecar differs:\n%s", lineDiff(x, y))
 	}
 }
+
+// TestRerunKeepsPlaceAndResults: the Secret the function creates for a Prometheus
+// resource goes into the resource's kpt file after its last document, so kpt writes it
+// there and every later render reads it from there, in the same place; a run on the
+// function's own output (results and all) reports this run's results only.
+func TestRerunKeepsPlaceAndResults(t *testing.T) {
+	t.Parallel()
+	prom := strings.Replace(string(goldenCase{"kube-prometheus-1.31", ""}.inputFixture(t, "kube-prometheus-prometheus.yaml")),
+		"metadata:\n", "metadata:\n  annotations:\n    config.kubernetes.io/path: 'monitoring/prometheus.yaml'\n    config.kubernetes.io/index: '0'\n", 1)
+	config := cfg("  istio:\n    version: \"1.31\"\n")
+	first, err := runFn(resourceList(t, []byte(prom), []byte(config)))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, first)
+	}
+	rl, err := fn.ParseResourceList(first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var secret *fn.KubeObject
+	for _, it := range rl.Items {
+		if it.GetKind() == "Secret" {
+			secret = it
+		}
+	}
+	if secret == nil || secret.GetAnnotation("config.kubernetes.io/path") != "monitoring/prometheus.yaml" || secret.GetAnnotation("config.kubernetes.io/index") != "1" {
+		t.Fatalf("the created Secret is not placed after the Prometheus in its file: %v", secret)
+	}
+	// The whole output, results included, back through the function.
+	again, err := runFn(first)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, again)
+	}
+	rl2, err := fn.ParseResourceList(again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rl2.Results {
+		if strings.HasPrefix(r.Message, "created, referenced by spec.additionalScrapeConfigs") {
+			t.Errorf("the re-run carries the first run's results along: %s", r.Message)
+		}
+	}
+	if itemsOnly(t, first) != itemsOnly(t, again) {
+		t.Errorf("the re-run moved or changed items:\n%s", lineDiff(itemsOnly(t, first), itemsOnly(t, again)))
+	}
+}

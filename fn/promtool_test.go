@@ -51,6 +51,19 @@ func TestPromtool(t *testing.T) {
 			if _, err := root.Pipe(yaml.Clear("rule_files")); err != nil {
 				t.Fatal(err)
 			}
+			// Files it includes with scrape_config_files: the other keys of its
+			// ConfigMap, beside it as the volume puts them.
+			for _, it := range expectedItems(t, c.name) {
+				if data := it.GetDataMap(); it.GetKind() == "ConfigMap" && strings.Contains(data["prometheus.yml"], "scrape_config_files") {
+					for k, v := range data {
+						if k != "prometheus.yml" {
+							if err := os.WriteFile(filepath.Join(dir, k), []byte(withGeneratedFiles(t, v, dir, false)), 0o644); err != nil {
+								t.Fatal(err)
+							}
+						}
+					}
+				}
+			}
 			file := filepath.Join(dir, "prometheus.yml")
 			if err := os.WriteFile(file, []byte(root.MustString()), 0o644); err != nil {
 				t.Fatal(err)
