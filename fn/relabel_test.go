@@ -355,3 +355,35 @@ func TestRelabelingScrapeConfigCR(t *testing.T) {
 			map[string]string{}},
 	})
 }
+
+// TestRelabelingServiceEndpoints: the prometheus chart's kubernetes-service-endpoints
+// job (role endpointslice, kept by the Service's prometheus.io/scrape) leaves a sidecar
+// pod the secure job scrapes (it is annotated itself), and keeps the others: a pod is
+// scraped by one job only, and none is dropped that no job takes.
+func TestRelabelingServiceEndpoints(t *testing.T) {
+	const service = "kubernetes-service-endpoints"
+	behindService := func(ann map[string]string) model.LabelSet {
+		ls := pod("10.1.0.5", "8080", ann)
+		extra := model.LabelSet{
+			"__meta_kubernetes_service_annotation_prometheus_io_scrape": "true",
+			"__meta_kubernetes_service_name":                            "web",
+			"__meta_kubernetes_endpointslice_port_name":                 "http",
+			"__meta_kubernetes_endpointslice_endpoint_conditions_ready": "true",
+		}
+		for k, v := range extra {
+			ls[k] = v
+		}
+		return ls
+	}
+	targets := []podTarget{
+		{"annotated sidecar pod behind an annotated Service", behindService(map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080", "sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{secureJobName: "https://10.1.0.5:8080/metrics"}},
+		{"sidecar pod behind an annotated Service, not annotated itself", behindService(map[string]string{"sidecar.istio.io/status": sidecarStatus}),
+			map[string]string{service: "http://10.1.0.5:8080/metrics"}},
+		{"plain pod behind an annotated Service", behindService(map[string]string{}),
+			map[string]string{service: "http://10.1.0.5:8080/metrics"}},
+		{"annotated plain pod behind an annotated Service", behindService(map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": "8080"}),
+			map[string]string{service: "http://10.1.0.5:8080/metrics", plainJob: "http://10.1.0.5:8080/metrics"}},
+	}
+	checkTargets(t, loadJobs(t, prometheusYAML(t, "prometheus-chart-29.27.0"), secureJobName, plainJob, service), targets)
+}

@@ -219,11 +219,11 @@ func plainSettings(plain []*yaml.Node) (carry []*yaml.Node, differ []Difference)
 	return carry, differ
 }
 
-// insertDrops puts copies of the drop rules into rules, right after the rule
-// keeping prometheus_io_scrape*.
-func insertDrops(rules *yaml.Node, drops []*yaml.RNode) {
+// insertDrops puts copies of the drop rules into rules, right after rule keep
+// (the one keeping by the prometheus.io annotation; -1: first).
+func insertDrops(rules *yaml.Node, drops []*yaml.RNode, keep int) {
 	rules.Style &^= yaml.FlowStyle
-	at := keepScrapeIndex(rules) + 1
+	at := keep + 1
 	ours := make([]*yaml.Node, len(drops))
 	for k, d := range drops {
 		ours[k] = yaml.CopyYNode(d.YNode())
@@ -356,8 +356,8 @@ func dropUnwanted(jobs *yaml.RNode, o Options, wanted []want, rep *Report) {
 // into each job that is to exclude sidecar pods (none with o.Remove). It returns
 // the jobs that got it, and those that lost it.
 func excludePlainJobs(jobs *yaml.RNode, o Options, owned []string, at func(int) string) (excluded, restored []string, err error) {
-	drops := dropRules(o)
-	for _, d := range drops {
+	drops, serviceDrops := dropRules(o), serviceDropRules(o)
+	for _, d := range append(slices.Clone(drops), serviceDrops...) {
 		escapeDollars(d, o.scraper().Dollar)
 	}
 	targets := map[string]bool{}
@@ -374,6 +374,7 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, owned []string, at func(int) 
 			continue
 		}
 		want := o.dropsFrom(el, name) && !o.Remove
+		service := !want && !o.Remove && o.ExcludeFrom == nil && isServiceEndpointsJob(el)
 		found[name] = true
 		if r := yamlnode.Get(el, "relabel_configs"); r != nil && r.Kind != yaml.SequenceNode && r.ShortTag() != yaml.NodeTagNull {
 			return nil, nil, krmerr.Errorf(at(i)+".relabel_configs", "must be a list")
@@ -382,7 +383,7 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, owned []string, at func(int) 
 		// the edit leaves alone stays as the user wrote it).
 		var rules *yaml.RNode
 		undo := func() {}
-		if r := yamlnode.Get(el, "relabel_configs"); want || (r != nil && slices.ContainsFunc(r.Content, isOurDropRule)) {
+		if r := yamlnode.Get(el, "relabel_configs"); want || service || (r != nil && slices.ContainsFunc(r.Content, isOurDropRule)) {
 			rules, undo = ownSequence(el, "relabel_configs")
 		}
 		// Remove our earlier drop rules (any version of them), then insert one.
@@ -400,7 +401,7 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, owned []string, at func(int) 
 			}
 			rules.YNode().Content = kept
 		}
-		if !want {
+		if !want && !service {
 			if had {
 				restored = append(restored, name)
 			}
@@ -411,7 +412,11 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, owned []string, at func(int) 
 				return nil, nil, err
 			}
 		}
-		insertDrops(rules.YNode(), drops)
+		if service {
+			insertDrops(rules.YNode(), serviceDrops, keepIndex(rules.YNode(), lblServiceScrape))
+		} else {
+			insertDrops(rules.YNode(), drops, keepScrapeIndex(rules.YNode()))
+		}
 		if yamlnode.SameDecoded(&yaml.Node{Kind: yaml.SequenceNode, Content: before}, rules.YNode()) {
 			// The rules as they stood (a copy that lost its comments stays so,
 			// an alias stays an alias).
@@ -536,7 +541,30 @@ func copyUnanchored(n *yaml.Node) *yaml.Node {
 	return &c
 }
 
-func keepScrapeIndex(rules *yaml.Node) int {
+// lblServiceScrape is the Service annotation the prometheus chart's
+// kubernetes-service-endpoints jobs keep targets by.
+const lblServiceScrape = "__meta_kubernetes_service_annotation_prometheus_io_scrape"
+
+// isServiceEndpointsJob: a job of role endpoints or endpointslice (targets that
+// may be pods) keeping the targets of Services annotated prometheus.io/scrape*.
+func isServiceEndpointsJob(job *yaml.Node) bool {
+	endpoints := false
+	if sds := yamlnode.Get(job, "kubernetes_sd_configs"); sds != nil && sds.Kind == yaml.SequenceNode {
+		for _, sd := range sds.Content {
+			if r := yamlnode.GetValue(sd, "role"); r == "endpoints" || r == "endpointslice" {
+				endpoints = true
+			}
+		}
+	}
+	rules := yamlnode.Get(job, "relabel_configs")
+	return endpoints && rules != nil && rules.Kind == yaml.SequenceNode && keepIndex(rules, lblServiceScrape) >= 0
+}
+
+func keepScrapeIndex(rules *yaml.Node) int { return keepIndex(rules, lblScrape) }
+
+// keepIndex is the index of the first keep rule on a source label starting with
+// prefix, or -1.
+func keepIndex(rules *yaml.Node, prefix string) int {
 	for i, r := range rules.Content {
 		if yamlnode.GetValue(r, "action") != "keep" {
 			continue
@@ -546,7 +574,7 @@ func keepScrapeIndex(rules *yaml.Node) int {
 			continue
 		}
 		for _, l := range src.Content {
-			if strings.HasPrefix(l.Value, lblScrape) {
+			if strings.HasPrefix(yamlnode.Deref(l).Value, prefix) {
 				return i
 			}
 		}

@@ -72,6 +72,37 @@ func dropRules(o Options) []*yaml.RNode {
 	return out
 }
 
+// serviceDropRules are the rules inserted into a plain job that scrapes the pods
+// behind Services annotated prometheus.io/scrape (role endpoints or
+// endpointslice, kept by the Service's annotation): a sidecar pod that the
+// secure job scrapes (annotated itself) leaves it, so no pod is scraped twice.
+// One behind an annotated Service but not annotated itself stays: the secure
+// job does not take it.
+func serviceDropRules(o Options) []*yaml.RNode {
+	src, keep := []string{lblStatus, lblMTLS, lblScrape, lblScrapeSlow}, `(?:true;[^;]*|[^;]*;true)`
+	switch {
+	case o.keep.scrape:
+		src, keep = []string{lblStatus, lblMTLS, lblScrape}, "true"
+	case o.keep.slow:
+		src, keep = []string{lblStatus, lblMTLS, lblScrapeSlow}, "true"
+	}
+	rules := []relabelRule{{Comment: fmt.Sprintf("istio-prometheus-mtls: sidecar pods annotated to be scraped are scraped over mTLS by job %q ...", o.JobName),
+		SourceLabels: src, Regex: sidecarPod + ";" + keep, TargetLabel: lblMark, Replacement: ptr("true"), Action: "replace"}}
+	if o.keep.dropSlow {
+		rules = append(rules, relabelRule{Comment: "istio-prometheus-mtls: ... except those annotated scrape_slow, which it leaves ...",
+			SourceLabels: []string{lblScrapeSlow}, Regex: "true", TargetLabel: lblMark, Replacement: ptr(""), Action: "replace"})
+	}
+	rules = append(rules, relabelRule{Comment: "istio-prometheus-mtls: ... except metrics-merged ones (prometheus.io/port 15020, plaintext) ...",
+		SourceLabels: []string{lblPort}, Regex: "15020", TargetLabel: lblMark, Replacement: ptr(""), Action: "replace"},
+		relabelRule{Comment: "istio-prometheus-mtls: ... so this job leaves them.",
+			SourceLabels: []string{lblMark}, Regex: "true", Action: "drop"})
+	out := make([]*yaml.RNode, len(rules))
+	for i, r := range rules {
+		out[i] = r.node()
+	}
+	return out
+}
+
 // secureJob is the https job for sidecar pods.
 func secureJob(o Options) *yaml.RNode {
 	return job(o.JobName, o.CertsDir, o.scraper().Called, secureRules(o))

@@ -34,7 +34,8 @@ func TestEditIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.Jobs) != 1 || len(rep.Excluded) != 1 || rep.Excluded[0] != "pods" {
+	// The pod job and the job keeping the pods of annotated Services get rules.
+	if len(rep.Jobs) != 1 || strings.Join(rep.Excluded, ",") != "pods,endpoints" {
 		t.Errorf("report %+v", rep)
 	}
 	if !strings.HasPrefix(once, "# keep me\n") || strings.Count(once, "job_name: secure") != 1 {
@@ -61,7 +62,7 @@ func TestEditIsIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Count(third, "istio-prometheus-mtls: sidecar pods") != 1 || !strings.Contains(third, "ca_file: /certs/root-cert.pem") || strings.Contains(third, "/etc/istio-certs") {
+	if strings.Count(third, "istio-prometheus-mtls: sidecar pods are scraped") != 1 || strings.Count(third, "istio-prometheus-mtls: sidecar pods annotated") != 1 || !strings.Contains(third, "ca_file: /certs/root-cert.pem") || strings.Contains(third, "/etc/istio-certs") {
 		t.Errorf("after option change:\n%s", third)
 	}
 }
@@ -149,8 +150,8 @@ func TestDropRuleWithoutComment(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(again, lblMark); n != 3 {
-		t.Errorf("%d uses of %s after the re-run, want the 3 of one set of rules:\n%s", n, lblMark, again)
+	if n := strings.Count(again, lblMark); n != 6 {
+		t.Errorf("%d uses of %s after the re-run, want the 3 of one set of rules in each of the two jobs:\n%s", n, lblMark, again)
 	}
 	if !strings.Contains(again, strings.TrimSpace(user)) {
 		t.Errorf("the user's drop rule went:\n%s", again)
@@ -176,7 +177,7 @@ func TestRemove(t *testing.T) {
 	if got != plain {
 		t.Errorf("removing did not give back the user's text:\n%s", got)
 	}
-	if strings.Join(rep.Removed, ",") != "secure,"+secureMergedJob+","+secureEnvoyJob || strings.Join(rep.Restored, ",") != "pods" || len(rep.Jobs)+len(rep.Excluded)+len(rep.Leftover) != 0 {
+	if strings.Join(rep.Removed, ",") != "secure,"+secureMergedJob+","+secureEnvoyJob || strings.Join(rep.Restored, ",") != "pods,endpoints" || len(rep.Jobs)+len(rep.Excluded)+len(rep.Leftover) != 0 {
 		t.Errorf("report %+v", rep)
 	}
 	if again, rep, _ := Edit(got, r); again != got || len(rep.Removed)+len(rep.Restored) != 0 {
@@ -202,7 +203,7 @@ func TestEarlierDropRuleReplaced(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(got, "1502[^0;]") || strings.Count(got, lblMark) != 3 {
+	if strings.Contains(got, "1502[^0;]") || strings.Count(got, lblMark) != 6 {
 		t.Errorf("the earlier drop rule was not replaced:\n%s", got)
 	}
 }
