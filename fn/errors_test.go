@@ -38,6 +38,33 @@ data:
     scrape_configs: []
 `
 
+// alloyDeploy is a Grafana Alloy DaemonSet, as its chart renders it, with the
+// ConfigMap holding its config.alloy (config: the file's text, indented).
+func alloyDeploy(config string) string {
+	return `apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: alloy, namespace: mon}
+spec:
+  selector: {matchLabels: {app: alloy}}
+  template:
+    metadata: {labels: {app: alloy}}
+    spec:
+      containers:
+      - name: alloy
+        image: docker.io/grafana/alloy:v1.18.1
+        args: [run, /etc/alloy/config.alloy, --storage.path=/tmp/alloy]
+        volumeMounts: [{name: config, mountPath: /etc/alloy}]
+      volumes:
+      - {name: config, configMap: {name: alloy}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: alloy, namespace: mon}
+data:
+  config.alloy: |
+` + config
+}
+
 // otelDeploy is an OpenTelemetry Collector DaemonSet, as its chart renders it.
 const otelDeploy = `apiVersion: apps/v1
 kind: DaemonSet
@@ -132,6 +159,10 @@ func TestBadInput(t *testing.T) {
 			"Deployment/mon/prom", "spec.template.spec.containers", `names its config file with $(CONFIG), whose value comes from env[0].valueFrom`},
 		{"scrape_config_files in another directory", deploy + "---\n" + strings.Replace(configMap, "scrape_configs: []", "scrape_config_files: [/etc/jobs/*.yml]\n    scrape_configs: []", 1), "",
 			"ConfigMap/mon/prom-config", "data.prometheus.yml", `scrape_config_files[0]: "/etc/jobs/*.yml" is not a file of the directory /etc/prometheus`},
+		{"an Alloy config with no pod pipeline", alloyDeploy("    prometheus.remote_write \"mimir\" {\n      endpoint {\n        url = \"http://mimir/api/v1/push\"\n      }\n    }\n"), "",
+			"ConfigMap/mon/alloy", "data.config.alloy", `has no prometheus.scrape of pods`},
+		{"an Alloy config that does not parse", alloyDeploy("    discovery.kubernetes \"pods\" {\n      role = \n    }\n"), "",
+			"ConfigMap/mon/alloy", "data.config.alloy", `is not a valid Alloy configuration: config.alloy:3:1: expected expression, got }`},
 		{"scrape ConfigMap missing", deploy, "",
 			"Deployment/mon/prom", "spec.template.spec.volumes", `reads ConfigMap "prom-config"; it is not in the list of resources`},
 		{"key missing", deploy + "---\n" + strings.Replace(configMap, "prometheus.yml:", "other.yml:", 1), "",
@@ -158,7 +189,7 @@ func TestBadInput(t *testing.T) {
 		{"an OpenTelemetryCollector in sidecar mode", otelCR("mode: sidecar\n  config: {receivers: {prometheus: {config: {scrape_configs: []}}}}"), "",
 			"OpenTelemetryCollector/mon/otel", "spec.mode", `"sidecar": the operator injects this collector into other pods`},
 		{"an OpenTelemetryCollector with no config", otelCR("mode: deployment"), "",
-			"OpenTelemetryCollector/mon/otel", "spec.config", "missing: the collector has no config to put the scrape job in"},
+			"OpenTelemetryCollector/mon/otel", "spec.config", "missing: the OpenTelemetry Collector has no config to put the scrape job in"},
 		{"an OpenTelemetryCollector's target allocator and a receiver not named prometheus", otelCR("targetAllocator: {enabled: true}\n  config: {receivers: {prometheus/self: {config: {scrape_configs: []}}}}"), "",
 			"OpenTelemetryCollector/mon/otel", "spec.config.receivers.prometheus/self", "the operator gives the target allocator the jobs of the receiver named prometheus only"},
 		{"a VMAgent's additionalScrapeConfigs without a key", vmagentCR("additionalScrapeConfigs: {name: extra}"), "",

@@ -68,39 +68,50 @@ func TestModeSwitchRoundTrips(t *testing.T) {
 // every shared fixture with a Prometheus workload or resource.
 func TestAmbientModeSwitches(t *testing.T) {
 	t.Parallel()
-	sidecar := cfg("  istio:\n    version: \"1.31\"\n")
-	injection := cfg("  mode: injection\n  istio:\n    version: \"1.31\"\n")
-	ambient := cfg("  mode: ambient\n  istio:\n    version: \"1.31\"\n")
 	for _, fixture := range []string{"istio-addon-prometheus.yaml", "helm-prometheus.yaml", "kube-prometheus-prometheus.yaml",
 		"vmagent-chart.yaml", "vmagent-operator-vmagent.yaml", "otel-collector-chart.yaml", "otel-operator-collector.yaml"} {
 		t.Run(fixture, func(t *testing.T) {
 			c := goldenCase{fixture, ""}
-			orig := resourceList(t, c.inputFixture(t, fixture), nil)
-			a0 := rerun(t, orig, ambient)
-			if a, b := itemsOnly(t, a0), itemsOnly(t, rerun(t, a0, ambient)); a != b {
-				t.Errorf("ambient is not idempotent:\n%s", lineDiff(a, b))
-			}
-			s1 := rerun(t, orig, sidecar)
-			a1 := rerun(t, s1, ambient)
-			if a, b := itemsOnly(t, a0), itemsOnly(t, a1); a != b {
-				t.Errorf("sidecar → ambient differs from ambient on the input:\n%s", lineDiff(a, b))
-			}
-			for _, gone := range []string{"name: istio-proxy", "name: istio-certs", "istio-prometheus-mtls:", "managed by istio-prometheus-mtls", "kind: Secret", "scrapeClasses"} {
-				if strings.Contains(itemsOnly(t, a1), gone) && !strings.Contains(itemsOnly(t, orig), gone) {
-					t.Errorf("sidecar → ambient left %q behind", gone)
-				}
-			}
-			if a, b := itemsOnly(t, s1), itemsOnly(t, rerun(t, a1, sidecar)); a != b {
-				t.Errorf("sidecar → ambient → sidecar differs:\n%s", lineDiff(a, b))
-			}
-			i1 := rerun(t, orig, injection)
-			if a, b := itemsOnly(t, a0), itemsOnly(t, rerun(t, i1, ambient)); a != b {
-				t.Errorf("injection → ambient differs from ambient on the input:\n%s", lineDiff(a, b))
-			}
-			if a, b := itemsOnly(t, a0), itemsOnly(t, rerun(t, rerun(t, a0, injection), ambient)); a != b {
-				t.Errorf("ambient → injection → ambient differs:\n%s", lineDiff(a, b))
-			}
+			assertModeSwitches(t, resourceList(t, c.inputFixture(t, fixture), nil))
 		})
+	}
+}
+
+// assertModeSwitches runs the mode switches on the ResourceList orig: ambient is
+// idempotent; sidecar → ambient and injection → ambient give what ambient gives on
+// orig and leave nothing of the function's; sidecar → ambient → sidecar gives the
+// sidecar output back; ambient → injection → ambient changes nothing.
+func assertModeSwitches(t *testing.T, orig []byte) {
+	t.Helper()
+	sidecar := cfg("  istio:\n    version: \"1.31\"\n")
+	injection := cfg("  mode: injection\n  istio:\n    version: \"1.31\"\n")
+	ambient := cfg("  mode: ambient\n  istio:\n    version: \"1.31\"\n")
+	a0 := rerun(t, orig, ambient)
+	if a, b := itemsOnly(t, a0), itemsOnly(t, rerun(t, a0, ambient)); a != b {
+		t.Errorf("ambient is not idempotent:\n%s", lineDiff(a, b))
+	}
+	s1 := rerun(t, orig, sidecar)
+	if a, b := itemsOnly(t, s1), itemsOnly(t, rerun(t, s1, sidecar)); a != b {
+		t.Errorf("a sidecar re-run changed the output:\n%s", lineDiff(a, b))
+	}
+	a1 := rerun(t, s1, ambient)
+	if a, b := itemsOnly(t, a0), itemsOnly(t, a1); a != b {
+		t.Errorf("sidecar → ambient differs from ambient on the input:\n%s", lineDiff(a, b))
+	}
+	for _, gone := range []string{"name: istio-proxy", "name: istio-certs", "istio-prometheus-mtls:", "managed by istio-prometheus-mtls", "kind: Secret", "scrapeClasses", "istio_mtls_"} {
+		if strings.Contains(itemsOnly(t, a1), gone) && !strings.Contains(itemsOnly(t, orig), gone) {
+			t.Errorf("sidecar → ambient left %q behind", gone)
+		}
+	}
+	if a, b := itemsOnly(t, s1), itemsOnly(t, rerun(t, a1, sidecar)); a != b {
+		t.Errorf("sidecar → ambient → sidecar differs:\n%s", lineDiff(a, b))
+	}
+	i1 := rerun(t, orig, injection)
+	if a, b := itemsOnly(t, a0), itemsOnly(t, rerun(t, i1, ambient)); a != b {
+		t.Errorf("injection → ambient differs from ambient on the input:\n%s", lineDiff(a, b))
+	}
+	if a, b := itemsOnly(t, a0), itemsOnly(t, rerun(t, rerun(t, a0, injection), ambient)); a != b {
+		t.Errorf("ambient → injection → ambient differs:\n%s", lineDiff(a, b))
 	}
 }
 

@@ -143,6 +143,9 @@ func reencode(doc string) string {
 	if err := sigyaml.Unmarshal([]byte(doc), &obj); err != nil || obj == nil {
 		return doc
 	}
+	if _, isString := obj.(string); isString {
+		return doc // not a YAML document (an Alloy configuration, say)
+	}
 	b, err := sigyaml.Marshal(obj)
 	if err != nil {
 		return doc

@@ -6,7 +6,7 @@ import (
 )
 
 func TestTable(t *testing.T) {
-	if got, want := Selectable(), []string{"Deployment", "StatefulSet", "DaemonSet", "Prometheus", "PrometheusAgent", "VMAgent", "OpenTelemetryCollector"}; !slices.Equal(got, want) {
+	if got, want := Selectable(), []string{"Deployment", "StatefulSet", "DaemonSet", "Prometheus", "PrometheusAgent", "VMAgent", "OpenTelemetryCollector", "Alloy"}; !slices.Equal(got, want) {
 		t.Errorf("Selectable() = %v, want %v", got, want)
 	}
 	for _, k := range all {

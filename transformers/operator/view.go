@@ -2,6 +2,7 @@ package operator
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -28,6 +29,8 @@ type View struct {
 	hadLabels, hadAnnotations bool
 	// specKeys are the resource's spec fields before the edit.
 	specKeys []string
+	// lifted are the pod spec fields the view took from deeper in the spec.
+	lifted []string
 }
 
 // Template returns the view of cr, which is of resource res. With a
@@ -66,6 +69,16 @@ func Template(cr *yaml.RNode, res scrapers.Resource) (*View, error) {
 		md.Content = append(md.Content, yamlnode.String(f.name), n.YNode())
 	}
 	renamed := &yaml.Node{Kind: yaml.MappingNode, Tag: spec.YNode().Tag}
+	// A pod spec field the resource keeps deeper in its spec (the Alloy
+	// resource's controller.initContainers) is lifted into the view.
+	for _, pod := range slices.Sorted(maps.Keys(res.Renamed)) {
+		if path := strings.Split(res.Renamed[pod], "."); len(path) > 1 {
+			if n, err := spec.Pipe(yaml.Lookup(path...)); err == nil && n != nil && n.YNode().Tag != yaml.NodeTagNull {
+				renamed.Content = append(renamed.Content, yamlnode.String(pod), n.YNode())
+				v.lifted = append(v.lifted, pod)
+			}
+		}
+	}
 	for i := 0; i+1 < len(spec.YNode().Content); i += 2 {
 		k := spec.YNode().Content[i]
 		v.specKeys = append(v.specKeys, k.Value)
@@ -98,14 +111,39 @@ func (v *View) Sync() error {
 	spec, _ := v.cr.Pipe(yaml.Lookup("spec"))
 	edited := v.Node.Field("spec").Value.YNode()
 	var content []*yaml.Node
+	nested := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(edited.Content); i += 2 {
 		k := edited.Content[i]
+		if own, ok := v.res.Renamed[k.Value]; ok && strings.Contains(own, ".") {
+			nested[own] = edited.Content[i+1]
+			continue
+		}
 		if own, ok := v.res.Renamed[k.Value]; ok {
 			k = original(spec.YNode(), own)
 		}
 		content = append(content, k, edited.Content[i+1])
 	}
 	spec.YNode().Content = content
+	for pod, own := range v.res.Renamed {
+		path := strings.Split(own, ".")
+		if len(path) < 2 {
+			continue
+		}
+		n, ok := nested[own]
+		switch {
+		case ok:
+			if err := spec.PipeE(yaml.LookupCreate(yaml.MappingNode, path[:len(path)-1]...), yaml.SetField(path[len(path)-1], yaml.NewRNode(n))); err != nil {
+				return err
+			}
+		case slices.Contains(v.lifted, pod):
+			// Emptied (ambient mode took the function's elements out): the
+			// chart's values hold these lists always, as [] where empty.
+			empty := yaml.NewRNode(&yaml.Node{Kind: yaml.SequenceNode, Style: yaml.FlowStyle})
+			if err := spec.PipeE(yaml.Lookup(path[:len(path)-1]...), yaml.SetField(path[len(path)-1], empty)); err != nil {
+				return err
+			}
+		}
+	}
 	md := v.Node.Field("metadata").Value.YNode()
 	for _, f := range []struct {
 		name string

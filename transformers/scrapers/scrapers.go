@@ -37,6 +37,12 @@ type Scraper struct {
 	// accepted with one or two, as name=value or name value (a "file:" URI
 	// names a file too).
 	ConfigFlag string
+	// ConfigCommand, when set, is the subcommand whose first argument that is
+	// not a flag names the config file (Alloy's `run PATH`), instead of a flag.
+	ConfigCommand string
+	// Syntax is the config file's language: "" for Prometheus-style YAML
+	// scrape configs, "alloy" for Grafana Alloy's (package alloyconfig).
+	Syntax string
 	// ByImageOnly: the flag is too common a name to recognise the scraper by
 	// (the collector's --config); only its images do.
 	ByImageOnly bool
@@ -98,6 +104,11 @@ type Resource struct {
 	// Config is the field holding the scraper's whole config (the
 	// OpenTelemetryCollector's spec.config), where the job goes.
 	Config []string
+	// ConfigMapName and ConfigMapKey, when the resource's config is a key of a
+	// ConfigMap (the Alloy resource's): the fields naming the ConfigMap (unset
+	// or empty: the resource's own name) and the key (the row's DefaultKeys).
+	// Config, when also set, holds the config inline and is used when not empty.
+	ConfigMapName, ConfigMapKey []string
 	// Additional is the Secret key selector of additional scrape jobs.
 	Additional []string
 	// Workloads says, per kind, the workload the operator makes of a
@@ -249,6 +260,46 @@ var Table = []Scraper{
 			OwnServiceAccount: true,
 		}},
 	},
+	{
+		// Grafana Alloy (github.com/grafana/alloy): `alloy run PATH`, the
+		// grafana/alloy chart's shape (ConfigMap key config.alloy at
+		// /etc/alloy, container "alloy"). Its configuration language is not
+		// YAML: package alloyconfig edits it with Grafana's own parser.
+		Name:      "Alloy",
+		Called:    "Grafana Alloy",
+		Qualifier: "Alloy",
+		Images:    []string{"alloy"},
+		// The chart's config reloader watches the same directory.
+		Helpers:       []string{"reloader"},
+		ConfigCommand: "run",
+		ByImageOnly:   true,
+		WorkingDir:    "/",
+		DefaultKeys:   []string{"config.alloy"},
+		Syntax:        "alloy",
+		Dollar:        "$",
+		// Grafana's alloy-operator (used by the k8s-monitoring chart from v2):
+		// an Alloy resource (collectors.grafana.com/v1alpha1) holds the values
+		// of the grafana/alloy chart, which the operator installs as a release
+		// of the resource's name: the pods' labels and annotations, init and
+		// extra containers and volumes under spec.controller, the alloy
+		// container's mounts under spec.alloy.mounts.extra, the config in a
+		// ConfigMap of the resource's name (or inline in spec.alloy.configMap).
+		Resources: []Resource{{
+			Operator: "Grafana's alloy-operator", Group: "collectors.grafana.com", Kinds: []string{"Alloy"}, Container: "alloy",
+			Labels: []string{"spec", "controller", "podLabels"}, Annotations: []string{"spec", "controller", "podAnnotations"},
+			Renamed: map[string]string{"initContainers": "controller.initContainers", "containers": "controller.extraContainers",
+				"volumes": "controller.volumes.extra", "volumeMounts": "alloy.mounts.extra"},
+			ServiceAccount: []string{"spec", "serviceAccount", "name"},
+			Config:         []string{"spec", "alloy", "configMap", "content"},
+			ConfigMapName:  []string{"spec", "alloy", "configMap", "name"}, ConfigMapKey: []string{"spec", "alloy", "configMap", "key"},
+			Workloads: map[string]Workload{"Alloy": {Kinds: []KindRule{
+				{Field: []string{"spec", "controller", "type"}, Values: []string{"", "daemonset"}, Kind: "DaemonSet"},
+				{Field: []string{"spec", "controller", "type"}, Values: []string{"deployment"}, Kind: "Deployment"},
+				{Field: []string{"spec", "controller", "type"}, Values: []string{"statefulset"}, Kind: "StatefulSet"},
+			}, Refusal: "%q: not a controller type of the grafana/alloy chart (daemonset, deployment, statefulset)"}},
+			OwnServiceAccount: true,
+		}},
+	},
 }
 
 // Into names container, the one the certificates go into, in notes: with
@@ -309,9 +360,29 @@ func (s Scraper) Runs(c corev1.Container) bool {
 	return ok
 }
 
-// ConfigFile is the value of s's config flag in c's command and args.
+// Passes is how the scraper's command line names its config file, for
+// messages: "--config.file=PATH", or "run PATH" for a config command.
+func (s Scraper) Passes(path string) string {
+	if s.ConfigCommand != "" {
+		return s.ConfigCommand + " " + path
+	}
+	return "--" + s.ConfigFlag + "=" + path
+}
+
+// ConfigFile is the value of s's config flag in c's command and args (or the
+// argument of its config command).
 func (s Scraper) ConfigFile(c corev1.Container) (string, bool) {
 	argv := append(append([]string{}, c.Command...), c.Args...)
+	if s.ConfigCommand != "" {
+		if i := slices.Index(argv, s.ConfigCommand); i >= 0 {
+			for _, a := range argv[i+1:] {
+				if !strings.HasPrefix(a, "-") {
+					return a, true
+				}
+			}
+		}
+		return "", false
+	}
 	for i, a := range argv {
 		for _, flag := range []string{"--" + s.ConfigFlag, "-" + s.ConfigFlag} {
 			if v, ok := strings.CutPrefix(a, flag+"="); ok {
@@ -334,7 +405,7 @@ func Recognised() string {
 			parts = append(parts, "image "+strings.Join(s.Images, "/"))
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("image %s (or --%s)", strings.Join(s.Images, "/"), s.ConfigFlag))
+		parts = append(parts, fmt.Sprintf("image %s (or %s)", strings.Join(s.Images, "/"), strings.TrimSuffix(s.Passes(""), "=")))
 	}
 	return strings.Join(parts, ", ")
 }

@@ -15,10 +15,12 @@ func TestTable(t *testing.T) {
 	}
 	images, flags := map[string]string{}, map[string]string{}
 	for _, s := range Table {
-		if s.Name == "" || s.Called == "" || len(s.Images) == 0 || s.ConfigFlag == "" || s.WorkingDir == "" || len(s.TopLevel) == 0 || s.Dollar == "" {
+		if s.Name == "" || s.Called == "" || len(s.Images) == 0 || (s.ConfigFlag == "") == (s.ConfigCommand == "") || s.WorkingDir == "" || (len(s.TopLevel) == 0) != (s.Syntax != "") || s.Dollar == "" {
 			t.Errorf("row %q is incomplete: %+v", s.Name, s)
 		}
-		if want := "scrape_configs"; s.Receivers {
+		if want := "scrape_configs"; s.Syntax != "" {
+			// Not a YAML scrape config: its own editor knows its layout.
+		} else if s.Receivers {
 			if !slices.Contains(s.TopLevel, "receivers") {
 				t.Errorf("%s: its jobs sit in receivers, which its layout lacks", s.Name)
 			}
@@ -31,10 +33,10 @@ func TestTable(t *testing.T) {
 			}
 			images[im] = s.Name
 		}
-		if other, ok := flags[s.ConfigFlag]; ok {
-			t.Errorf("flag %q is %s's and %s's", s.ConfigFlag, other, s.Name)
+		if other, ok := flags[s.ConfigFlag+s.ConfigCommand]; ok {
+			t.Errorf("flag %q is %s's and %s's", s.ConfigFlag+s.ConfigCommand, other, s.Name)
 		}
-		flags[s.ConfigFlag] = s.Name
+		flags[s.ConfigFlag+s.ConfigCommand] = s.Name
 		for _, r := range s.Resources {
 			if r.Group == "" || len(r.Kinds) == 0 || r.Container == "" || len(r.ServiceAccount) == 0 {
 				t.Errorf("%s: resource %v is incomplete", s.Name, r.Kinds)
@@ -94,5 +96,30 @@ func TestRuns(t *testing.T) {
 		if f, _ := vm.ConfigFile(c.c); c.vm && f != c.file {
 			t.Errorf("%s: config file %q, want %q", c.desc, f, c.file)
 		}
+	}
+}
+
+// TestAlloyConfigFile: Alloy names its config file as the argument of run, after
+// or before its flags.
+func TestAlloyConfigFile(t *testing.T) {
+	var alloy Scraper
+	for _, s := range Table {
+		if s.Syntax == "alloy" {
+			alloy = s
+		}
+	}
+	for _, args := range [][]string{
+		{"run", "/etc/alloy/config.alloy", "--storage.path=/tmp/alloy"},
+		{"run", "--storage.path=/tmp/alloy", "/etc/alloy/config.alloy"},
+	} {
+		if got, ok := alloy.ConfigFile(corev1.Container{Args: args}); !ok || got != "/etc/alloy/config.alloy" {
+			t.Errorf("%v: %q, %v", args, got, ok)
+		}
+	}
+	if _, ok := alloy.ConfigFile(corev1.Container{Args: []string{"fmt", "x.alloy"}}); ok {
+		t.Error("a command other than run names a config file")
+	}
+	if got := alloy.Passes("/etc/alloy/config.alloy"); got != "run /etc/alloy/config.alloy" {
+		t.Errorf("Passes: %q", got)
 	}
 }

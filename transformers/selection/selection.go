@@ -452,7 +452,7 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container
 		p = path.Join(wd, p)
 	}
 	p = path.Clean(p)
-	what := fmt.Sprintf("container %q passes --%s=%s", c.Name, row.ConfigFlag, flag)
+	what := fmt.Sprintf("container %q passes %s", c.Name, row.Passes(flag))
 	if expanded != flag {
 		what += " (" + expanded + " once the kubelet expands it)"
 	}
@@ -536,9 +536,9 @@ func (ix *Index) explicit(ns string, ref *config.ScrapeConfigRef, row scrapers.S
 // fallback looks for the scraper's default keys (prometheus.yml) in the
 // ConfigMaps mounted into c.
 func (ix *Index) fallback(ns string, c corev1.Container, vols []corev1.Volume, row scrapers.Scraper) (Source, error) {
-	what := fmt.Sprintf("container %q passes no --%s", c.Name, row.ConfigFlag)
+	what := fmt.Sprintf("container %q passes no %s", c.Name, strings.TrimSuffix(row.Passes(""), "="))
 	if len(row.DefaultKeys) == 0 {
-		return Source{}, krmerr.Errorf("spec.containers", "%s, so %s reads no scrape configuration; pass --%s=FILE, a file of a ConfigMap or Secret mounted into it, or set spec.target.container if another container is the scraper", what, row.Name, row.ConfigFlag)
+		return Source{}, krmerr.Errorf("spec.containers", "%s, so %s reads no scrape configuration; pass %s, a file of a ConfigMap or Secret mounted into it, or set spec.target.container if another container is the scraper", what, row.Name, row.Passes("FILE"))
 	}
 	mounted := map[string]bool{}
 	for _, m := range c.VolumeMounts {

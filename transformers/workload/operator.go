@@ -115,9 +115,9 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 	// The workload note is about the pod template: it is taken before the
 	// scrape edit, which may write into the resource too, and before the
 	// record is stored.
-	into := fmt.Sprintf("the operator's %s container (spec.volumeMounts)", o.res.Container)
+	into := fmt.Sprintf("the operator's %s container (%s)", o.res.Container, o.view.Field("spec.volumeMounts"))
 	if o.row.Qualifier != "" {
-		into = fmt.Sprintf("the operator's %s (spec.volumeMounts)", o.row.Into(o.res.Container))
+		into = fmt.Sprintf("the operator's %s (%s)", o.row.Into(o.res.Container), o.view.Field("spec.volumeMounts"))
 	}
 	suffix := ""
 	if o.res.ScrapeClasses {
@@ -130,7 +130,7 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 	var edits []Edit
 	var notes []Note
 	if o.res.Config != nil {
-		notes, err = o.editConfig(opts, old, &rec)
+		edits, notes, err = o.editConfig(opts, old, &rec)
 	} else {
 		edits, notes, err = o.editJobs(p, opts, old, &rec)
 	}
@@ -478,29 +478,74 @@ func (o *operatorResource) editOwnJobs(v scrapeValue, opts scrapeconfig.Options,
 // v1alpha1). With the target allocator enabled the operator hands the jobs
 // of the receiver named prometheus to the allocator, which gives them back to
 // the collector pods: the job must go into that receiver.
-func (o *operatorResource) editConfig(opts scrapeconfig.Options, old ownership.Record, rec *ownership.Record) ([]Note, error) {
-	v := scrapeValue{obj: o.cr, what: fmt.Sprintf("the collector config of %s %s", o.cr.GetKind(), o.cr.GetName())}
+func (o *operatorResource) editConfig(opts scrapeconfig.Options, old ownership.Record, rec *ownership.Record) ([]Edit, []Note, error) {
+	v := scrapeValue{obj: o.cr, what: fmt.Sprintf("the %s config of %s %s", o.row.Name, o.cr.GetKind(), o.cr.GetName())}
 	var err error
 	if v.key, v.text, err = datakey.ReadField(o.cr, o.res.Config...); err != nil {
-		return nil, o.blame(err)
+		return nil, nil, o.blame(err)
+	}
+	if v.text == "" && o.res.ConfigMapKey != nil {
+		return o.editConfigMap(opts, old, rec)
 	}
 	if v.text == "" {
-		return nil, o.blame(krmerr.Errorf(v.key.Field(), "missing: the collector has no config to put the scrape job in"))
+		return nil, nil, o.blame(krmerr.Errorf(v.key.Field(), "missing: the %s has no config to put the scrape job in", o.row.Name))
+	}
+	if o.row.Syntax != "" {
+		notes, err := editScrape(v, opts, old, rec, editors[o.row.Syntax])
+		return nil, notes, err
 	}
 	if ta, _ := o.cr.Pipe(yaml.Lookup("spec", "targetAllocator", "enabled")); ta != nil && yaml.GetValue(ta) == "true" {
 		name, err := scrapeconfig.ReceiverOf(v.text, opts.Receiver)
 		if err != nil {
-			return nil, krmerr.About(o.cr, v.key.Field(), "%v (%s)", err, v.what)
+			return nil, nil, krmerr.About(o.cr, v.key.Field(), "%v (%s)", err, v.what)
 		}
 		if name != "prometheus" {
-			return nil, krmerr.About(o.cr, v.key.Field()+".receivers."+name, "spec.targetAllocator.enabled: the operator gives the target allocator the jobs of the receiver named prometheus only, and the job would go into %q: name the receiver prometheus (and, with several, set spec.scrapeConfig.receiver: prometheus)", name)
+			return nil, nil, krmerr.About(o.cr, v.key.Field()+".receivers."+name, "spec.targetAllocator.enabled: the operator gives the target allocator the jobs of the receiver named prometheus only, and the job would go into %q: name the receiver prometheus (and, with several, set spec.scrapeConfig.receiver: prometheus)", name)
 		}
 	}
 	if files, err := scrapeconfig.Included(v.text, opts); err != nil || len(files) > 0 {
 		if err == nil {
 			err = krmerr.Errorf("scrape_config_files", "names %s, files the function cannot see in the collector's pods: their plain pod jobs cannot get the rules that hand sidecar pods to the secure job, so those pods would be scraped twice (in plaintext too, which fails under STRICT); move their jobs into the receiver's scrape_configs", strings.Join(files, ", "))
 		}
-		return nil, krmerr.About(o.cr, v.key.Field(), "%v (%s)", err, v.what)
+		return nil, nil, krmerr.About(o.cr, v.key.Field(), "%v (%s)", err, v.what)
 	}
-	return editScrape(v, opts, old, rec, scrapeconfig.Edit)
+	notes, err := editScrape(v, opts, old, rec, scrapeconfig.Edit)
+	return nil, notes, err
+}
+
+// editConfigMap edits the config the resource keeps in a ConfigMap (the Alloy
+// resource's: of the resource's name unless a field names another).
+func (o *operatorResource) editConfigMap(opts scrapeconfig.Options, old ownership.Record, rec *ownership.Record) ([]Edit, []Note, error) {
+	field := func(path []string) string {
+		n, _ := o.cr.Pipe(yaml.Lookup(path...))
+		if n == nil {
+			return ""
+		}
+		return yaml.GetValue(n)
+	}
+	name, key := field(o.res.ConfigMapName), field(o.res.ConfigMapKey)
+	if name == "" {
+		name = o.cr.GetName()
+	}
+	if key == "" && len(o.row.DefaultKeys) > 0 {
+		key = o.row.DefaultKeys[0]
+	}
+	i, err := o.ix.Lookup("ConfigMap", o.cr.GetNamespace(), name)
+	if err != nil {
+		return nil, nil, o.blame(err)
+	}
+	if i < 0 {
+		return nil, nil, o.blame(krmerr.Errorf(strings.Join(o.res.ConfigMapName, "."), "the %s config is ConfigMap %q (%s), which is not in the list of resources; include it", o.row.Name, name, strings.Join(o.res.ConfigMapName, ".")+" or the resource's name"))
+	}
+	cm := o.ix.Items[i].Copy()
+	k, text, err := datakey.Read(cm, "ConfigMap", key)
+	if err != nil {
+		return nil, nil, krmerr.At(cm, err)
+	}
+	what := fmt.Sprintf("the %s config of %s %s", o.row.Name, o.cr.GetKind(), o.cr.GetName())
+	notes, err := editScrape(scrapeValue{obj: cm, key: k, text: text, what: what}, opts, old, rec, editors[o.row.Syntax])
+	if err != nil {
+		return nil, nil, err
+	}
+	return []Edit{{i, cm}}, notes, nil
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/alloyconfig"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/config"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/datakey"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
@@ -90,14 +91,16 @@ func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
 	}
 	o := p.Scrape
 	o.Scraper = pc.row
-	incs, err := pc.included(cm, key, text, o)
-	if err != nil {
-		return Outcome{}, err
+	var incs []include
+	if pc.row.Syntax == "" { // scrape_config_files: a Prometheus-style config's
+		if incs, err = pc.included(cm, key, text, o); err != nil {
+			return Outcome{}, err
+		}
 	}
 	for _, inc := range incs {
 		o.Included = append(o.Included, inc.text)
 	}
-	notes, err := editScrape(scrapeValue{obj: cm, key: key, text: text, what: "the " + o.Scraper.Name + " config; " + pc.src.Via}, o, old, &rec, scrapeconfig.Edit)
+	notes, err := editScrape(scrapeValue{obj: cm, key: key, text: text, what: "the " + o.Scraper.Name + " config; " + pc.src.Via}, o, old, &rec, editors[pc.row.Syntax])
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -119,6 +122,9 @@ func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
 // (spec.scrapeConfig.workloadOnly) and says, in a warning, what to add to the
 // scrape configuration (or, in ambient mode, to take out of it).
 func (pc *podController) workloadOnly(p plan.Plan, old, rec ownership.Record) (Outcome, error) {
+	if pc.row.Syntax != "" {
+		return Outcome{}, krmerr.ConfigErrorf("spec.scrapeConfig.workloadOnly", "gives Prometheus scrape jobs to paste, and %s reads %s configuration; include the ConfigMap holding its config instead", pc.row.Called, pc.row.Syntax)
+	}
 	rec.Jobs = nil // the function writes no job: the ones pasted are the user's
 	if err := writeRecord(pc.tpl, rec); err != nil {
 		return Outcome{}, pc.blame(err)
@@ -127,7 +133,7 @@ func (pc *podController) workloadOnly(p plan.Plan, old, rec ownership.Record) (O
 	o.Scraper = pc.row
 	notes := workloadNote(pc.original, pc.workload, p, old, pc.tplField, pc.tplField+".metadata.labels", pc.row.Into(pc.container.Name), "")
 	flag, _ := pc.row.ConfigFile(pc.container)
-	where := fmt.Sprintf("the scrape configuration container %q reads (--%s=%s)", pc.container.Name, pc.row.ConfigFlag, flag)
+	where := fmt.Sprintf("the scrape configuration container %q reads (%s)", pc.container.Name, pc.row.Passes(flag))
 	if o.Remove {
 		notes = append(notes, Note{Ref: krmerr.RefOf(pc.original), Field: "spec.scrapeConfig.workloadOnly", Warn: true, Message: fmt.Sprintf(
 			"%s was not edited (spec.scrapeConfig.workloadOnly): take out of it the https job %q and the rules on label %s in the plain pod jobs, if you added them; in ambient mode the plain jobs scrape sidecar pods over http",
@@ -142,6 +148,12 @@ func (pc *podController) workloadOnly(p plan.Plan, old, rec ownership.Record) (O
 		"%s was not edited (spec.scrapeConfig.workloadOnly): until you add these to it, sidecar pods are scraped in plaintext and fail under STRICT.\nAdd to scrape_configs:\n%s\nAnd into relabel_configs of each plain pod job, right after its rule keeping __meta_kubernetes_pod_annotation_prometheus_io_scrape:\n%s",
 		where, jobs, rules)})
 	return Outcome{Edits: []Edit{{pc.item, pc.workload}}, Notes: notes}, nil
+}
+
+// editors edit a scraper's config file, by its language (the table's Syntax).
+var editors = map[string]func(string, scrapeconfig.Options) (string, scrapeconfig.Report, error){
+	"":      scrapeconfig.Edit,
+	"alloy": alloyconfig.Edit,
 }
 
 // include is a key of the config's object that the config includes with
