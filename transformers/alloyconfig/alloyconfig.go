@@ -144,7 +144,6 @@ type pipeline struct {
 	// targets is what the scrape read before the function: the text of its
 	// targets, or of the targets of the function's plain relabel it reads now.
 	targets string
-	expr    ast.Expr
 }
 
 // podSource tells whether expression e reads, through discovery.relabel
@@ -191,7 +190,7 @@ func (f *file) pipelines(o scrapeconfig.Options) []pipeline {
 				}
 			}
 			if expr != nil && f.podSource(sc, expr, 0) {
-				out = append(out, pipeline{sc: sc, scrape: cid, label: c.block.Label, targets: targets, expr: expr})
+				out = append(out, pipeline{sc: sc, scrape: cid, label: c.block.Label, targets: targets})
 			}
 		}
 	}
