@@ -112,14 +112,7 @@ func jobIndex(jobs *yaml.RNode, at func(int) string) (map[string]int, error) {
 // share; rep says so.
 func (o Options) fromPlainJobs(jobs *yaml.RNode, at func(int) string, rep *Report) (Options, error) {
 	if len(o.Included) > 0 {
-		all := &yaml.Node{Kind: yaml.SequenceNode, Content: slices.Clone(jobs.YNode().Content)}
-		for _, text := range o.Included {
-			if root, err := parse(text); err == nil {
-				if inc := yamlnode.Get(root.YNode(), "scrape_configs"); inc != nil && inc.Kind == yaml.SequenceNode {
-					all.Content = append(all.Content, inc.Content...)
-				}
-			}
-		}
+		all := &yaml.Node{Kind: yaml.SequenceNode, Content: append(slices.Clone(jobs.YNode().Content), o.includedJobs()...)}
 		n, own := len(jobs.YNode().Content), at
 		at = func(i int) string {
 			if i < n {
@@ -433,17 +426,25 @@ func excludePlainJobs(jobs *yaml.RNode, o Options, owned []string, at func(int) 
 	return excluded, restored, nil
 }
 
+// includedJobs are the jobs of the files the configuration includes
+// (o.Included); a file that does not parse is EditIncluded's to report.
+func (o Options) includedJobs() []*yaml.Node {
+	var out []*yaml.Node
+	for _, text := range o.Included {
+		if root, err := parse(text); err == nil {
+			if inc := yamlnode.Get(root.YNode(), "scrape_configs"); inc != nil && inc.Kind == yaml.SequenceNode {
+				out = append(out, inc.Content...)
+			}
+		}
+	}
+	return out
+}
+
 // excludeFromDefined refuses a job spec.scrapeJob.excludeFrom names that neither
 // the configuration (found) nor a file it includes defines.
 func (o Options) excludeFromDefined(found map[string]bool) error {
-	for _, text := range o.Included {
-		if root, err := parse(text); err == nil {
-			if inc := yamlnode.Get(root.YNode(), "scrape_configs"); inc != nil {
-				for _, j := range inc.Content {
-					found[yamlnode.GetValue(j, "job_name")] = true
-				}
-			}
-		}
+	for _, j := range o.includedJobs() {
+		found[yamlnode.GetValue(j, "job_name")] = true
 	}
 	for _, n := range *o.ExcludeFrom {
 		if !found[n] {
