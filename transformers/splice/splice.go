@@ -192,7 +192,9 @@ func (p *patcher) node(b, a *yaml.Node, limit int) bool {
 // mapping keeps b's pairs in place, edits the values that changed, drops the
 // pairs the edit removed and puts the new ones after the pair they follow.
 func (p *patcher) mapping(b, a *yaml.Node, limit int) bool {
-	if len(b.Content) == 0 {
+	// An edit that empties a mapping is written {} by whoever renders it:
+	// dropping every pair would leave a null.
+	if len(b.Content) == 0 || len(a.Content) == 0 {
 		return false
 	}
 	bIndex, ok := keyIndex(b)
@@ -321,7 +323,9 @@ func commentLines(n *yaml.Node) int {
 // sequence keeps b's elements in place, edits the ones that changed, drops the
 // ones the edit removed and puts the new ones after the element they follow.
 func (p *patcher) sequence(b, a *yaml.Node, limit int) bool {
-	if len(b.Content) == 0 {
+	// An edit that empties a list is written [] by whoever renders it:
+	// dropping every element would leave a null.
+	if len(b.Content) == 0 || len(a.Content) == 0 {
 		return false
 	}
 	dash, ok := p.dashColumn(b.Content[0])

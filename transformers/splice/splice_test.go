@@ -112,6 +112,22 @@ func TestPatch(t *testing.T) {
 				"          restartPolicy: Always",
 			},
 		},
+		"a list and a mapping the edit empties are written [] and {}, the rest stays": {
+			text: "spec:   \n  extra:\n  - name: istio-certs\n    mountPath: /etc/istio-certs\n  labels:\n    a: b\n  keep: 1 # kept\n",
+			edit: func(t *testing.T, n *yaml.RNode) {
+				spec, err := n.Pipe(yaml.Lookup("spec"))
+				must(t, err)
+				// Emptied in place, as a filter that removes its own elements leaves them.
+				extra, err := spec.Pipe(yaml.Lookup("extra"))
+				must(t, err)
+				extra.YNode().Content = nil
+				labels, err := spec.Pipe(yaml.Lookup("labels"))
+				must(t, err)
+				labels.YNode().Content = nil
+			},
+			removed: []string{"  extra:", "  - name: istio-certs", "    mountPath: /etc/istio-certs", "  labels:", "    a: b"},
+			added:   []string{"  extra: []", "  labels: {}"},
+		},
 		"a value changes in its token, its comment and quotes stay": {
 			text: deployment,
 			edit: func(t *testing.T, n *yaml.RNode) {
