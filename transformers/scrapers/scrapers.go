@@ -37,9 +37,14 @@ type Scraper struct {
 	// accepted with one or two, as name=value or name value (a "file:" URI
 	// names a file too).
 	ConfigFlag string
-	// ConfigCommand, when set, is the subcommand whose first argument that is
-	// not a flag names the config file (Alloy's `run PATH`), instead of a flag.
+	// ConfigCommand, when set, is the subcommand whose argument names the
+	// config file (Alloy's `run PATH`), instead of a flag: its first argument
+	// that is neither a flag nor a flag's value.
 	ConfigCommand string
+	// BoolFlags are the config command's flags that take no value; any other
+	// flag written without "=" takes the next argument as its value (pflag's
+	// "--flag value").
+	BoolFlags []string
 	// Syntax is the config file's language: "" for Prometheus-style YAML
 	// scrape configs, "alloy" for Grafana Alloy's (package alloyconfig).
 	Syntax string
@@ -272,11 +277,16 @@ var Table = []Scraper{
 		// The chart's config reloader watches the same directory.
 		Helpers:       []string{"reloader"},
 		ConfigCommand: "run",
-		ByImageOnly:   true,
-		WorkingDir:    "/",
-		DefaultKeys:   []string{"config.alloy"},
-		Syntax:        "alloy",
-		Dollar:        "$",
+		// alloy run's boolean flags at v1.18.1 (internal/alloycli/cmd_run.go).
+		BoolFlags: []string{"server.http.enable-pprof", "server.http.disable-support-bundle",
+			"server.http.enable-graphql", "server.http.enable-graphql-playground", "cluster.enabled",
+			"cluster.enable-tls", "config.bypass-conversion-errors", "disable-reporting",
+			"feature.community-components.enabled", "feature.prometheus.direct-fanout.enabled"},
+		ByImageOnly: true,
+		WorkingDir:  "/",
+		DefaultKeys: []string{"config.alloy"},
+		Syntax:      "alloy",
+		Dollar:      "$",
 		// Grafana's alloy-operator (used by the k8s-monitoring chart from v2):
 		// an Alloy resource (collectors.grafana.com/v1alpha1) holds the values
 		// of the grafana/alloy chart, which the operator installs as a release
@@ -375,8 +385,19 @@ func (s Scraper) ConfigFile(c corev1.Container) (string, bool) {
 	argv := append(append([]string{}, c.Command...), c.Args...)
 	if s.ConfigCommand != "" {
 		if i := slices.Index(argv, s.ConfigCommand); i >= 0 {
+			value, rest := false, false // the previous flag's value; after "--"
 			for _, a := range argv[i+1:] {
-				if !strings.HasPrefix(a, "-") {
+				switch {
+				case rest:
+					return a, true
+				case a == "--":
+					rest = true
+				case strings.HasPrefix(a, "-"):
+					name := strings.TrimLeft(a, "-")
+					value = !strings.Contains(name, "=") && !slices.Contains(s.BoolFlags, name)
+				case value:
+					value = false
+				default:
 					return a, true
 				}
 			}

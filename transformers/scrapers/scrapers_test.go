@@ -111,6 +111,11 @@ func TestAlloyConfigFile(t *testing.T) {
 	for _, args := range [][]string{
 		{"run", "/etc/alloy/config.alloy", "--storage.path=/tmp/alloy"},
 		{"run", "--storage.path=/tmp/alloy", "/etc/alloy/config.alloy"},
+		// pflag's "--flag value", and boolean flags that take none.
+		{"run", "--storage.path", "/tmp/alloy", "--server.http.listen-addr", "0.0.0.0:12345", "/etc/alloy/config.alloy"},
+		{"run", "--cluster.enabled", "--disable-reporting", "/etc/alloy/config.alloy", "--cluster.name", "x"},
+		{"run", "--cluster.enabled=true", "/etc/alloy/config.alloy"},
+		{"run", "--storage.path=/tmp/alloy", "--", "/etc/alloy/config.alloy"},
 	} {
 		if got, ok := alloy.ConfigFile(corev1.Container{Args: args}); !ok || got != "/etc/alloy/config.alloy" {
 			t.Errorf("%v: %q, %v", args, got, ok)
