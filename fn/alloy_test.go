@@ -11,13 +11,14 @@ import (
 )
 
 // alloyConfigs are the Alloy configurations of a golden case's expected output:
-// every config.alloy of a ConfigMap, and an Alloy resource's inline content.
+// every .alloy (or Grafana Agent's .river) key of a ConfigMap, and an Alloy
+// resource's inline content.
 func alloyConfigs(t *testing.T, caseName string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	for _, it := range expectedItems(t, caseName) {
 		for k, v := range it.GetDataMap() {
-			if strings.HasSuffix(k, ".alloy") {
+			if strings.HasSuffix(k, ".alloy") || strings.HasSuffix(k, ".river") {
 				out[it.GetName()+"/"+k] = v
 			}
 		}
@@ -67,10 +68,10 @@ func TestAlloyParses(t *testing.T) {
 }
 
 // TestAlloyModeSwitches: the mode switches of every scraper (assertModeSwitches) on
-// the grafana/alloy chart and the k8s-monitoring chart.
+// the grafana/alloy chart, the k8s-monitoring chart and the grafana-agent chart (flow mode).
 func TestAlloyModeSwitches(t *testing.T) {
 	t.Parallel()
-	for _, name := range []string{"alloy-chart-1.11.1", "k8s-monitoring-2.1.4"} {
+	for _, name := range []string{"alloy-chart-1.11.1", "k8s-monitoring-2.1.4", "grafana-agent-chart-0.44.2"} {
 		t.Run(name, func(t *testing.T) {
 			c := goldenCase{name, "../testdata/" + name}
 			assertModeSwitches(t, resourceList(t, c.input(t), nil))

@@ -327,8 +327,8 @@ func TestPostRenderKeepsUnchangedLines(t *testing.T) {
 	}
 	renders := []string{"helm-prometheus.yaml", "kube-prometheus-stack.yaml", "kube-prometheus-prometheus.yaml", "istio-addon-prometheus.yaml", "vmagent-chart.yaml", "otel-collector-chart.yaml",
 		"vmagent-operator-vmagent.yaml", "vmagent-operator-istio.yaml", "otel-operator-collector.yaml",
-		// Renders of this repository's golden cases: Alloy's two charts.
-		"testdata:alloy-chart-1.11.1", "testdata:k8s-monitoring-2.1.4"}
+		// Renders of this repository's golden cases: Alloy's two charts, Grafana Agent's.
+		"testdata:alloy-chart-1.11.1", "testdata:k8s-monitoring-2.1.4", "testdata:grafana-agent-chart-0.44.2"}
 	post := postRendered
 	// Istio's secure-metrics sample is taken over: its injector steering goes,
 	// its inject label changes in value and keeps its comment.

@@ -28,7 +28,8 @@ type Scraper struct {
 	// assumes.
 	Qualifier string
 	// Images are the image names (the reference's last path element, without
-	// tag or digest) that run it.
+	// tag or digest) that run it; a name with a slash is the repository's last
+	// elements ("grafana/agent", where "agent" alone names other programs).
 	Images []string
 	// Helpers are substrings of image names of containers that pass the
 	// config flag but are not this scraper (exporters, reloaders, …).
@@ -273,7 +274,11 @@ var Table = []Scraper{
 		Name:      "Alloy",
 		Called:    "Grafana Alloy",
 		Qualifier: "Alloy",
-		Images:    []string{"alloy"},
+		// Grafana Agent in flow mode (its chart's default; end of life in 2025):
+		// the same command, chart layout and language (River, which Alloy's
+		// syntax continues), key config.river. Its static mode (-config.file,
+		// no run) is another program: not recognised.
+		Images: []string{"alloy", "grafana/agent"},
 		// The chart's config reloader watches the same directory.
 		Helpers:       []string{"reloader"},
 		ConfigCommand: "run",
@@ -284,7 +289,7 @@ var Table = []Scraper{
 			"feature.community-components.enabled", "feature.prometheus.direct-fanout.enabled"},
 		ByImageOnly: true,
 		WorkingDir:  "/",
-		DefaultKeys: []string{"config.alloy"},
+		DefaultKeys: []string{"config.alloy", "config.river"},
 		Syntax:      "alloy",
 		Dollar:      "$",
 		// Grafana's alloy-operator (used by the k8s-monitoring chart from v2):
@@ -351,16 +356,21 @@ func ImageName(image string) string {
 	return image
 }
 
-// Runs tells whether container c runs s: one of its images, or (not a helper's
-// image) its config flag.
+// Runs tells whether container c runs s: one of its images (with its config
+// command, for a scraper named by one), or (not a helper's image) its config
+// flag.
 func (s Scraper) Runs(c corev1.Container) bool {
-	name := ImageName(c.Image)
-	if slices.Contains(s.Images, name) {
+	if s.Image(c.Image) {
+		if s.ConfigCommand != "" {
+			_, ok := s.ConfigFile(c)
+			return ok
+		}
 		return true
 	}
 	if s.ByImageOnly {
 		return false
 	}
+	name := ImageName(c.Image)
 	for _, h := range s.Helpers {
 		if strings.Contains(name, h) {
 			return false
@@ -423,12 +433,43 @@ func Recognised() string {
 	var parts []string
 	for _, s := range Table {
 		if s.ByImageOnly {
-			parts = append(parts, "image "+strings.Join(s.Images, "/"))
+			part := "image " + strings.Join(s.Images, " or ")
+			if s.ConfigCommand != "" {
+				part += " (with " + s.Passes("PATH") + ")"
+			}
+			parts = append(parts, part)
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("image %s (or %s)", strings.Join(s.Images, "/"), strings.TrimSuffix(s.Passes(""), "=")))
+		parts = append(parts, fmt.Sprintf("image %s (or %s)", strings.Join(s.Images, " or "), strings.TrimSuffix(s.Passes(""), "=")))
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Image tells whether image is one of s's Images.
+func (s Scraper) Image(image string) bool {
+	repo := Repository(image)
+	name := ImageName(image)
+	for _, im := range s.Images {
+		if strings.Contains(im, "/") {
+			if repo == im || strings.HasSuffix(repo, "/"+im) {
+				return true
+			}
+		} else if im == name {
+			return true
+		}
+	}
+	return false
+}
+
+// Repository is an image reference without tag or digest.
+func Repository(image string) string {
+	if i := strings.Index(image, "@"); i >= 0 {
+		image = image[:i]
+	}
+	if i := strings.LastIndex(image, ":"); i > strings.LastIndex(image, "/") {
+		image = image[:i]
+	}
+	return image
 }
 
 // MayRun is a cheap look at one container's image and one argument, for a

@@ -2,6 +2,7 @@ package scrapers
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -126,5 +127,38 @@ func TestAlloyConfigFile(t *testing.T) {
 	}
 	if got := alloy.Passes("/etc/alloy/config.alloy"); got != "run /etc/alloy/config.alloy" {
 		t.Errorf("Passes: %q", got)
+	}
+}
+
+// TestAgentFlowMode: Grafana Agent runs as Alloy in flow mode (its image, with run);
+// its static mode, and other programs' images named agent, are not Alloy.
+func TestAgentFlowMode(t *testing.T) {
+	var alloy Scraper
+	for _, s := range Table {
+		if s.Syntax == "alloy" {
+			alloy = s
+		}
+	}
+	flow := []string{"run", "/etc/agent/config.river", "--storage.path=/tmp/agent"}
+	for image, want := range map[string]bool{
+		"docker.io/grafana/agent:v0.44.2":               true,
+		"grafana/agent":                                 true,
+		"registry.local:5000/grafana/agent@sha256:0123": true,
+		"gcr.io/datadoghq/agent:7":                      false,
+		"agent:v1":                                      false,
+		"docker.io/grafana/alloy:v1.18.1":               true,
+	} {
+		if got := alloy.Runs(corev1.Container{Image: image, Args: flow}); got != want {
+			t.Errorf("%s with run: Runs = %v, want %v", image, got, want)
+		}
+	}
+	static := corev1.Container{Image: "docker.io/grafana/agent:v0.44.2", Args: []string{"-config.file=/etc/agent/config.yaml"}}
+	for _, s := range Table {
+		if s.Runs(static) {
+			t.Errorf("Grafana Agent in static mode is taken for %s", s.Name)
+		}
+	}
+	if r := Recognised(); !strings.Contains(r, "image alloy or grafana/agent (with run PATH)") {
+		t.Errorf("Recognised: %s", r)
 	}
 }
