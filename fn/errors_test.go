@@ -161,6 +161,8 @@ func TestBadInput(t *testing.T) {
 			"ConfigMap/mon/prom-config", "data.prometheus.yml", `scrape_config_files[0]: "/etc/jobs/*.yml" is not a file of the directory /etc/prometheus`},
 		{"an Alloy config with no pod pipeline", alloyDeploy("    prometheus.remote_write \"mimir\" {\n      endpoint {\n        url = \"http://mimir/api/v1/push\"\n      }\n    }\n"), "",
 			"ConfigMap/mon/alloy", "data.config.alloy", `has no prometheus.scrape of pods`},
+		{"an Alloy pod scrape that forwards nowhere", alloyDeploy("    discovery.kubernetes \"pods\" {\n      role = \"pod\"\n    }\n    prometheus.scrape \"pods\" {\n      targets = discovery.kubernetes.pods.targets\n    }\n"), "",
+			"ConfigMap/mon/alloy", "data.config.alloy", `prometheus.scrape.pods (line 4) has no forward_to`},
 		{"an Alloy config that does not parse", alloyDeploy("    discovery.kubernetes \"pods\" {\n      role = \n    }\n"), "",
 			"ConfigMap/mon/alloy", "data.config.alloy", `is not a valid Alloy configuration: config.alloy:3:1: expected expression, got }`},
 		{"scrape ConfigMap missing", deploy, "",

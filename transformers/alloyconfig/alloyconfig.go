@@ -329,7 +329,7 @@ func (f *file) secure(p pipeline, o scrapeconfig.Options) (map[string]string, er
 	scrape := p.sc.comps[p.scrape].block
 	_, forward := f.attr(scrape, "forward_to")
 	if forward == "" {
-		return nil, krmerr.Errorf("", "%s has no forward_to: the secure scrape forwards where it does, so it needs one", p.scrape)
+		return nil, krmerr.Errorf("", "%s (line %d) has no forward_to: the secure scrape forwards where it does, so it needs one (Alloy requires it too)", p.scrape, ast.StartPos(scrape).Position().Line)
 	}
 	plainLabel, secureLabel := Prefix+"plain_"+p.label, Prefix+"sidecars_"+p.label
 	out := map[string]string{}
