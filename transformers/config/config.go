@@ -95,7 +95,7 @@ type Spec struct {
 // Target selects the scraper workload. Everything is optional.
 type Target struct {
 	// Kind is Deployment, StatefulSet, DaemonSet, Prometheus, PrometheusAgent,
-	// VMAgent or OpenTelemetryCollector.
+	// VMAgent, OpenTelemetryCollector or Alloy.
 	Kind string `json:"kind,omitempty" flat:"target-kind"`
 	// Name is the workload's name, current or previous (kustomize namePrefix,
 	// nameSuffix).
