@@ -100,7 +100,9 @@ func serving(t *testing.T, dir string) (caPEM []byte) {
 	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "kube-apiserver"},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
 		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		// 10.96.0.1: the kubernetes Service's address, which the real node's
+		// pods reach it at.
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1"), net.ParseIP("10.96.0.1")},
 		DNSNames:    []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}}
 	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &key.PublicKey, caKey)
 	if err != nil {
@@ -134,7 +136,15 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() error) 
 // startCluster runs etcd and kube-apiserver and returns an admin client.
 func startCluster(t *testing.T, bin string) *cluster {
 	t.Helper()
-	c := &cluster{dir: t.TempDir(), bin: bin}
+	return startClusterWith(t, bin, t.TempDir(), "RBAC", nil)
+}
+
+// startClusterWith runs etcd and kube-apiserver with its state in dir, the
+// authorization modes given, and a token (tokens.csv line) for each of users
+// beside the admin's.
+func startClusterWith(t *testing.T, bin, dir, authz string, users []string, flags ...string) *cluster {
+	t.Helper()
+	c := &cluster{dir: dir, bin: bin}
 	c.caPEM = serving(t, c.dir)
 	etcdPort, peerPort := freePort(t), freePort(t)
 	start(t, c.dir, "etcd", nil, "etcd", "--data-dir", filepath.Join(c.dir, "etcd"),
@@ -144,20 +154,21 @@ func startCluster(t *testing.T, bin string) *cluster {
 		"--initial-advertise-peer-urls", fmt.Sprintf("http://127.0.0.1:%d", peerPort),
 		"--initial-cluster", fmt.Sprintf("default=http://127.0.0.1:%d", peerPort))
 	token := "e2e-admin-token"
-	if err := os.WriteFile(filepath.Join(c.dir, "tokens.csv"), []byte(token+",admin,admin,system:masters\n"), 0o600); err != nil {
+	tokens := token + ",admin,admin,system:masters\n" + strings.Join(users, "")
+	if err := os.WriteFile(filepath.Join(c.dir, "tokens.csv"), []byte(tokens), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	c.apiPort = freePort(t)
-	start(t, c.dir, "kube-apiserver", nil, filepath.Join(bin, "kube-apiserver"),
+	start(t, c.dir, "kube-apiserver", nil, append([]string{filepath.Join(bin, "kube-apiserver"),
 		"--etcd-servers", fmt.Sprintf("http://127.0.0.1:%d", etcdPort),
 		"--bind-address=127.0.0.1", "--advertise-address=127.0.0.1", fmt.Sprintf("--secure-port=%d", c.apiPort),
 		"--endpoint-reconciler-type=none",
 		"--tls-cert-file=apiserver.crt", "--tls-private-key-file=apiserver.key", "--client-ca-file=ca.crt",
-		"--token-auth-file=tokens.csv", "--authorization-mode=RBAC",
+		"--token-auth-file=tokens.csv", "--authorization-mode=" + authz,
 		"--service-account-issuer=https://kubernetes.default.svc.cluster.local",
 		"--service-account-key-file=sa.pub", "--service-account-signing-key-file=sa.key",
 		"--api-audiences=https://kubernetes.default.svc.cluster.local,istio-ca",
-		"--service-cluster-ip-range=10.96.0.0/16")
+		"--service-cluster-ip-range=10.96.0.0/16"}, flags...)...)
 	c.kubeconfig = filepath.Join(c.dir, "kubeconfig")
 	kc := fmt.Sprintf(`apiVersion: v1
 kind: Config
