@@ -109,6 +109,8 @@ func serving(t *testing.T, dir string) (caPEM []byte) {
 		t.Fatal(err)
 	}
 	writePEM(t, filepath.Join(dir, "ca.crt"), "CERTIFICATE", caDER)
+	ckb, _ := x509.MarshalECPrivateKey(caKey)
+	writePEM(t, filepath.Join(dir, "ca.key"), "EC PRIVATE KEY", ckb) // client certificates (clientCert)
 	writePEM(t, filepath.Join(dir, "apiserver.crt"), "CERTIFICATE", der)
 	kb, _ := x509.MarshalECPrivateKey(key)
 	writePEM(t, filepath.Join(dir, "apiserver.key"), "EC PRIVATE KEY", kb)
@@ -131,6 +133,33 @@ func waitFor(t *testing.T, what string, timeout time.Duration, ok func() error) 
 		time.Sleep(500 * time.Millisecond)
 	}
 	t.Fatalf("%s: not within %s: %v", what, timeout, err)
+}
+
+// clientCert signs a client certificate of user cn in groups with the API
+// server's client CA (serving's), written as dir/name.crt and dir/name.key.
+func clientCert(t *testing.T, dir, name, cn string, groups ...string) (crt, key string) {
+	t.Helper()
+	caPair, err := tls.LoadX509KeyPair(filepath.Join(dir, "ca.crt"), filepath.Join(dir, "ca.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caPair.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn, Organization: groups},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, ca, &k.PublicKey, caPair.PrivateKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crt, key = filepath.Join(dir, name+".crt"), filepath.Join(dir, name+".key")
+	writePEM(t, crt, "CERTIFICATE", der)
+	kb, _ := x509.MarshalECPrivateKey(k)
+	writePEM(t, key, "EC PRIVATE KEY", kb)
+	return crt, key
 }
 
 // startCluster runs etcd and kube-apiserver and returns an admin client.

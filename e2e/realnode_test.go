@@ -16,6 +16,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 const (
@@ -72,31 +73,44 @@ func podImages(t *testing.T, bin string, specs ...corev1.PodSpec) map[string]str
 	return images
 }
 
-// TestRealNode: the function's output for Istio's Prometheus addon (native
-// sidecar), applied with kubectl as a user applies it, runs on a real node:
-// kube-controller-manager makes the ReplicaSet and the Pod, kube-scheduler binds
-// it, the kubelet has containerd start it (the agent first, Prometheus once its
-// startup probe passed), and Prometheus scrapes the target pod over mTLS with
-// the certificate its agent fetched from istiod — the target sees Prometheus's
-// mesh identity — and the plaintext pod in its plain job, each once.
+// TestRealNode: the function's output, applied with kubectl as a user applies
+// it, runs on a real node, with the targets as pods of that node: a pod with
+// its own agent (as injected) serving its metrics over mTLS, and a plaintext
+// one.
+//   - Istio's Prometheus addon (a Deployment, native sidecar):
+//     kube-controller-manager makes the ReplicaSet and the Pod, kube-scheduler
+//     binds it, the kubelet has containerd start it (the agent first,
+//     Prometheus once the agent's startup probe passed);
+//   - kube-prometheus-stack's Prometheus resource: the real prometheus-operator
+//     makes the StatefulSet, merging the function's native sidecar into its own
+//     init containers, in a namespace that enforces the restricted Pod Security
+//     standard; a PodMonitor of a second mTLS target uses the function's scrape
+//     class, and a pod breaking the standard is refused there.
+//
+// Each Prometheus scrapes the mTLS targets with the certificate its agent
+// fetched from istiod — the target sees its mesh identity — and the plaintext
+// pod in a plain job, each target once.
 func TestRealNode(t *testing.T) {
 	bin := os.Getenv("E2E_BIN")
 	if bin == "" {
 		t.Fatal("E2E_BIN is not set: run `make e2e` (e2e/build.sh builds the components)")
 	}
-	e := runFunction(t)
-	spec := e.deployment.Spec.Template.Spec
-	images := podImages(t, bin, spec)
+	addon := runFunction(t)
+	stack := runFunctionOn(t, "kube-prometheus-stack.yaml")
+	prometheus := operatorPrometheus(t, stack.stream)
+	images := podImages(t, bin, addon.deployment.Spec.Template.Spec, corev1.PodSpec{InitContainers: prometheus.initContainers,
+		Containers: []corev1.Container{{Name: "prometheus", Image: prometheus.image}}})
 
 	n := startRealNode(t, bin)
 	n.importImages(t, images)
 	c := n.cluster
-	for _, ns := range []string{"istio-system", "apps"} {
+	for _, ns := range []string{"istio-system", "apps", "monitoring"} {
 		c.kubectl(t, nil, "create", "namespace", ns)
 	}
+	c.kubectl(t, nil, "label", "namespace", "monitoring", "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/enforce-version=latest")
 	crds := filepath.Join(goModCache(t), "istio.io", "istio@"+istioVersion, "manifests/charts/base/files/crd-all.gen.yaml")
 	c.startIstiod(t, crds, "istiod")
-	for _, ns := range []string{"istio-system", "apps"} {
+	for _, ns := range []string{"istio-system", "apps", "monitoring"} {
 		// Published by the real controllers: kube-root-ca.crt by
 		// kube-controller-manager, istio-ca-root-cert by istiod.
 		for _, cm := range []string{"kube-root-ca.crt", "istio-ca-root-cert"} {
@@ -110,9 +124,125 @@ func TestRealNode(t *testing.T) {
 			return err
 		})
 	}
+	tg := n.startTargets(t, addon.deployment.Spec.Template.Spec)
 
-	// The targets: a pod with its own agent (as injected) serving mTLS, and a
-	// plaintext one.
+	t.Run("istio-addon", func(t *testing.T) {
+		e := addon
+		applied := time.Now()
+		c.kubectl(t, e.stream, "apply", "--server-side", "-f", "-")
+		prom := n.readyPod(t, e.deployment.Namespace, metav1.FormatLabelSelector(e.deployment.Spec.Selector), realNodeLimit)
+		t.Logf("Prometheus pod %s ready %s after apply (made by the ReplicaSet %s)", prom.Name, time.Since(applied).Round(time.Second), prom.OwnerReferences[0].Name)
+		n.checkStartOrder(t, prom)
+		tg.scraped(t, prom, promIdentity, map[string]string{secureJob: tg.secure, plainJob: tg.plain})
+	})
+
+	t.Run("kube-prometheus-stack-operator", func(t *testing.T) {
+		c.kubectl(t, nil, "apply", "--server-side", "-f",
+			filepath.Join(goModCache(t), "github.com/prometheus-operator/prometheus-operator@"+operatorVersion(t), "example/prometheus-operator-crd"))
+		crt, key := clientCert(t, c.dir, "operator", "prometheus-operator", "system:masters")
+		start(t, c.dir, "prometheus-operator", nil, filepath.Join(bin, operatorBin),
+			fmt.Sprintf("-apiserver=https://127.0.0.1:%d", c.apiPort), "-ca-file="+filepath.Join(c.dir, "ca.crt"), "-cert-file="+crt, "-key-file="+key,
+			"-prometheus-config-reloader="+fullName(reloaderImage), fmt.Sprintf("-web.listen-address=127.0.0.1:%d", freePort(t)))
+		applied := time.Now()
+		c.kubectl(t, prometheus.docs, "apply", "--server-side", "-f", "-")
+		prom := n.readyPod(t, "monitoring", "", realNodeLimit, "prometheus-"+prometheus.name+"-0")
+		t.Logf("Prometheus pod %s ready %s after apply (made by the StatefulSet %s, in a namespace enforcing restricted)", prom.Name, time.Since(applied).Round(time.Second), prom.OwnerReferences[0].Name)
+		n.checkStartOrder(t, prom)
+		c.kubectl(t, []byte(podMonitors), "apply", "--server-side", "-f", "-")
+		identity := "spiffe://cluster.local/ns/monitoring/sa/" + prom.Spec.ServiceAccountName
+		tg.scraped(t, prom, identity, map[string]string{secureJob: tg.secure, "podMonitor/apps/secure-monitored/0": tg.monitored, "podMonitor/apps/plain-app/0": tg.plain})
+		// The negative control: a pod that runs as root, in that namespace.
+		_, err := c.client.CoreV1().Pods("monitoring").Create(context.Background(), &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: "breaks-restricted"},
+			Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: targetImage}}},
+		}, metav1.CreateOptions{})
+		if err == nil || !strings.Contains(err.Error(), `violates PodSecurity "restricted:latest"`) {
+			t.Fatalf("a pod breaking the restricted standard was not refused: %v", err)
+		}
+		t.Logf("refused: %v", err)
+	})
+}
+
+// The PodMonitors of the second mTLS target (the function's scrape class) and
+// of the plaintext target, selected by kube-prometheus-stack's Prometheus.
+const podMonitors = `apiVersion: monitoring.coreos.com/v1
+kind: PodMonitor
+metadata: {name: secure-monitored, namespace: apps, labels: {release: kps}}
+spec:
+  scrapeClass: istio-mtls
+  selector: {matchLabels: {app: secure-monitored}}
+  podMetricsEndpoints: [{port: https-metrics, scheme: https}]
+---
+apiVersion: monitoring.coreos.com/v1
+kind: PodMonitor
+metadata: {name: plain-app, namespace: apps, labels: {release: kps}}
+spec:
+  selector: {matchLabels: {app: plain-app}}
+  podMetricsEndpoints: [{port: http-metrics}]
+`
+
+// opPrometheus is what the function's output holds for the operator: the
+// Prometheus resource and what it needs (the documents to apply), its name,
+// and the images its pod will ask for.
+type opPrometheus struct {
+	docs           []byte
+	name, image    string
+	initContainers []corev1.Container
+}
+
+// operatorPrometheus picks, from the function's output on the
+// kube-prometheus-stack render, the Prometheus resource, the Secret the
+// function created for it, and its service account and RBAC, unmodified.
+func operatorPrometheus(t *testing.T, stream []byte) opPrometheus {
+	t.Helper()
+	var p opPrometheus
+	var keep []string
+	for _, doc := range strings.Split(string(stream), "\n---\n") {
+		var obj struct {
+			Kind     string
+			Metadata struct {
+				Name   string
+				Labels map[string]string
+			}
+			Spec struct {
+				Image          string
+				InitContainers []corev1.Container `json:"initContainers"`
+			}
+		}
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil || obj.Kind == "" {
+			continue
+		}
+		switch {
+		case obj.Kind == "Prometheus":
+			p.name, p.image, p.initContainers = obj.Metadata.Name, obj.Spec.Image, obj.Spec.InitContainers
+		case obj.Kind == "Secret" && obj.Metadata.Labels["app.kubernetes.io/managed-by"] == "istio-prometheus-mtls":
+		case slices.Contains([]string{"ServiceAccount", "ClusterRole", "ClusterRoleBinding"}, obj.Kind) && obj.Metadata.Name == "kps-kube-prometheus-stack-prometheus":
+		default:
+			continue
+		}
+		keep = append(keep, doc)
+	}
+	if p.name == "" || len(keep) != 5 {
+		t.Fatalf("the output holds %d of the 5 documents (Prometheus %q, its Secret, service account, ClusterRole, binding)", len(keep), p.name)
+	}
+	p.docs = []byte(strings.Join(keep, "\n---\n"))
+	return p
+}
+
+// targets are the target pods' addresses (pod IP:port): two mTLS ones, one
+// scraped by annotation, the other by a PodMonitor, and a plaintext one.
+type realTargets struct {
+	n                        *realNode
+	secure, monitored, plain string
+	securePod, monitoredPod  string
+}
+
+// startTargets starts the target pods: the mTLS ones run the agent the
+// function emitted as a native sidecar (its workload certificate), as an
+// injected pod runs one.
+func (n *realNode) startTargets(t *testing.T, spec corev1.PodSpec) *realTargets {
+	t.Helper()
+	c := n.cluster
 	c.kubectl(t, nil, "-n", "apps", "create", "serviceaccount", "secure-app")
 	c.kubectl(t, nil, "-n", "apps", "create", "serviceaccount", "plain-app")
 	agent := container(t, spec, "istio-proxy")
@@ -132,66 +262,108 @@ func TestRealNode(t *testing.T) {
 		t.Fatal("the agent mounts no istio-certs volume")
 	}
 	never := corev1.PullNever
-	secure := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "secure-app", Namespace: "apps", Annotations: map[string]string{
-			"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(securePort),
-			"sidecar.istio.io/status": `{"initContainers":["istio-proxy"],"containers":null}`}},
-		Spec: corev1.PodSpec{ServiceAccountName: "secure-app", InitContainers: []corev1.Container{agent}, Volumes: volumes,
-			Containers: []corev1.Container{{Name: "app", Image: targetImage, ImagePullPolicy: never,
-				Args:         []string{"-addr", fmt.Sprintf(":%d", securePort), "-certs", certDir, "-status", fmt.Sprintf(":%d", targetStatus), "-metric", "e2e_secure_requests_total"},
-				VolumeMounts: []corev1.VolumeMount{{Name: "istio-certs", MountPath: certDir, ReadOnly: true}},
-				Ports:        []corev1.ContainerPort{{ContainerPort: securePort}}}}},
+	mtls := func(name string, annotations map[string]string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "apps", Labels: map[string]string{"app": name}, Annotations: annotations},
+			Spec: corev1.PodSpec{ServiceAccountName: "secure-app", InitContainers: []corev1.Container{agent}, Volumes: volumes,
+				Containers: []corev1.Container{{Name: "app", Image: targetImage, ImagePullPolicy: never,
+					Args:         []string{"-addr", fmt.Sprintf(":%d", securePort), "-certs", certDir, "-status", fmt.Sprintf(":%d", targetStatus), "-metric", "e2e_secure_requests_total"},
+					VolumeMounts: []corev1.VolumeMount{{Name: "istio-certs", MountPath: certDir, ReadOnly: true}},
+					Ports:        []corev1.ContainerPort{{Name: "https-metrics", ContainerPort: securePort}}}}},
+		}
 	}
-	plain := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: "plain-app", Namespace: "apps", Annotations: map[string]string{
-			"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(targetStatus)}},
-		Spec: corev1.PodSpec{ServiceAccountName: "plain-app", Containers: []corev1.Container{{Name: "app", Image: targetImage, ImagePullPolicy: never,
-			Args:  []string{"-addr", fmt.Sprintf(":%d", targetStatus), "-metric", "e2e_plain_requests_total"},
-			Ports: []corev1.ContainerPort{{ContainerPort: targetStatus}}}}},
+	pods := []*corev1.Pod{
+		mtls("secure-app", map[string]string{"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(securePort),
+			"sidecar.istio.io/status": `{"initContainers":["istio-proxy"],"containers":null}`}),
+		// Not annotated for scraping: only its PodMonitor scrapes it.
+		mtls("secure-monitored", map[string]string{"sidecar.istio.io/status": `{"initContainers":["istio-proxy"],"containers":null}`}),
+		{
+			ObjectMeta: metav1.ObjectMeta{Name: "plain-app", Namespace: "apps", Labels: map[string]string{"app": "plain-app"}, Annotations: map[string]string{
+				"prometheus.io/scrape": "true", "prometheus.io/port": fmt.Sprint(targetStatus)}},
+			Spec: corev1.PodSpec{ServiceAccountName: "plain-app", Containers: []corev1.Container{{Name: "app", Image: targetImage, ImagePullPolicy: never,
+				Args:  []string{"-addr", fmt.Sprintf(":%d", targetStatus), "-metric", "e2e_plain_requests_total"},
+				Ports: []corev1.ContainerPort{{Name: "http-metrics", ContainerPort: targetStatus}}}}},
+		},
 	}
-	for _, p := range []*corev1.Pod{secure, plain} {
+	for _, p := range pods {
 		if _, err := c.client.CoreV1().Pods("apps").Create(context.Background(), p, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
+	tg := &realTargets{n: n}
+	ip := func(name string) string { return n.readyPod(t, "apps", "", realNodeLimit, name).Status.PodIP }
+	tg.securePod, tg.monitoredPod = ip("secure-app"), ip("secure-monitored")
+	tg.secure = fmt.Sprintf("%s:%d", tg.securePod, securePort)
+	tg.monitored = fmt.Sprintf("%s:%d", tg.monitoredPod, securePort)
+	tg.plain = fmt.Sprintf("%s:%d", ip("plain-app"), targetStatus)
+	return tg
+}
 
-	// The function's output, everything of it, as a user applies it.
-	applied := time.Now()
-	c.kubectl(t, e.stream, "apply", "--server-side", "-f", "-")
-	prom := n.readyPod(t, e.deployment.Namespace, metav1.FormatLabelSelector(e.deployment.Spec.Selector), realNodeLimit)
-	t.Logf("Prometheus pod %s ready %s after apply (made by the ReplicaSet %s)", prom.Name, time.Since(applied).Round(time.Second), prom.OwnerReferences[0].Name)
-	n.checkStartOrder(t, prom)
-	securePod := n.readyPod(t, "apps", "", realNodeLimit, "secure-app")
-	plainPod := n.readyPod(t, "apps", "", realNodeLimit, "plain-app")
-
+// scraped: Prometheus of pod prom has each target of jobs (job → address) up
+// in that job, over https for the mTLS ones, and no target of the test in two
+// jobs; the mTLS targets saw its identity.
+func (tg *realTargets) scraped(t *testing.T, prom *corev1.Pod, identity string, jobs map[string]string) {
+	t.Helper()
 	web := prom.Status.PodIP + ":9090"
-	secureAddr := fmt.Sprintf("%s:%d", securePod.Status.PodIP, securePort)
-	plainAddr := fmt.Sprintf("%s:%d", plainPod.Status.PodIP, targetStatus)
 	waitFor(t, "each target up in its job, once", 2*time.Minute, func() error {
 		ts := targets(t, web)
-		s, p := on(ts, secureJob, secureAddr), on(ts, plainJob, plainAddr)
-		if len(s) != 1 || s[0].Health != "up" || !strings.HasPrefix(s[0].ScrapeURL, "https://") {
-			return fmt.Errorf("secure target %+v", s)
-		}
-		if len(p) != 1 || p[0].Health != "up" || !strings.HasPrefix(p[0].ScrapeURL, "http://") {
-			return fmt.Errorf("plain target %+v", p)
-		}
-		if k, m := len(on(ts, "", secureAddr)), len(on(ts, "", plainAddr)); k != 1 || m != 1 {
-			return fmt.Errorf("the secure pod is scraped by %d jobs, the plain one by %d", k, m)
+		for job, addr := range jobs {
+			scheme := "http://"
+			if addr != tg.plain {
+				scheme = "https://"
+			}
+			if s := on(ts, job, addr); len(s) != 1 || s[0].Health != "up" || !strings.HasPrefix(s[0].ScrapeURL, scheme) {
+				return fmt.Errorf("job %s, target %s: %+v", job, addr, s)
+			}
+			if k := len(on(ts, "", addr)); k != 1 {
+				return fmt.Errorf("%s is scraped by %d jobs", addr, k)
+			}
 		}
 		return nil
 	})
-	resp, err := http.Get(fmt.Sprintf("http://%s:%d/seen", securePod.Status.PodIP, targetStatus))
+	addrs := map[string]bool{}
+	for _, a := range jobs {
+		addrs[a] = true
+	}
+	for _, pod := range []string{tg.securePod, tg.monitoredPod} {
+		if !addrs[fmt.Sprintf("%s:%d", pod, securePort)] {
+			continue
+		}
+		resp, err := http.Get(fmt.Sprintf("http://%s:%d/seen", pod, targetStatus))
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		ids := strings.Fields(string(seen))
+		if !slices.Contains(ids, identity) {
+			t.Fatalf("the mTLS target %s saw %q, not %s", pod, ids, identity)
+		}
+		if i := slices.IndexFunc(ids, func(id string) bool {
+			return id != promIdentity && !strings.HasPrefix(id, "spiffe://cluster.local/ns/monitoring/")
+		}); i >= 0 {
+			t.Fatalf("the mTLS target %s saw %s, none of the test's Prometheus", pod, ids[i])
+		}
+		t.Logf("the mTLS target %s saw %s (%d handshakes in all)", pod, identity, len(ids))
+	}
+}
+
+// operatorVersion is the prometheus-operator e2e/build.sh builds: the
+// requirement of the wrapper module e2e/operator (its CRDs come from that
+// module's source).
+func operatorVersion(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile("operator/go.mod")
 	if err != nil {
 		t.Fatal(err)
 	}
-	seen, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	ids := strings.Fields(string(seen))
-	if len(ids) == 0 || slices.ContainsFunc(ids, func(id string) bool { return id != promIdentity }) {
-		t.Fatalf("the secure target saw %q, want only %s", ids, promIdentity)
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) == 3 && f[0] == "require" && f[1] == "github.com/prometheus-operator/prometheus-operator" {
+			return f[2]
+		}
 	}
-	t.Logf("the secure target saw %d handshakes, all from %s", len(ids), promIdentity)
+	t.Fatal("e2e/operator/go.mod requires no prometheus-operator")
+	return ""
 }
 
 // goModCache is the module cache (Istio's CRDs are read from its source).
