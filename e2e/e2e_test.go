@@ -127,7 +127,7 @@ func runFunctionWith(t *testing.T, in []byte, args ...string) emitted {
 			if err := yaml.UnmarshalStrict([]byte(doc), &ds); err != nil {
 				t.Fatal(err)
 			}
-			e.deployment = appsv1.Deployment{ObjectMeta: ds.ObjectMeta, Spec: appsv1.DeploymentSpec{Template: ds.Spec.Template}}
+			e.deployment = appsv1.Deployment{ObjectMeta: ds.ObjectMeta, Spec: appsv1.DeploymentSpec{Selector: ds.Spec.Selector, Template: ds.Spec.Template}}
 		}
 	}
 	if e.deployment.Name == "" {

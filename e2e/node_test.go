@@ -16,7 +16,9 @@ import (
 	"time"
 
 	"golang.org/x/net/dns/dnsmessage"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
 )
 
 // The real node's network: pods on a bridge of the test's own, the Services
@@ -146,9 +148,51 @@ func startRealNode(t *testing.T, bin string) *realNode {
 				out, _ := exec.Command("kubectl", append([]string{"--kubeconfig", c.kubeconfig}, args...)...).CombinedOutput()
 				t.Logf("kubectl %s:\n%s", strings.Join(args, " "), out)
 			}
+			// The containers' logs, as the kubelet keeps them (podLogsDir).
+			logs, _ := filepath.Glob(filepath.Join(n.dir, "logs", "*", "*", "*.log"))
+			for _, l := range logs {
+				b, _ := os.ReadFile(l)
+				if len(b) > 3000 {
+					b = b[len(b)-3000:]
+				}
+				t.Logf("--- last of %s:\n%s", strings.TrimPrefix(l, n.dir), b)
+			}
 		}
 	})
 	return n
+}
+
+// provision makes a hostPath PersistentVolume (in the test's directory) for
+// each PersistentVolumeClaim in stream, as a cluster's storage would: the
+// claim binds to it (kube-controller-manager's binder).
+func (n *realNode) provision(t *testing.T, stream []byte) {
+	t.Helper()
+	for _, doc := range strings.Split(string(stream), "\n---\n") {
+		if !strings.Contains(doc, "\nkind: PersistentVolumeClaim\n") {
+			continue
+		}
+		var pvc corev1.PersistentVolumeClaim
+		if err := yaml.Unmarshal([]byte(doc), &pvc); err != nil {
+			t.Fatal(err)
+		}
+		dir := filepath.Join(n.dir, "pv", pvc.Name)
+		if err := os.MkdirAll(dir, 0o777); err != nil {
+			t.Fatal(err)
+		}
+		os.Chmod(dir, 0o777) // any uid the pod runs as (hostPath takes no fsGroup)
+		pv := &corev1.PersistentVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: pvc.Namespace + "-" + pvc.Name},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:                      pvc.Spec.Resources.Requests,
+				AccessModes:                   pvc.Spec.AccessModes,
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+				PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: dir}},
+			},
+		}
+		if _, err := n.client.CoreV1().PersistentVolumes().Create(context.Background(), pv, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 // network makes the pods' bridge and lets traffic between its ports through
