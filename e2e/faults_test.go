@@ -651,11 +651,7 @@ func (c *cluster) setUp(t *testing.T, e emitted) string {
 	c.apply(t, e, "istio-system")
 	c.kubectl(t, nil, "-n", "apps", "create", "serviceaccount", "secure-app")
 	c.kubectl(t, nil, "-n", "apps", "create", "serviceaccount", "plain-app")
-	modcache, err := exec.Command("go", "env", "GOMODCACHE").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return filepath.Join(strings.TrimSpace(string(modcache)), "istio.io", "istio@"+istioVersion, "manifests/charts/base/files/crd-all.gen.yaml")
+	return istioCRDs(t)
 }
 
 // namespace creates ns with the kube-root-ca.crt ConfigMap

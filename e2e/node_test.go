@@ -265,11 +265,12 @@ func (n *realNode) serveDNS(t *testing.T) int {
 			if err != nil {
 				continue
 			}
-			b := dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired})
 			known := names[strings.ToLower(q.Name.String())]
+			hdr := dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired}
 			if !known {
-				b = dnsmessage.NewBuilder(nil, dnsmessage.Header{ID: h.ID, Response: true, Authoritative: true, RecursionDesired: h.RecursionDesired, RCode: dnsmessage.RCodeNameError})
+				hdr.RCode = dnsmessage.RCodeNameError
 			}
+			b := dnsmessage.NewBuilder(nil, hdr)
 			b.EnableCompression()
 			b.StartQuestions()
 			b.Question(q)

@@ -131,8 +131,7 @@ func TestRealNode(t *testing.T) {
 	for _, ns := range []string{"istio-system", "apps", "monitoring"} {
 		c.kubectl(t, nil, "create", "namespace", ns)
 	}
-	crds := filepath.Join(goModCache(t), "istio.io", "istio@"+istioVersion, "manifests/charts/base/files/crd-all.gen.yaml")
-	c.startIstiod(t, crds, "istiod")
+	c.startIstiod(t, istioCRDs(t), "istiod")
 	for _, ns := range []string{"istio-system", "apps", "monitoring"} {
 		// Published by the real controllers: kube-root-ca.crt by
 		// kube-controller-manager, istio-ca-root-cert by istiod.
@@ -454,6 +453,13 @@ func operatorVersion(t *testing.T) string {
 	}
 	t.Fatal("e2e/operator/go.mod requires no prometheus-operator")
 	return ""
+}
+
+// istioCRDs is Istio's CRDs in the source of the Istio module the agent and
+// istiod are built from.
+func istioCRDs(t *testing.T) string {
+	t.Helper()
+	return filepath.Join(goModCache(t), "istio.io", "istio@"+istioVersion, "manifests/charts/base/files/crd-all.gen.yaml")
 }
 
 // goModCache is the module cache (Istio's CRDs are read from its source).
