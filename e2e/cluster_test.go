@@ -162,12 +162,6 @@ func clientCert(t *testing.T, dir, name, cn string, groups ...string) (crt, key 
 	return crt, key
 }
 
-// startCluster runs etcd and kube-apiserver and returns an admin client.
-func startCluster(t *testing.T, bin string) *cluster {
-	t.Helper()
-	return startClusterWith(t, bin, t.TempDir(), "RBAC", nil)
-}
-
 // startClusterWith runs etcd and kube-apiserver with its state in dir, the
 // authorization modes given, and a token (tokens.csv line) for each of users
 // beside the admin's.

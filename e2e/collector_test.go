@@ -2,23 +2,16 @@ package e2e
 
 import (
 	"bufio"
-	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 )
 
 const (
 	otelImage    = "istio-prometheus-mtls-e2e/otelcol:test"
 	otelIdentity = "spiffe://cluster.local/ns/monitoring/sa/otel-opentelemetry-collector"
-	// otelExport is where the collector's prometheus exporter shows what its
-	// prometheus receiver scraped (the pod's IP, MY_POD_IP).
-	otelIP     = "127.0.0.16"
-	otelExport = otelIP + ":8889"
 )
 
 // collectorInput is the opentelemetry-collector chart's render with what a
@@ -135,50 +128,4 @@ func of(ss []series, job, instance string) []series {
 		}
 	}
 	return out
-}
-
-// scrapeWithCollector: the function's output for the opentelemetry-collector
-// chart (a DaemonSet), its pod started by the kubelet runner, scrapes the
-// secure target over mTLS with its own agent's certificates and the plain one
-// in the plain job, each once; what it scraped arrives at its exporter.
-func (c *cluster) scrapeWithCollector(t, T *testing.T, bin string, secure, plain *target) {
-	e := runFunctionWith(t, collectorInput(t), "istio-version=1.31")
-	c.apply(T, e, e.deployment.Namespace)
-	image(T, otelImage, map[string]string{"/otelcol-k8s": filepath.Join(bin, "otelcol")}, "/otelcol-k8s")
-	s := c.startPodOf(T, "collector", e, 500, otelIP, otelExport,
-		map[string]runAs{"istio-proxy": {agentImage, "1337:1337"}, "opentelemetry-collector": {otelImage, "10001:10001"}}, nil)
-	var up []series
-	waitFor(t, "collector: the secure target up over https, the plain one in its own job", 3*time.Minute, func() error {
-		up = exported(s.web, "up")
-		sec, pl := of(up, secureJob, secure.addr), of(up, plainJob, plain.addr)
-		if len(sec) != 1 || sec[0].value != 1 || sec[0].labels["url_scheme"] != "https" {
-			return fmt.Errorf("secure target: %+v", sec)
-		}
-		if len(pl) != 1 || pl[0].value != 1 || pl[0].labels["url_scheme"] != "http" {
-			return fmt.Errorf("plain target: %+v", pl)
-		}
-		if n := of(exported(s.web, "e2e_secure_requests_total"), secureJob, secure.addr); len(n) != 1 || n[0].value < 1 {
-			return fmt.Errorf("no sample of the secure target's metric arrived: %+v", n)
-		}
-		return nil
-	})
-	if n, m := len(of(up, "", secure.addr)), len(of(up, "", plain.addr)); n != 1 || m != 1 {
-		t.Errorf("collector: the secure pod is scraped by %d jobs, the plain one by %d: %+v", n, m, up)
-	}
-	if !s.presentedItsCertificate(secure) {
-		t.Errorf("collector: no handshake presented its agent's certificate (%v)", s.certs.all())
-	}
-	t.Logf("collector: secure target up over https with its agent's certificate and its metric exported, plain target up in %s\nkubelet events:\n%s", plainJob, s.k.events())
-}
-
-// presentedItsCertificate: some handshake at secure presented the certificate
-// then on s's disk.
-func (s *scraper) presentedItsCertificate(secure *target) bool {
-	hs, _ := secure.shakes()
-	for _, h := range hs {
-		if owned, ok := s.certs.current(h.serial, h.at); owned && ok {
-			return true
-		}
-	}
-	return false
 }

@@ -106,15 +106,13 @@ func TestRealNode(t *testing.T) {
 		name     string
 		e        emitted
 		identity string
+		web      int // the scraper's HTTP port: its targets API
 		jobs     func(*realTargets) map[string]string
 	}{
-		{"istio-addon-classic", runFunction(t, "native-sidecar=false"), promIdentity, plainJobs},
-		{"prometheus-chart", runFunctionOn(t, "helm-prometheus.yaml"), "spiffe://cluster.local/ns/monitoring/sa/prom-prometheus-server", plainJobs},
-		// vmagent-chart is not here yet: on the real node its pod runs and
-		// discovers the mTLS target with scheme https, but the test did not see
-		// the target in its /api/v1/targets within 2 minutes (not yet looked
-		// into); TestScrapeOverMTLS/vmagent still runs it under the runner.
-		{"collector-chart", runFunctionWith(t, collectorInput(t)), otelIdentity, plainJobs},
+		{"istio-addon-classic", runFunction(t, "native-sidecar=false"), promIdentity, 9090, plainJobs},
+		{"prometheus-chart", runFunctionOn(t, "helm-prometheus.yaml"), "spiffe://cluster.local/ns/monitoring/sa/prom-prometheus-server", 9090, plainJobs},
+		{"vmagent-chart", runFunctionOn(t, "vmagent-chart.yaml"), vmIdentity, 8429, plainJobs},
+		{"collector-chart", runFunctionWith(t, collectorInput(t)), otelIdentity, 8889, plainJobs},
 	}
 	stack := runFunctionOn(t, "kube-prometheus-stack.yaml")
 	prometheus := operatorPrometheus(t, stack.stream)
@@ -128,25 +126,17 @@ func TestRealNode(t *testing.T) {
 	n := startRealNode(t, bin)
 	n.importImages(t, images)
 	c := n.cluster
-	for _, ns := range []string{"istio-system", "apps", "monitoring"} {
-		c.kubectl(t, nil, "create", "namespace", ns)
-	}
-	c.startIstiod(t, istioCRDs(t), "istiod")
-	for _, ns := range []string{"istio-system", "apps", "monitoring"} {
-		// Published by the real controllers: kube-root-ca.crt by
-		// kube-controller-manager, istio-ca-root-cert by istiod.
-		for _, cm := range []string{"kube-root-ca.crt", "istio-ca-root-cert"} {
-			waitFor(t, cm+" in "+ns, 60*time.Second, func() error {
-				_, err := c.client.CoreV1().ConfigMaps(ns).Get(context.Background(), cm, metav1.GetOptions{})
-				return err
-			})
-		}
-		waitFor(t, "the default service account of "+ns, 60*time.Second, func() error {
-			_, err := c.client.CoreV1().ServiceAccounts(ns).Get(context.Background(), "default", metav1.GetOptions{})
-			return err
-		})
-	}
+	n.mesh(t, istioCRDs(t), "istio-system", "apps", "monitoring")
 	tg := n.startTargets(t, addon.deployment.Spec.Template.Spec)
+
+	// Every pod template the function emitted, under restricted admission
+	// (kube-prometheus-stack's below runs in a namespace enforcing it).
+	t.Run("restricted-admission", func(t *testing.T) {
+		n.restrictedAdmits(t, "istio-addon", addon.deployment.Spec.Template)
+		for _, w := range workloads {
+			n.restrictedAdmits(t, w.name, w.e.deployment.Spec.Template)
+		}
+	})
 
 	t.Run("istio-addon", func(t *testing.T) {
 		e := addon
@@ -155,7 +145,7 @@ func TestRealNode(t *testing.T) {
 		prom := n.readyPod(t, e.deployment.Namespace, metav1.FormatLabelSelector(e.deployment.Spec.Selector), realNodeLimit)
 		t.Logf("Prometheus pod %s ready %s after apply (made by the ReplicaSet %s)", prom.Name, time.Since(applied).Round(time.Second), prom.OwnerReferences[0].Name)
 		n.checkStartOrder(t, prom)
-		tg.scraped(t, prom, promIdentity, plainJobs(tg))
+		tg.scraped(t, prom.Status.PodIP+":9090", promIdentity, plainJobs(tg))
 	})
 
 	// The other forms and scrapers, each its output applied, checked, and
@@ -174,9 +164,9 @@ func TestRealNode(t *testing.T) {
 			t.Logf("pod %s ready %s after apply (made by %s %s)", pod.Name, time.Since(applied).Round(time.Second), pod.OwnerReferences[0].Kind, pod.OwnerReferences[0].Name)
 			n.checkStartOrder(t, pod)
 			if w.name == "collector-chart" {
-				tg.exported(t, pod, w.identity)
+				tg.exported(t, fmt.Sprintf("%s:%d", pod.Status.PodIP, w.web), w.identity)
 			} else {
-				tg.scraped(t, pod, w.identity, w.jobs(tg))
+				tg.scraped(t, fmt.Sprintf("%s:%d", pod.Status.PodIP, w.web), w.identity, w.jobs(tg))
 			}
 			if w.name != "istio-addon-classic" { // the native form's Deployment, updated: left for the cleanup
 				c.kubectl(t, w.e.stream, "delete", "--wait=false", "-f", "-")
@@ -199,7 +189,7 @@ func TestRealNode(t *testing.T) {
 		n.checkStartOrder(t, prom)
 		c.kubectl(t, []byte(podMonitors), "apply", "--server-side", "-f", "-")
 		identity := "spiffe://cluster.local/ns/monitoring/sa/" + prom.Spec.ServiceAccountName
-		tg.scraped(t, prom, identity, map[string]string{secureJob: tg.secure, "podMonitor/apps/secure-monitored/0": tg.monitored, "podMonitor/apps/plain-app/0": tg.plain})
+		tg.scraped(t, prom.Status.PodIP+":9090", identity, map[string]string{secureJob: tg.secure, "podMonitor/apps/secure-monitored/0": tg.monitored, "podMonitor/apps/plain-app/0": tg.plain})
 		// The negative control: a pod that runs as root, in that namespace.
 		_, err := c.client.CoreV1().Pods("monitoring").Create(context.Background(), &corev1.Pod{
 			ObjectMeta: metav1.ObjectMeta{Name: "breaks-restricted"},
@@ -218,13 +208,12 @@ func plainJobs(tg *realTargets) map[string]string {
 	return map[string]string{secureJob: tg.secure, plainJob: tg.plain}
 }
 
-// exported: the collector of pod p scraped the annotated mTLS target in the
-// secure job, over https, and the plaintext one in the plain job, each once,
-// and their samples reached its prometheus exporter; the target saw its
-// identity.
-func (tg *realTargets) exported(t *testing.T, p *corev1.Pod, identity string) {
+// exported: the collector whose prometheus exporter is at web scraped the
+// annotated mTLS target in the secure job, over https, and the plaintext one
+// in the plain job, each once, and their samples reached that exporter; the
+// target saw its identity.
+func (tg *realTargets) exported(t *testing.T, web, identity string) {
 	t.Helper()
-	web := p.Status.PodIP + ":8889"
 	waitFor(t, "the collector's exporter: each target up in its job, once", 3*time.Minute, func() error {
 		up := exported(web, "up")
 		sec, pl := of(up, secureJob, tg.secure), of(up, plainJob, tg.plain)
@@ -349,7 +338,8 @@ func (n *realNode) startTargets(t *testing.T, spec corev1.PodSpec) *realTargets 
 			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "apps", Labels: map[string]string{"app": name}, Annotations: annotations},
 			Spec: corev1.PodSpec{ServiceAccountName: "secure-app", InitContainers: []corev1.Container{agent}, Volumes: volumes,
 				Containers: []corev1.Container{{Name: "app", Image: targetImage, ImagePullPolicy: never,
-					Args:         []string{"-addr", fmt.Sprintf(":%d", securePort), "-certs", certDir, "-status", fmt.Sprintf(":%d", targetStatus), "-metric", "e2e_secure_requests_total"},
+					Args: []string{"-addr", fmt.Sprintf(":%d", securePort), "-certs", certDir, "-status", fmt.Sprintf(":%d", targetStatus), "-metric", "e2e_secure_requests_total",
+						"-allow", strings.Join(servedClients, ",")},
 					VolumeMounts: []corev1.VolumeMount{{Name: "istio-certs", MountPath: certDir, ReadOnly: true}},
 					Ports:        []corev1.ContainerPort{{Name: "https-metrics", ContainerPort: securePort}}}}},
 		}
@@ -381,12 +371,12 @@ func (n *realNode) startTargets(t *testing.T, spec corev1.PodSpec) *realTargets 
 	return tg
 }
 
-// scraped: Prometheus of pod prom has each target of jobs (job → address) up
-// in that job, over https for the mTLS ones, and no target of the test in two
-// jobs; the mTLS targets saw its identity.
-func (tg *realTargets) scraped(t *testing.T, prom *corev1.Pod, identity string, jobs map[string]string) {
+// scraped: the scraper answering on web (Prometheus or vmagent: the same
+// targets API) has each target of jobs (job → address) up in that job, over
+// https for the mTLS ones, and no target of the test in two jobs; the mTLS
+// targets saw its identity.
+func (tg *realTargets) scraped(t *testing.T, web, identity string, jobs map[string]string) {
 	t.Helper()
-	web := prom.Status.PodIP + ":9090"
 	waitFor(t, "each target up in its job, once", 2*time.Minute, func() error {
 		ts := targets(t, web)
 		for job, addr := range jobs {
@@ -430,7 +420,7 @@ func (tg *realTargets) saw(t *testing.T, pod, identity string) {
 		t.Fatalf("the mTLS target %s saw %q, not %s", pod, ids, identity)
 	}
 	if i := slices.IndexFunc(ids, func(id string) bool {
-		return id != promIdentity && !strings.HasPrefix(id, "spiffe://cluster.local/ns/monitoring/")
+		return !slices.ContainsFunc(servedClients, func(p string) bool { return strings.HasPrefix(id, p) })
 	}); i >= 0 {
 		t.Fatalf("the mTLS target %s saw %s, none of the test's scrapers", pod, ids[i])
 	}
@@ -530,5 +520,112 @@ func (n *realNode) checkStartOrder(t *testing.T, p *corev1.Pod) {
 		if name != "istio-proxy" && at.Before(agent) {
 			t.Errorf("container %s started at %s, before the agent (%s)", name, at, agent)
 		}
+	}
+}
+
+// image builds a FROM scratch image of the given files (path in image -> file).
+func image(t *testing.T, tag string, files map[string]string, entrypoint string) {
+	t.Helper()
+	ctx := t.TempDir()
+	var df strings.Builder
+	df.WriteString("FROM scratch\n")
+	for dst, src := range files {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		local := filepath.Join(ctx, filepath.Base(dst))
+		if err := os.WriteFile(local, b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(&df, "COPY %s %s\n", filepath.Base(dst), dst)
+	}
+	fmt.Fprintf(&df, "ENTRYPOINT [%q]\n", entrypoint)
+	if err := os.WriteFile(filepath.Join(ctx, "Dockerfile"), []byte(df.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("docker", "build", "-q", "-t", tag, ctx).CombinedOutput(); err != nil {
+		t.Fatalf("docker build %s: %v\n%s", tag, err, out)
+	}
+}
+
+// restrictedAdmits checks, with a server-side dry run in a namespace enforcing
+// the restricted Pod Security standard, the pod its controller would make of
+// template (an emitted pod template): what the function wrote there (the
+// containers and volumes its ownership record names) breaks nothing of the
+// standard — where the pod is refused, only the chart's own containers are
+// named — and with the chart's own containers set as a user running restricted
+// sets them (a restricted securityContext, no host ports), the pod is admitted.
+func (n *realNode) restrictedAdmits(t *testing.T, name string, template corev1.PodTemplateSpec) {
+	t.Helper()
+	const ns = "restricted"
+	ctx := context.Background()
+	if _, err := n.client.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+		n.kubectl(t, nil, "create", "namespace", ns)
+		n.kubectl(t, nil, "label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted", "pod-security.kubernetes.io/enforce-version=latest")
+	}
+	if sa := template.Spec.ServiceAccountName; sa != "" {
+		if _, err := n.client.CoreV1().ServiceAccounts(ns).Get(ctx, sa, metav1.GetOptions{}); err != nil {
+			n.kubectl(t, nil, "-n", ns, "create", "serviceaccount", sa)
+		}
+	}
+	var record struct {
+		InitContainers []string `json:"initContainers"`
+		Containers     []string `json:"containers"`
+		Volumes        []string `json:"volumes"`
+	}
+	if err := json.Unmarshal([]byte(template.Annotations["istio-prometheus-mtls.dev/status"]), &record); err != nil {
+		t.Fatalf("%s: the ownership record: %v", name, err)
+	}
+	ours := append(slices.Clone(record.InitContainers), record.Containers...)
+	if len(ours) == 0 {
+		t.Fatalf("%s: the ownership record names no container", name)
+	}
+	dryRun := func(spec corev1.PodSpec) error {
+		_, err := n.client.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{GenerateName: name + "-", Labels: template.Labels, Annotations: template.Annotations},
+			Spec:       spec,
+		}, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		return err
+	}
+	err := dryRun(*template.Spec.DeepCopy())
+	if err != nil {
+		msg := err.Error()
+		if !strings.Contains(msg, `violates PodSecurity "restricted:latest"`) {
+			t.Fatalf("%s: refused, not by Pod Security: %v", name, err)
+		}
+		for _, w := range append(ours, record.Volumes...) {
+			if strings.Contains(msg, `"`+w+`"`) {
+				t.Errorf("%s: what the function wrote (%s) breaks the restricted standard: %v", name, w, err)
+			}
+		}
+		t.Logf("%s as emitted: %v (the chart's own containers)", name, err)
+	} else {
+		t.Logf("%s as emitted: admitted under restricted", name)
+	}
+	spec := *template.Spec.DeepCopy()
+	no, yes, runtimeDefault := false, true, corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault}
+	for _, list := range [][]corev1.Container{spec.InitContainers, spec.Containers} {
+		for i := range list {
+			c := &list[i]
+			if slices.Contains(ours, c.Name) {
+				continue
+			}
+			if c.SecurityContext == nil {
+				c.SecurityContext = &corev1.SecurityContext{}
+			}
+			sc := c.SecurityContext
+			sc.AllowPrivilegeEscalation, sc.RunAsNonRoot, sc.SeccompProfile = &no, &yes, &runtimeDefault
+			sc.Capabilities = &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}}
+			if sc.RunAsUser != nil && *sc.RunAsUser == 0 {
+				sc.RunAsUser = nil
+			}
+			for j := range c.Ports {
+				c.Ports[j].HostPort = 0
+			}
+		}
+	}
+	if err := dryRun(spec); err != nil {
+		t.Errorf("%s, its own containers made restricted: refused: %v", name, err)
 	}
 }

@@ -3,13 +3,18 @@
 // certificate its pod's Istio agent wrote into DIR (a client certificate from
 // the mesh is required, as Envoy's inbound listener under STRICT requires one),
 // standing in for a sidecar-injected application; without it, in plaintext.
-// -status ADDR serves, in plaintext, the SPIFFE identities of the clients that
-// completed a handshake (GET /seen, one per line, in order) for the test to read.
+// -allow names the clients served (SPIFFE ID prefixes, comma-separated), as an
+// authorization policy would; others fail the handshake. -status ADDR serves,
+// in plaintext, what the test reads: GET /seen, the SPIFFE identities of the
+// clients that completed a handshake, one per line, in order; GET /handshakes,
+// each handshake (when, the client certificate's serial and identity) and the
+// requests served per client certificate, as JSON.
 package main
 
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"log"
@@ -19,20 +24,35 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
+
+// handshake is one client's completed handshake.
+type handshake struct {
+	At       time.Time `json:"at"`
+	Serial   string    `json:"serial"`
+	Identity string    `json:"identity"`
+}
 
 func main() {
 	addr := flag.String("addr", ":8080", "address of the metrics")
 	certs := flag.String("certs", "", "directory of cert-chain.pem, key.pem, root-cert.pem: serve mTLS")
-	status := flag.String("status", "", "address of /seen (plaintext)")
+	allow := flag.String("allow", "", "SPIFFE ID prefixes of the clients served, comma-separated (all when empty)")
+	status := flag.String("status", "", "address of /seen and /handshakes (plaintext)")
 	name := flag.String("metric", "e2e_requests_total", "the counter served")
 	flag.Parse()
 
 	var requests atomic.Int64
 	var mu sync.Mutex
-	var seen []string
+	var shakes []handshake
+	perSerial := map[string]int{}
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		n := requests.Add(1)
+		if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+			mu.Lock()
+			perSerial[r.TLS.PeerCertificates[0].SerialNumber.String()]++
+			mu.Unlock()
+		}
 		fmt.Fprintf(w, "# TYPE %s counter\n%s %d\n", *name, *name, n)
 	})
 	if *status != "" {
@@ -40,12 +60,25 @@ func main() {
 		mux.HandleFunc("/seen", func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
 			defer mu.Unlock()
-			fmt.Fprint(w, strings.Join(seen, "\n"))
+			var ids []string
+			for _, h := range shakes {
+				ids = append(ids, h.Identity)
+			}
+			fmt.Fprint(w, strings.Join(ids, "\n"))
+		})
+		mux.HandleFunc("/handshakes", func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			defer mu.Unlock()
+			json.NewEncoder(w).Encode(map[string]any{"handshakes": shakes, "requests": perSerial})
 		})
 		go func() { log.Fatal(http.ListenAndServe(*status, mux)) }()
 	}
 	if *certs == "" {
 		log.Fatal(http.ListenAndServe(*addr, metrics))
+	}
+	var allowed []string
+	if *allow != "" {
+		allowed = strings.Split(*allow, ",")
 	}
 	srv := &http.Server{Addr: *addr, Handler: metrics, TLSConfig: &tls.Config{
 		MinVersion: tls.VersionTLS12,
@@ -63,14 +96,29 @@ func main() {
 			pool.AppendCertsFromPEM(root)
 			return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
 				VerifyPeerCertificate: func(_ [][]byte, chains [][]*x509.Certificate) error {
-					mu.Lock()
-					defer mu.Unlock()
-					for _, u := range chains[0][0].URIs {
-						seen = append(seen, u.String())
+					leaf := chains[0][0]
+					for _, u := range leaf.URIs {
+						id := u.String()
+						if len(allowed) > 0 && !hasPrefix(id, allowed) {
+							return fmt.Errorf("client %s is none of %v", id, allowed)
+						}
+						mu.Lock()
+						shakes = append(shakes, handshake{time.Now(), leaf.SerialNumber.String(), id})
+						mu.Unlock()
+						return nil
 					}
-					return nil
+					return fmt.Errorf("client certificate names no SPIFFE identity")
 				}}, nil
 		},
 	}}
 	log.Fatal(srv.ListenAndServeTLS("", ""))
+}
+
+func hasPrefix(s string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(s, p) {
+			return true
+		}
+	}
+	return false
 }
