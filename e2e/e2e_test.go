@@ -1,8 +1,11 @@
-// Package e2e runs what the function emits with the real components: etcd,
-// kube-apiserver, istiod (pilot-discovery) out of cluster, Istio's agent
-// (pilot-agent) and Prometheus in containers, and checks that Prometheus scrapes a
-// sidecar pod over mTLS with the certificates the agent fetched. `make e2e` builds
-// the components (e2e/build.sh) and runs it; E2E_BIN names the binaries.
+// Package e2e runs what the function emits on a real single-node cluster: etcd,
+// kube-apiserver, kube-controller-manager, kube-scheduler, the kubelet and a
+// containerd of the test's own, istiod (pilot-discovery) out of cluster and
+// prometheus-operator; the pods run Istio's agent (pilot-agent) and the scrapers
+// (Prometheus, vmagent, the collector), and the tests check that each scrapes a
+// sidecar pod over mTLS with the certificate its agent fetched, also through
+// faults (TestRealNodeFaults). `make e2e` builds the components (e2e/build.sh)
+// and runs them; E2E_BIN names the binaries.
 package e2e
 
 import (

@@ -91,9 +91,12 @@ func podImages(t *testing.T, bin string, specs ...corev1.PodSpec) map[string]str
 //     makes the StatefulSet, merging the function's native sidecar into its own
 //     init containers, in a namespace that enforces the restricted Pod Security
 //     standard; a PodMonitor of a second mTLS target uses the function's scrape
-//     class, and a pod breaking the standard is refused there.
+//     class, and a pod breaking the standard is refused there;
+//   - the classic form, the prometheus, victoria-metrics-agent and
+//     opentelemetry-collector charts, each applied and deleted in turn; and
+//     every emitted pod template under restricted admission (a dry run).
 //
-// Each Prometheus scrapes the mTLS targets with the certificate its agent
+// Each scraper scrapes the mTLS targets with the certificate its agent
 // fetched from istiod — the target sees its mesh identity — and the plaintext
 // pod in a plain job, each target once.
 func TestRealNode(t *testing.T) {
