@@ -184,7 +184,7 @@ func TestRealNodeFaults(t *testing.T) {
 	// it. Fault 4: Prometheus killed; the kubelet restarts it, the agent
 	// running.
 	for _, f := range []struct{ name, container, note string }{
-		{"3-istio-proxy-killed", "istio-proxy", "certificates kept in the memory volume, startup probe passing again, no secure scrape failed"},
+		{"3-istio-proxy-killed", "istio-proxy", "started again by the kubelet, running; no secure scrape failed"},
 		{"4-prometheus-killed", "prometheus-server", "started with the files in place, first scrape good"},
 	} {
 		fault(f.name, func(t *testing.T) {
