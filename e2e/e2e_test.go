@@ -157,6 +157,12 @@ type promTarget struct {
 
 func targets(t *testing.T, web string) []promTarget {
 	t.Helper()
+	return activeTargets(web)
+}
+
+// activeTargets are the active targets of the targets API at web (Prometheus's
+// or vmagent's), none when it does not answer.
+func activeTargets(web string) []promTarget {
 	var r struct {
 		Data struct {
 			ActiveTargets []promTarget `json:"activeTargets"`

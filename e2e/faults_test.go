@@ -107,18 +107,58 @@ func (w *certWatch) current(serial string, at time.Time) (owned, ok bool) {
 	return false, false
 }
 
-// firstGoodScrape waits for the secure target's first good scrape after from on
-// web and returns it; it fails the test after within.
-func firstGoodScrape(t *testing.T, what, web string, secure *target, from time.Time, within time.Duration) time.Duration {
+// scrapeLog is every scrape of the secure target a scraper's targets API
+// showed, in order: polled every 500 ms (faster than any scrape interval) from
+// the scraper's start, so that the first good scrape after a fault is found
+// even when the test looks later (the forms are checked one after the other).
+type scrapeLog struct {
+	mu   sync.Mutex
+	seen []promTarget
+}
+
+// follow starts s's scrape log of the secure target at addr; it stops when
+// the test ends.
+func (s *scraper) follow(t *testing.T, addr string) {
+	s.scrapes = &scrapeLog{}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			ts := on(activeTargets(s.web()), secureJob, addr)
+			if len(ts) != 1 || ts[0].LastScrape.IsZero() {
+				continue
+			}
+			l := s.scrapes
+			l.mu.Lock()
+			if n := len(l.seen); n == 0 || !l.seen[n-1].LastScrape.Equal(ts[0].LastScrape) {
+				l.seen = append(l.seen, ts[0])
+			}
+			l.mu.Unlock()
+		}
+	}()
+}
+
+// firstGoodScrape waits for the secure target's first good scrape on s after
+// from and returns when it came; it fails the test after within.
+func firstGoodScrape(t *testing.T, what string, s *scraper, from time.Time, within time.Duration) time.Duration {
 	t.Helper()
 	var got time.Duration
 	waitFor(t, what, within+5*time.Second, func() error {
-		s := on(targets(t, web), secureJob, secure.addr)
-		if len(s) != 1 || s[0].Health != "up" || !s[0].LastScrape.After(from) {
-			return fmt.Errorf("secure target: %+v", s)
+		l := s.scrapes
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		for _, sc := range l.seen {
+			if sc.Health == "up" && sc.LastScrape.After(from) {
+				got = sc.LastScrape.Sub(from)
+				return nil
+			}
 		}
-		got = s[0].LastScrape.Sub(from)
-		return nil
+		return fmt.Errorf("no good secure scrape since (%d scrapes seen in all)", len(l.seen))
 	})
 	if got > within {
 		t.Fatalf("%s: the first good secure scrape came %s after, more than %s", what, got.Round(100*time.Millisecond), within)
@@ -231,7 +271,7 @@ func nextCertificate(t *testing.T, s *scraper, secure *target, back time.Time, i
 	if presented > interval+2*time.Second {
 		t.Errorf("the new certificate was presented %s after it was written, more than one scrape interval (%s)", presented.Round(100*time.Millisecond), interval)
 	}
-	took := firstGoodScrape(t, "the secure target up", s.web(), secure, next.At, interval+2*time.Second)
+	took := firstGoodScrape(t, "the secure target up", s, next.At, interval+2*time.Second)
 	note := fmt.Sprintf("next certificate %s after istiod was back, presented %s after it was written", next.At.Sub(back).Round(100*time.Millisecond), presented.Round(100*time.Millisecond))
 	if wentDown {
 		note += "; the target was down in the outage (the certificate expired)"

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -35,6 +36,9 @@ type scraper struct {
 	certs  *certWatch
 	ip     string // the pod's address, once the kubelet reported it
 	server string // the scraper's container
+	// scrapes logs the secure target's scrapes (follow).
+	scrapes *scrapeLog
+	mu      sync.Mutex // guards ip
 }
 
 // TestRealNodeFaults runs the fault matrix on the real node: Istio's addon
@@ -95,12 +99,17 @@ func TestRealNodeFaults(t *testing.T) {
 			n.deploy(T, "prometheus", "native", native.deployment, nil),
 			n.deploy(T, "prometheus-classic", "classic", classic.deployment, nil),
 		}
+		for _, s := range pods {
+			s.follow(T, secure.addr)
+		}
 		var probe func() int
 		waitFor(t, "the native pod's address", 30*time.Second, func() error {
-			if pods[0].web(); pods[0].ip == "" {
+			web := pods[0].web()
+			ip, _, _ := strings.Cut(web, ":")
+			if ip == "127.0.0.1" {
 				return fmt.Errorf("none yet")
 			}
-			probe = startupProbe(t, pods[0].agent, pods[0].ip)
+			probe = startupProbe(t, pods[0].agent, ip)
 			return nil
 		})
 		answers := map[int]int{}
@@ -125,7 +134,7 @@ func TestRealNodeFaults(t *testing.T) {
 		back := time.Now()
 		for _, s := range pods {
 			t.Run(s.form, func(t *testing.T) {
-				took := firstGoodScrape(t, "the secure target up after istiod is back", s.web(), secure, back, coldRecoveryBudget)
+				took := firstGoodScrape(t, "the secure target up after istiod is back", s, back, coldRecoveryBudget)
 				s.checkUntouched(t)
 				waitFor(t, "a sample of each target in /api/v1/query", 60*time.Second, func() error {
 					if query(t, s.web(), "e2e_secure_requests_total") == 0 || query(t, s.web(), "e2e_plain_requests_total") == 0 {
@@ -216,6 +225,7 @@ func TestRealNodeFaults(t *testing.T) {
 		stopIstiod(t, istiod)
 		down := time.Now()
 		unheld = n.deploy(T, "prometheus-unheld", "classic, not held back", unhold(classic).deployment, nil)
+		unheld.follow(T, secure.addr)
 		wentDown := map[string]bool{}
 		for time.Since(down) < midOutage {
 			for _, s := range pods {
@@ -244,7 +254,7 @@ func TestRealNodeFaults(t *testing.T) {
 			if logs := unheld.logs(t, unheld.server); !strings.Contains(logs, "unable to read CA cert") {
 				t.Fatalf("the unheld Prometheus did not start before its certificates (no \"unable to read CA cert\"):\n%s", logs)
 			}
-			took := firstGoodScrape(t, "the secure target up after its certificates appeared", unheld.web(), secure, files.At, recoveryBudget)
+			took := firstGoodScrape(t, "the secure target up after its certificates appeared", unheld, files.At, recoveryBudget)
 			unheld.checkUntouched(t)
 			record = append(record, recovery{"2b Prometheus started before its certificates (not held back)", unheld.form, took,
 				"secure pool refused at start (unable to read CA cert), built at the next target update (istio-proxy turning ready), no restart or reload"})
@@ -355,6 +365,8 @@ func (n *realNode) deploy(t *testing.T, name, form string, d appsv1.Deployment, 
 // once its sync of the pod returns, which the classic form's postStart hook
 // holds until the certificates are written.
 func (s *scraper) web() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.ip == "" {
 		if p, err := s.n.client.CoreV1().Pods(s.ns).Get(context.Background(), s.pod, metav1.GetOptions{}); err == nil {
 			s.ip = p.Status.PodIP
