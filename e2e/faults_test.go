@@ -35,6 +35,22 @@ const (
 	coldRecoveryBudget = 90 * time.Second
 )
 
+// every runs f every d, in the background, until the test ends.
+func every(t *testing.T, d time.Duration, f func()) {
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(d):
+			}
+			f()
+		}
+	}()
+}
+
 // certWatch follows the certificate the agent keeps in a pod's memory volume:
 // every serial, when it was first seen.
 type certWatch struct {
@@ -47,30 +63,21 @@ type certWatch struct {
 func watchCerts(t *testing.T, path string) *certWatch {
 	t.Helper()
 	w := &certWatch{}
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			b, err := os.ReadFile(path)
-			if err != nil || len(b) == 0 {
-				continue
-			}
-			serial, ok := serialOf(b)
-			if !ok {
-				continue // being written
-			}
-			w.mu.Lock()
-			if len(w.issued) == 0 || w.issued[len(w.issued)-1].Serial != serial {
-				w.issued = append(w.issued, handshake{time.Now(), serial})
-			}
-			w.mu.Unlock()
+	every(t, 200*time.Millisecond, func() {
+		b, err := os.ReadFile(path)
+		if err != nil || len(b) == 0 {
+			return
 		}
-	}()
+		serial, ok := serialOf(b)
+		if !ok {
+			return // being written
+		}
+		w.mu.Lock()
+		if len(w.issued) == 0 || w.issued[len(w.issued)-1].Serial != serial {
+			w.issued = append(w.issued, handshake{time.Now(), serial})
+		}
+		w.mu.Unlock()
+	})
 	return w
 }
 
@@ -120,27 +127,18 @@ type scrapeLog struct {
 // the test ends.
 func (s *scraper) follow(t *testing.T, addr string) {
 	s.scrapes = &scrapeLog{}
-	done := make(chan struct{})
-	t.Cleanup(func() { close(done) })
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-time.After(500 * time.Millisecond):
-			}
-			ts := on(activeTargets(s.web()), secureJob, addr)
-			if len(ts) != 1 || ts[0].LastScrape.IsZero() {
-				continue
-			}
-			l := s.scrapes
-			l.mu.Lock()
-			if n := len(l.seen); n == 0 || !l.seen[n-1].LastScrape.Equal(ts[0].LastScrape) {
-				l.seen = append(l.seen, ts[0])
-			}
-			l.mu.Unlock()
+	every(t, 500*time.Millisecond, func() {
+		ts := on(activeTargets(s.web()), secureJob, addr)
+		if len(ts) != 1 || ts[0].LastScrape.IsZero() {
+			return
 		}
-	}()
+		l := s.scrapes
+		l.mu.Lock()
+		if n := len(l.seen); n == 0 || !l.seen[n-1].LastScrape.Equal(ts[0].LastScrape) {
+			l.seen = append(l.seen, ts[0])
+		}
+		l.mu.Unlock()
+	})
 }
 
 // firstGoodScrape waits for the secure target's first good scrape on s after

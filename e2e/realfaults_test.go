@@ -462,12 +462,13 @@ func (s *scraper) reportCost(t *testing.T) {
 		t.Fatal(err)
 	}
 	var since time.Time
+	var id string
 	for _, st := range p.Status.InitContainerStatuses {
 		if st.Name == "istio-proxy" && st.State.Running != nil {
 			since = st.State.Running.StartedAt.Time
+			_, id, _ = strings.Cut(st.ContainerID, "://")
 		}
 	}
-	id := s.state(t, "istio-proxy").id
 	var dirs []string
 	hier, _ := filepath.Glob(filepath.Join("/sys/fs/cgroup", "*", s.n.cgroup))
 	if d := filepath.Join("/sys/fs/cgroup", s.n.cgroup); dirExists(d) {

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,28 +98,19 @@ func main() {
 			return &tls.Config{Certificates: []tls.Certificate{cert}, ClientCAs: pool, ClientAuth: tls.RequireAndVerifyClientCert,
 				VerifyPeerCertificate: func(_ [][]byte, chains [][]*x509.Certificate) error {
 					leaf := chains[0][0]
-					for _, u := range leaf.URIs {
-						id := u.String()
-						if len(allowed) > 0 && !hasPrefix(id, allowed) {
-							return fmt.Errorf("client %s is none of %v", id, allowed)
-						}
-						mu.Lock()
-						shakes = append(shakes, handshake{time.Now(), leaf.SerialNumber.String(), id})
-						mu.Unlock()
-						return nil
+					if len(leaf.URIs) == 0 {
+						return fmt.Errorf("client certificate names no SPIFFE identity")
 					}
-					return fmt.Errorf("client certificate names no SPIFFE identity")
+					id := leaf.URIs[0].String() // an Istio workload certificate names one
+					if len(allowed) > 0 && !slices.ContainsFunc(allowed, func(p string) bool { return strings.HasPrefix(id, p) }) {
+						return fmt.Errorf("client %s is none of %v", id, allowed)
+					}
+					mu.Lock()
+					shakes = append(shakes, handshake{time.Now(), leaf.SerialNumber.String(), id})
+					mu.Unlock()
+					return nil
 				}}, nil
 		},
 	}}
 	log.Fatal(srv.ListenAndServeTLS("", ""))
-}
-
-func hasPrefix(s string, prefixes []string) bool {
-	for _, p := range prefixes {
-		if strings.HasPrefix(s, p) {
-			return true
-		}
-	}
-	return false
 }
