@@ -63,12 +63,16 @@ func Deref(n *yaml.Node) *yaml.Node {
 // with `<<` (a mapping or a list of them) found after m's own keys. It is for
 // reading: the node it returns may stand in several places of the document.
 func Get(m *yaml.Node, key string) *yaml.Node {
-	return get(m, key, 0)
+	return get(m, key, 0, nil)
 }
 
-func get(m *yaml.Node, key string, depth int) *yaml.Node {
+// get looks key up in m, then in what m merges in, visiting each mapping once:
+// merges that name one mapping twice, chained, would otherwise fan out
+// exponentially (a YAML loader's alias budget refuses such a file; this reader
+// must not hang on it first).
+func get(m *yaml.Node, key string, depth int, seen map[*yaml.Node]bool) *yaml.Node {
 	m = Deref(m)
-	if m == nil || m.Kind != yaml.MappingNode || depth > maxMergeDepth {
+	if m == nil || m.Kind != yaml.MappingNode || depth > maxMergeDepth || seen[m] {
 		return nil
 	}
 	var merges []*yaml.Node
@@ -80,13 +84,20 @@ func get(m *yaml.Node, key string, depth int) *yaml.Node {
 			return Deref(m.Content[i+1])
 		}
 	}
+	if len(merges) == 0 {
+		return nil
+	}
+	if seen == nil {
+		seen = map[*yaml.Node]bool{} // made only where something is merged
+	}
+	seen[m] = true
 	for _, mg := range merges {
 		from := []*yaml.Node{mg}
 		if mg.Kind == yaml.SequenceNode {
 			from = mg.Content
 		}
 		for _, f := range from {
-			if v := get(f, key, depth+1); v != nil {
+			if v := get(f, key, depth+1, seen); v != nil {
 				return v
 			}
 		}
@@ -115,12 +126,14 @@ func IsMergeKey(k *yaml.Node) bool {
 func Keys(m *yaml.Node) []string {
 	var out []string
 	seen := map[string]bool{}
+	visited := map[*yaml.Node]bool{} // each mapping once (see get)
 	var walk func(*yaml.Node, int)
 	walk = func(m *yaml.Node, depth int) {
 		m = Deref(m)
-		if m == nil || m.Kind != yaml.MappingNode || depth > maxMergeDepth {
+		if m == nil || m.Kind != yaml.MappingNode || depth > maxMergeDepth || visited[m] {
 			return
 		}
+		visited[m] = true
 		var merges []*yaml.Node
 		for i := 0; i+1 < len(m.Content); i += 2 {
 			if k := m.Content[i]; IsMergeKey(k) {

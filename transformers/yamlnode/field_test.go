@@ -1,6 +1,8 @@
 package yamlnode
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
@@ -27,5 +29,29 @@ func TestKindWord(t *testing.T) {
 		if got := KindWord(Field(n, key)); got != want {
 			t.Errorf("KindWord(%s) = %q, want %q", key, got, want)
 		}
+	}
+}
+
+// TestMergeFanOut: merges that name one mapping twice, chained 60 deep (2^60
+// paths), are read in linear time, each mapping once.
+func TestMergeFanOut(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("- &j0 {a: 1}\n")
+	for i := 1; i < 60; i++ {
+		fmt.Fprintf(&b, "- &j%d {<<: [*j%d, *j%d], k%d: x}\n", i, i-1, i-1, i)
+	}
+	n, err := yaml.Parse(b.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := n.YNode().Content[59]
+	if got := GetValue(last, "a"); got != "1" {
+		t.Errorf("a = %q, want 1", got)
+	}
+	if Get(last, "missing") != nil {
+		t.Error("found a key that is not there")
+	}
+	if got := len(Keys(last)); got != 60 {
+		t.Errorf("%d keys, want 60", got)
 	}
 }
