@@ -238,7 +238,8 @@ func indentInto(b *bytes.Buffer, doc []byte, first string) {
 }
 
 func runFn(in []byte) ([]byte, error) {
-	return fn.Run(fn.ResourceListProcessorFunc(process), in)
+	out, _, err := runKRM(in)
+	return out, err
 }
 
 // trimmed: the case is on a large fixture (the kube-prometheus-stack render),

@@ -361,6 +361,7 @@ func TestHostileInput(t *testing.T) {
 		{"$(VAR) named 500 times", repeated + "---\n" + configMap, "", hostileBound, fails("spec.template.spec.containers[0]", "--config.file")},
 		{"$(VAR) defined from an earlier one", dependent + "---\n" + configMap, "", hostileBound, succeeds("job_name: kubernetes-pods-istio-secure")},
 		{"duplicate data key", deploy + "---\n" + dupData, "", hostileBound, fails("ConfigMap", "prom-config", "data.prometheus.yml", "twice")},
+		{"duplicate key in prometheus.yml", deploy + "---\n" + strings.Replace(configMap, "    scrape_configs: []\n", "    scrape_configs: []\n    global: {}\n    scrape_configs: []\n", 1), "", hostileBound, fails("data.prometheus.yml", "scrape_configs", "twice")},
 		{"duplicate metadata", dupMeta + "---\n" + configMap, "", hostileBound, fails("Deployment", "metadata", "twice")},
 		{"duplicate containers", dupContainers + "---\n" + configMap, "", hostileBound, fails("Deployment", "prom", "spec.template.spec.containers", "twice")},
 		{"args as a string", argsString + "---\n" + configMap, "", hostileBound, fails("spec.template.spec.containers[0].args", "list")},

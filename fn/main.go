@@ -35,12 +35,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return 2
 		}
 	}
-	in, err := io.ReadAll(stdin)
+	in, err := readLimited(stdin, maxInput, "stdin")
 	if err != nil {
-		fmt.Fprintf(stderr, "istio-prometheus-mtls: reading stdin: %v\n", err)
+		fmt.Fprintf(stderr, "istio-prometheus-mtls: %v\n", err)
 		return 1
 	}
-	out, err := fn.Run(fn.ResourceListProcessorFunc(process), in)
+	out, rl, err := runKRM(in)
 	if len(out) > 0 {
 		if _, werr := stdout.Write(out); werr != nil {
 			fmt.Fprintf(stderr, "istio-prometheus-mtls: writing stdout: %v\n", werr)
@@ -48,20 +48,18 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "istio-prometheus-mtls: %s\n", summary(out, err))
+		fmt.Fprintf(stderr, "istio-prometheus-mtls: %s\n", summary(rl, err))
 		return 1
 	}
 	return 0
 }
 
 // summary is the one-line stderr message: the first error result, or err.
-func summary(out []byte, err error) string {
-	if len(out) > 0 {
-		if rl, perr := fn.ParseResourceList(out); perr == nil {
-			for _, r := range rl.Results {
-				if r.Severity == fn.Error {
-					return strings.ReplaceAll(r.String(), "\n", " ")
-				}
+func summary(rl *fn.ResourceList, err error) string {
+	if rl != nil {
+		for _, r := range rl.Results {
+			if r.Severity == fn.Error {
+				return strings.ReplaceAll(r.String(), "\n", " ")
 			}
 		}
 	}

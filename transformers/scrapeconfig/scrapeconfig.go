@@ -252,6 +252,9 @@ func EditJobList(doc string, o Options) (string, Report, error) {
 		if root.YNode().Kind == yaml.ScalarNode && root.YNode().Tag == yaml.NodeTagNull {
 			root = yaml.NewRNode(&yaml.Node{Kind: yaml.SequenceNode})
 		}
+		if err := duplicateKey(root); err != nil {
+			return "", Report{}, err
+		}
 		if root.YNode().Kind != yaml.SequenceNode {
 			return "", Report{}, krmerr.Errorf("", "the additional scrape configs must be a YAML list of jobs, got a %s", yamlnode.KindWord(root.YNode()))
 		}
@@ -288,5 +291,15 @@ func parse(doc string) (*yaml.RNode, error) {
 	if root.YNode().Kind != yaml.MappingNode {
 		return nil, krmerr.Errorf("", "prometheus.yml must be a YAML mapping, got a %s", yamlnode.KindWord(root.YNode()))
 	}
-	return root, nil
+	return root, duplicateKey(root)
+}
+
+// duplicateKey refuses a configuration with a key twice in one mapping: the
+// scraper's loader refuses it too (Prometheus's strict YAML), and an edit of the
+// first would not be what the scraper reads.
+func duplicateKey(root *yaml.RNode) error {
+	if p := yamlnode.DuplicateKey(root.YNode()); p != "" {
+		return krmerr.Errorf(p, "appears twice in its mapping; the scraper refuses such a file (YAML forbids duplicate keys): remove one")
+	}
+	return nil
 }

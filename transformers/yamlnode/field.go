@@ -1,6 +1,10 @@
 package yamlnode
 
-import "sigs.k8s.io/kustomize/kyaml/yaml"
+import (
+	"fmt"
+
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
 
 // Field returns the value node of key in mapping m, or nil (also when m is not
 // a mapping). It allocates nothing: it runs on every item of a list.
@@ -155,4 +159,64 @@ func Keys(m *yaml.Node) []string {
 	}
 	walk(m, 0)
 	return out
+}
+
+// DuplicateKey finds the first mapping key of n (or below it) that appears twice
+// in its mapping, and returns its path ("spec.containers", "items[2].name"); ""
+// when there is none. YAML forbids duplicate keys, and the API server keeps the
+// last of them while a YAML node tree edits the first: an edit made there would
+// be lost on apply. Merge keys (`<<`) are not keys of the mapping; aliases are
+// checked where their anchor stands.
+func DuplicateKey(n *yaml.Node) string {
+	return duplicateKey(n, "")
+}
+
+func duplicateKey(n *yaml.Node, at string) string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if p := duplicateKey(c, at); p != "" {
+				return p
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if p := duplicateKey(c, fmt.Sprintf("%s[%d]", at, i)); p != "" {
+				return p
+			}
+		}
+	case yaml.MappingNode:
+		var seen map[string]bool
+		if len(n.Content) > 16 {
+			seen = make(map[string]bool, len(n.Content)/2)
+		}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if IsMergeKey(k) {
+				continue
+			}
+			path := k.Value
+			if at != "" {
+				path = at + "." + k.Value
+			}
+			dup := false
+			if seen != nil {
+				dup, seen[k.Value] = seen[k.Value], true
+			} else {
+				for j := 0; j < i; j += 2 {
+					if n.Content[j].Value == k.Value && !IsMergeKey(n.Content[j]) {
+						dup = true
+						break
+					}
+				}
+			}
+			if dup {
+				return path
+			}
+			if p := duplicateKey(n.Content[i+1], path); p != "" {
+				return p
+			}
+		}
+	}
+	return ""
 }

@@ -55,3 +55,22 @@ func TestMergeFanOut(t *testing.T) {
 		t.Errorf("%d keys, want 60", got)
 	}
 }
+
+func TestDuplicateKey(t *testing.T) {
+	many := "a: 1\n"
+	for i := range 20 {
+		many += fmt.Sprintf("k%d: x\n", i)
+	}
+	for doc, want := range map[string]string{
+		"a: 1\nb: {c: 1, d: 2}\n":                   "",
+		"a: 1\na: 2\n":                              "a",
+		"s:\n  t: [{x: 1}, {y: 1, y: 2}]\n":         "s.t[1].y",
+		"data:\n  p.yml: a\n  q: b\n  p.yml: c\n":   "data.p.yml",
+		"b: &b {x: 1}\nc: {<<: *b, <<: *b, y: 1}\n": "",
+		many + "k7: again\n":                        "k7",
+	} {
+		if got := DuplicateKey(yaml.MustParse(doc).YNode()); got != want {
+			t.Errorf("DuplicateKey(%q) = %q, want %q", doc, got, want)
+		}
+	}
+}

@@ -1,0 +1,180 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
+	"github.com/kptdev/krm-functions-sdk/go/fn"
+	"sigs.k8s.io/kustomize/kyaml/kio"
+	"sigs.k8s.io/kustomize/kyaml/yaml"
+)
+
+// Limits on what the function reads, checked before any parser sees the bytes.
+const (
+	// maxInput bounds a ResourceList or Helm stream on stdin: five times the
+	// largest chart render we know (kube-prometheus-stack's CRDs, 5 MB) many
+	// times over, and far below what would exhaust a CI runner.
+	maxInput = 128 << 20
+	// maxConfigFile bounds post-render's --config file: a function config is a
+	// few hundred bytes.
+	maxConfigFile = 1 << 20
+)
+
+// readLimited reads r to its end, refusing more than limit bytes.
+func readLimited(r io.Reader, limit int64, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %v", what, err)
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d MiB, more than this function reads", what, limit>>20)
+	}
+	return b, nil
+}
+
+// runKRM is the KRM function contract on one ResourceList: the SDK's parser and
+// the processor, then the list written item by item (writeResourceList). The
+// SDK's fn.Run encodes the whole list as one YAML document, whose emitter keeps
+// every event of it: 1.5 GB for 10 MB of input. The output is the same bytes.
+func runKRM(in []byte) ([]byte, *fn.ResourceList, error) {
+	rl, err := fn.ParseResourceList(in)
+	if err != nil {
+		return nil, nil, explainParse(in, err)
+	}
+	ok, err := process(rl)
+	var out bytes.Buffer
+	out.Grow(len(in) + len(in)/8)
+	if werr := writeResourceList(&out, rl); werr != nil {
+		return nil, rl, werr
+	}
+	if err == nil && !ok {
+		err = errors.New("error: function failure")
+	}
+	return out.Bytes(), rl, err
+}
+
+// writeResourceList writes rl as the SDK's ResourceList.ToYAML does (items sorted
+// by apiVersion, kind, namespace and name; kyaml's encoder), but encodes each item
+// on its own, as the one element of a sequence: the text an element has in the
+// list, with the emitter's memory bounded by the largest item.
+func writeResourceList(w *bytes.Buffer, rl *fn.ResourceList) error {
+	sortItems(rl.Items)
+	w.WriteString("apiVersion: " + kio.ResourceListAPIVersion + "\nkind: " + kio.ResourceListKind + "\n")
+	if len(rl.Items) > 0 {
+		w.WriteString("items:\n")
+		for _, it := range rl.Items {
+			n := it.MoveToResourceNode().YNode()
+			if err := encode(w, &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{n}}); err != nil {
+				return err
+			}
+		}
+	}
+	// The function config and the results are small: the SDK writes them.
+	rest := &fn.ResourceList{FunctionConfig: rl.FunctionConfig, Results: rl.Results}
+	if rest.FunctionConfig == nil {
+		rest.FunctionConfig = fn.NewEmptyKubeObject()
+	}
+	b, err := rest.ToYAML()
+	if err != nil {
+		return err
+	}
+	// Past its apiVersion and kind lines, the same text the whole list would have.
+	head := "apiVersion: " + kio.ResourceListAPIVersion + "\nkind: " + kio.ResourceListKind + "\n"
+	w.Write(bytes.TrimPrefix(b, []byte(head)))
+	return nil
+}
+
+// sortItems sorts items as the SDK's ResourceList.Sort does, with the same
+// sort.Sort over the same keys (so the same order, ties included), each key
+// made once rather than on every comparison.
+func sortItems(items fn.KubeObjects) {
+	keys := make([]string, len(items))
+	for i, it := range items {
+		keys[i] = fmt.Sprintf("%s %s %s %s", it.GetAPIVersion(), it.GetKind(), it.GetNamespace(), it.GetName())
+	}
+	sort.Sort(byKey{items, keys})
+}
+
+type byKey struct {
+	items fn.KubeObjects
+	keys  []string
+}
+
+func (s byKey) Len() int           { return len(s.items) }
+func (s byKey) Less(i, j int) bool { return s.keys[i] < s.keys[j] }
+func (s byKey) Swap(i, j int) {
+	s.items[i], s.items[j] = s.items[j], s.items[i]
+	s.keys[i], s.keys[j] = s.keys[j], s.keys[i]
+}
+
+func encode(w io.Writer, n *yaml.Node) error {
+	e := yaml.NewEncoder(w)
+	if err := e.Encode(n); err != nil {
+		return err
+	}
+	return e.Close()
+}
+
+// explainParse turns the SDK's parse error into a sentence about the input: the
+// SDK names its own Go types ("wrong type, got: *internal.scalarVariant",
+// "unhandled node kind 8").
+func explainParse(in []byte, err error) error {
+	root, perr := yaml.Parse(string(in))
+	if perr != nil {
+		return fmt.Errorf("the input is not valid YAML: %s", clipMessage(perr.Error()))
+	}
+	if root.YNode().Kind != yaml.MappingNode {
+		return fmt.Errorf("the input is a YAML %s, not a ResourceList (a mapping with kind: ResourceList)", yamlnode.KindWord(root.YNode()))
+	}
+	if k := root.GetKind(); k != kio.ResourceListKind {
+		return fmt.Errorf("the input's kind is %q, not ResourceList: a KRM function reads a ResourceList (as kpt and kustomize send it); for a Helm stream, run it as `post-render`", clipMessage(k))
+	}
+	for _, f := range []struct {
+		name string
+		kind yaml.Kind
+	}{{"functionConfig", yaml.MappingNode}, {"items", yaml.SequenceNode}} {
+		v := yamlnode.Field(root.YNode(), f.name)
+		if v == nil || v.ShortTag() == yaml.NodeTagNull {
+			continue
+		}
+		if v = yamlnode.Deref(v); v.Kind != f.kind {
+			return fmt.Errorf("the ResourceList's %s must be a %s, got a %s", f.name, yamlnode.KindWord(&yaml.Node{Kind: f.kind}), yamlnode.KindWord(v))
+		}
+		if f.name == "items" {
+			for i, it := range v.Content {
+				if it = yamlnode.Deref(it); it.Kind != yaml.MappingNode {
+					return fmt.Errorf("the ResourceList's items[%d] must be a mapping (a Kubernetes object), got a %s", i, yamlnode.KindWord(it))
+				}
+			}
+		}
+	}
+	// Something else the SDK refused: its words, without its Go type names.
+	msg := err.Error()
+	if i := strings.Index(msg, ", got: *"); i >= 0 {
+		msg = msg[:i]
+	}
+	return fmt.Errorf("the input is not a ResourceList this function can read: %s", clipMessage(msg))
+}
+
+// maxQuoted bounds how much of the user's input one message quotes.
+const maxQuoted = 300
+
+// clipMessage cuts s to maxQuoted bytes (at a rune boundary), saying how much
+// was left out.
+func clipMessage(s string) string {
+	if len(s) <= maxQuoted {
+		return s
+	}
+	cut := maxQuoted
+	for cut > 0 && !utf8RuneStart(s[cut]) {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes more)", s[:cut], len(s)-cut)
+}
+
+func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
