@@ -50,9 +50,9 @@ func postRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
 		return 2
 	}
-	in, err := io.ReadAll(stdin)
+	in, err := readLimited(stdin, maxInput, "stdin")
 	if err != nil {
-		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: reading stdin: %v\n", err)
+		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
 		return 1
 	}
 	write, err := renderStream(in, fc, stderr)
@@ -340,7 +340,12 @@ func postRenderConfig(file string, flat map[string]string) (*yaml.RNode, error) 
 		return nil, fmt.Errorf("give either --config or key=value settings, not both")
 	}
 	if file != "" {
-		b, err := os.ReadFile(file)
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		b, err := readLimited(f, maxConfigFile, file)
 		if err != nil {
 			return nil, err
 		}
