@@ -146,7 +146,7 @@ func TestBadInput(t *testing.T) {
 		{"named container missing", deploy + "---\n" + configMap, cfg("  target:\n    container: server\n"),
 			"Deployment/mon/prom", "spec.template.spec.containers", `no container named "server" (spec.target.container); containers: prometheus`},
 		{"config.file outside mounts", strings.Replace(deploy, "/etc/prometheus/prometheus.yml", "/config/p.yml", 1) + "---\n" + configMap, "",
-			"Deployment/mon/prom", "spec.template.spec.containers", `container "prometheus" passes --config.file=/config/p.yml, but no volumeMount of that container contains /config/p.yml`},
+			"Deployment/mon/prom", "spec.template.spec.containers[0]", `container "prometheus" passes --config.file=/config/p.yml, but no volumeMount of that container contains /config/p.yml`},
 		{"plain pod jobs of different scopes", deploy + "---\n" + strings.Replace(configMap, "scrape_configs: []", `scrape_configs:
     - job_name: a
       kubernetes_sd_configs: [{role: pod, namespaces: {names: [a]}}]
@@ -156,7 +156,7 @@ func TestBadInput(t *testing.T) {
       relabel_configs: [{source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], action: keep, regex: "true"}]`, 1), "",
 			"ConfigMap/mon/prom-config", "data.prometheus.yml", `scrape_configs[1].kubernetes_sd_configs: the plain pod jobs "a" and "b" discover pods in different scopes`},
 		{"config file named by a variable from valueFrom", strings.Replace(strings.Replace(deploy, "/etc/prometheus/prometheus.yml", "$(CONFIG)", 1), "        volumeMounts:", "        env: [{name: CONFIG, valueFrom: {fieldRef: {fieldPath: metadata.name}}}]\n        volumeMounts:", 1) + "---\n" + configMap, "",
-			"Deployment/mon/prom", "spec.template.spec.containers", `names its config file with $(CONFIG), whose value comes from env[0].valueFrom`},
+			"Deployment/mon/prom", "spec.template.spec.containers[0]", `names its config file with $(CONFIG), whose value comes from env[0].valueFrom`},
 		{"scrape_config_files in another directory", deploy + "---\n" + strings.Replace(configMap, "scrape_configs: []", "scrape_config_files: [/etc/jobs/*.yml]\n    scrape_configs: []", 1), "",
 			"ConfigMap/mon/prom-config", "data.prometheus.yml", `scrape_config_files[0]: "/etc/jobs/*.yml" is not a file of the directory /etc/prometheus`},
 		{"an Alloy config with no pod pipeline", alloyDeploy("    prometheus.remote_write \"mimir\" {\n      endpoint {\n        url = \"http://mimir/api/v1/push\"\n      }\n    }\n"), "",
@@ -314,10 +314,12 @@ func TestBadInput(t *testing.T) {
 func TestUnreadableInput(t *testing.T) {
 	t.Parallel()
 	for name, c := range map[string]struct{ in, msg string }{
-		"malformed YAML":         {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: [\n", "failed to parse input bytes"},
-		"not a ResourceList":     {deploy, `input was of unexpected kind "Deployment"; expected ResourceList`},
-		"empty input":            {"", "failed to parse input bytes"},
-		"items is not a list":    {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: {a: b}\n", "failed when tried to get items"},
+		"malformed YAML":         {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: [\n", "the input is not valid YAML: yaml: line 3"},
+		"not a ResourceList":     {deploy, `the input's kind is "Deployment", not ResourceList`},
+		"empty input":            {"", "the input is empty"},
+		"items is not a list":    {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: {a: b}\n", "the ResourceList's items must be a list, got a mapping"},
+		"an item is a scalar":    {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: [1]\n", "the ResourceList's items[0] must be a mapping"},
+		"config is a scalar":     {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nfunctionConfig: 1\n", "the ResourceList's functionConfig must be a mapping, got a scalar"},
 		"ResourceList, no items": {"apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n", "no scraper workload found"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -28,7 +28,12 @@ func process(rl *fn.ResourceList) (bool, error) {
 		cfgNode = rl.FunctionConfig.CopyToResourceNode()
 	}
 	fail := func(err error) (bool, error) {
-		for _, e := range krmerr.Split(err) {
+		errs := krmerr.Split(err)
+		for i, e := range errs {
+			if i == maxErrors {
+				rl.Results = append(rl.Results, &fn.Result{Severity: fn.Error, Message: fmt.Sprintf("and %d more errors like these, not listed", len(errs)-i)})
+				break
+			}
 			rl.Results = append(rl.Results, errorResult(e, cfgNode))
 		}
 		return false, nil
@@ -77,7 +82,7 @@ func process(rl *fn.ResourceList) (bool, error) {
 		if n.Warn {
 			severity = fn.Warning
 		}
-		rl.Results = append(rl.Results, &fn.Result{Severity: severity, Message: n.Message, ResourceRef: resultRef(n.Ref), Field: &fn.Field{Path: n.Field}})
+		rl.Results = append(rl.Results, &fn.Result{Severity: severity, Message: clipResult(n.Message), ResourceRef: resultRef(n.Ref), Field: &fn.Field{Path: n.Field}})
 	}
 	return true, nil
 }
@@ -144,12 +149,12 @@ func assumedVersion(v string) string {
 // errorResult reports err; an error about the function config names the config
 // (when there is one) as its resource.
 func errorResult(err error, cfgNode *yaml.RNode) *fn.Result {
-	r := &fn.Result{Severity: fn.Error, Message: err.Error()}
+	r := &fn.Result{Severity: fn.Error, Message: clipResult(err.Error())}
 	var e *krmerr.Error
 	if !errors.As(err, &e) {
 		return r
 	}
-	r.Message = e.Message
+	r.Message = clipResult(e.Message)
 	ref := e.Ref
 	if ref == nil && e.Config {
 		ref = krmerr.RefOf(cfgNode)
@@ -159,6 +164,21 @@ func errorResult(err error, cfgNode *yaml.RNode) *fn.Result {
 		r.Field = &fn.Field{Path: e.Field}
 	}
 	return r
+}
+
+// maxResultMessage bounds one result's message: each quotes the user's values
+// clipped (krmerr.Clip), and this is the net under them.
+const maxResultMessage = 4 << 10
+
+func clipResult(m string) string {
+	if len(m) <= maxResultMessage {
+		return m
+	}
+	cut := maxResultMessage
+	for cut > 0 && m[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return m[:cut] + fmt.Sprintf("… (%d bytes more)", len(m)-cut)
 }
 
 func resultRef(r *krmerr.Ref) *fn.ResourceRef {

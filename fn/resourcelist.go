@@ -124,6 +124,9 @@ func encode(w io.Writer, n *yaml.Node) error {
 // SDK names its own Go types ("wrong type, got: *internal.scalarVariant",
 // "unhandled node kind 8").
 func explainParse(in []byte, err error) error {
+	if len(bytes.TrimSpace(in)) == 0 {
+		return errors.New("the input is empty: a KRM function reads a ResourceList on stdin (as kpt and kustomize send it)")
+	}
 	root, perr := yaml.Parse(string(in))
 	if perr != nil {
 		return fmt.Errorf("the input is not valid YAML: %s", clipMessage(perr.Error()))

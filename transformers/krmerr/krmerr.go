@@ -124,3 +124,19 @@ func Split(err error) []error {
 	}
 	return []error{err}
 }
+
+// MaxQuoted bounds how much of one value of the user's a message quotes.
+const MaxQuoted = 200
+
+// Clip is s cut to MaxQuoted bytes (at a UTF-8 boundary), saying how much was
+// left out: a message quotes the user's input, never repeats it whole.
+func Clip(s string) string {
+	if len(s) <= MaxQuoted {
+		return s
+	}
+	cut := MaxQuoted
+	for cut > 0 && s[cut]&0xC0 == 0x80 {
+		cut--
+	}
+	return fmt.Sprintf("%s… (%d bytes more)", s[:cut], len(s)-cut)
+}

@@ -9,65 +9,126 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
 
+// maxExpanded bounds a value after $(VAR) expansion. The kubelet sets no bound,
+// but a config file path is at most PATH_MAX (4 KiB) long, and variables that
+// name earlier ones twice double at each step: past this, the value is refused
+// rather than built.
+const maxExpanded = 64 << 10
+
+// environ is the environment the kubelet gives container c before it starts
+// it (pkg/kubelet's makeEnvironmentVariables): envFrom first, each source
+// overriding the ones before it, then env in order, each value expanded
+// against the variables defined before it (an env value is expanded once, when
+// it is defined, and never again). Values are worked out only when asked for,
+// and each once.
+type environ struct {
+	ix    *Index
+	ns    string
+	field string // the container's field, for errors
+	what  string // what is expanded, for errors ("--config.file=$(CFG)")
+	c     corev1.Container
+	memo  map[int]envValue
+}
+
+// envValue is one variable's value, or why the manifests cannot tell it.
+type envValue struct {
+	value string
+	known bool
+	err   error
+}
+
 // expandVars expands $(VAR) in an argument of container c as the kubelet does
-// before it starts the container (its forked expansion package): $$ is a literal
-// $, $(VAR) the value of the container's variable VAR, and a $(VAR) it has no
-// variable for stays as written. The values come from c's env (a literal value)
-// or from a ConfigMap of its envFrom that is in the list; a variable whose value
-// the manifests do not hold (valueFrom, a Secret, an object not in the list) is an
-// error that says to name the config with spec.scrapeConfig.
-func (ix *Index) expandVars(arg, ns string, c corev1.Container) (string, error) {
-	if !strings.Contains(arg, "$") {
-		return arg, nil
+// (its forked expansion package, k8s.io/kubernetes/third_party/forked/golang/
+// expansion): $$ is a literal $, $(VAR) the value of the container's variable
+// VAR, and a $(VAR) it has no variable for stays as written, as does a $( that
+// is never closed. A variable whose value the manifests do not hold (valueFrom,
+// a Secret, an object not in the list) is an error that says to name the
+// config with spec.scrapeConfig; field names the container in it, and what the
+// argument.
+func (ix *Index) expandVars(arg, ns, field, what string, c corev1.Container) (string, error) {
+	e := &environ{ix: ix, ns: ns, field: field, what: what, c: c, memo: map[int]envValue{}}
+	return e.expand(arg, len(c.Env))
+}
+
+// expand is the kubelet's Expand of s, its variables those env[:before]
+// and envFrom define.
+func (e *environ) expand(s string, before int) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
 	}
 	var out strings.Builder
-	for i := 0; i < len(arg); i++ {
-		if arg[i] != '$' || i+1 >= len(arg) {
-			out.WriteByte(arg[i])
+	for i := 0; i < len(s); i++ {
+		if s[i] != '$' || i+1 >= len(s) {
+			out.WriteByte(s[i])
 			continue
 		}
-		switch arg[i+1] {
+		switch s[i+1] {
 		case '$':
 			out.WriteByte('$')
 			i++
-			continue
 		case '(':
-			end := strings.IndexByte(arg[i+2:], ')')
+			end := strings.IndexByte(s[i+2:], ')')
 			if end < 0 {
-				out.WriteByte('$')
-				continue
+				out.WriteString("$(")
+				i++
+				break
 			}
-			name := arg[i+2 : i+2+end]
-			v, known, err := ix.envValue(name, ns, c)
-			if err != nil {
-				return "", err
+			name := s[i+2 : i+2+end]
+			v := e.lookup(name, before)
+			if v.err != nil {
+				return "", v.err
 			}
-			if known {
-				out.WriteString(v)
+			if v.known {
+				out.WriteString(v.value)
 			} else {
-				out.WriteString(arg[i : i+3+end])
+				out.WriteString(s[i : i+3+end])
 			}
 			i += 2 + end
-			continue
+		default:
+			out.WriteByte('$')
+			out.WriteByte(s[i+1])
+			i++
 		}
-		out.WriteByte('$')
+		if out.Len() > maxExpanded {
+			return "", krmerr.Errorf(e.field, "container %q passes %s, which expands to more than %d KiB once the kubelet expands its $(VAR)s (%s does); no config file path is that long: set spec.scrapeConfig to name the object and key holding the scrape config", e.c.Name, krmerr.Clip(e.what), maxExpanded>>10, krmerr.Clip(s))
+		}
 	}
 	return out.String(), nil
 }
 
-// envValue is the value container c gives variable name, as the kubelet builds
-// the environment: envFrom first, then env (a later definition wins).
-func (ix *Index) envValue(name, ns string, c corev1.Container) (string, bool, error) {
-	for i := len(c.Env) - 1; i >= 0; i-- {
-		e := c.Env[i]
-		if e.Name != name {
-			continue
+// lookup is the value of variable name as env[:before] and envFrom define it: the
+// last of those env entries of that name, else the last envFrom source that
+// has it.
+func (e *environ) lookup(name string, before int) envValue {
+	for i := before - 1; i >= 0; i-- {
+		if e.c.Env[i].Name == name {
+			return e.env(i)
 		}
-		if e.ValueFrom != nil {
-			return "", false, krmerr.Errorf("spec.containers", "container %q names its config file with $(%s), whose value comes from env[%d].valueFrom, which the manifests do not hold; set spec.scrapeConfig to name the object and key holding the scrape config", c.Name, name, i)
-		}
-		return e.Value, true, nil
 	}
+	return e.fromEnvFrom(name)
+}
+
+// env is the value of env[i], expanded against the variables before it.
+func (e *environ) env(i int) envValue {
+	if v, ok := e.memo[i]; ok {
+		return v
+	}
+	ev := e.c.Env[i]
+	var v envValue
+	if ev.ValueFrom != nil {
+		v.err = krmerr.Errorf(e.field, "container %q names its config file with $(%s), whose value comes from env[%d].valueFrom, which the manifests do not hold; set spec.scrapeConfig to name the object and key holding the scrape config", e.c.Name, krmerr.Clip(ev.Name), i)
+	} else {
+		v.value, v.err = e.expand(ev.Value, i)
+		v.known = v.err == nil
+	}
+	e.memo[i] = v
+	return v
+}
+
+// fromEnvFrom is the value envFrom gives name: the last source defining it
+// wins. Its values are not expanded (the kubelet takes them as they are).
+func (e *environ) fromEnvFrom(name string) envValue {
+	c := e.c
 	for i := len(c.EnvFrom) - 1; i >= 0; i-- {
 		src := c.EnvFrom[i]
 		key, ok := strings.CutPrefix(name, src.Prefix)
@@ -75,26 +136,28 @@ func (ix *Index) envValue(name, ns string, c corev1.Container) (string, bool, er
 			continue
 		}
 		if src.ConfigMapRef == nil {
-			return "", false, krmerr.Errorf("spec.containers", "container %q names its config file with $(%s), which envFrom[%d] may define from a Secret the function does not read; set spec.scrapeConfig to name the object and key holding the scrape config", c.Name, name, i)
+			return envValue{err: krmerr.Errorf(e.field, "container %q names its config file with $(%s), which envFrom[%d] may define from a Secret the function does not read; set spec.scrapeConfig to name the object and key holding the scrape config", c.Name, krmerr.Clip(name), i)}
 		}
-		j, err := ix.Lookup("ConfigMap", ns, src.ConfigMapRef.Name)
+		j, err := e.ix.Lookup("ConfigMap", e.ns, src.ConfigMapRef.Name)
 		if err != nil {
-			return "", false, err
+			return envValue{err: err}
 		}
 		if j < 0 {
-			return "", false, krmerr.Errorf("spec.containers", "container %q names its config file with $(%s), which envFrom[%d] may define from ConfigMap %q; it is not in the list of resources (include it, or set spec.scrapeConfig)", c.Name, name, i, src.ConfigMapRef.Name)
+			return envValue{err: krmerr.Errorf(e.field, "container %q names its config file with $(%s), which envFrom[%d] may define from ConfigMap %q; it is not in the list of resources (include it, or set spec.scrapeConfig)", c.Name, krmerr.Clip(name), i, src.ConfigMapRef.Name)}
 		}
-		if v, err := ix.Items[j].Pipe(yaml.Lookup("data", key)); err == nil && v != nil {
-			return yaml.GetValue(v), true, nil
+		if v, err := e.ix.Items[j].Pipe(yaml.Lookup("data", key)); err == nil && v != nil {
+			return envValue{value: yaml.GetValue(v), known: true}
 		}
 	}
-	return "", false, nil
+	return envValue{}
 }
 
 // unexpanded says what is left of a $(VAR) the container does not define.
 func unexpanded(p string) string {
 	if i := strings.Index(p, "$("); i >= 0 {
-		return fmt.Sprintf(" (the kubelet leaves %s as written: the container defines no such variable)", p[i:i+strings.IndexByte(p[i:], ')')+1])
+		if j := strings.IndexByte(p[i:], ')'); j >= 0 {
+			return fmt.Sprintf(" (the kubelet leaves %s as written: the container defines no such variable)", krmerr.Clip(p[i:i+j+1]))
+		}
 	}
 	return ""
 }

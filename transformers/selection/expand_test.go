@@ -1,6 +1,7 @@
 package selection
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -32,12 +33,54 @@ func TestExpandVars(t *testing.T) {
 		"/plain/$":              "/plain/$",
 		"$(unclosed":            "$(unclosed",
 	} {
-		got, err := ix.expandVars(in, "mon", c)
+		got, err := ix.expandVars(in, "mon", "spec.containers[0]", "--config.file", c)
 		if err != nil || got != want {
 			t.Errorf("%s: %q, %v; want %q", in, got, err, want)
 		}
 	}
-	if _, err := ix.expandVars("$(POD_IP)", "mon", c); err == nil || !strings.Contains(err.Error(), "valueFrom") || !strings.Contains(err.Error(), "spec.scrapeConfig") {
+	if _, err := ix.expandVars("$(POD_IP)", "mon", "spec.containers[0]", "--config.file", c); err == nil || !strings.Contains(err.Error(), "valueFrom") || !strings.Contains(err.Error(), "spec.scrapeConfig") {
 		t.Errorf("a variable from valueFrom: %v", err)
+	}
+}
+
+// TestExpandVarsAsTheKubelet: env values are expanded when they are defined,
+// against the variables before them (envFrom, then earlier env entries); a
+// later definition does not reach back; expansions that double at each step are
+// refused past the bound instead of built.
+func TestExpandVarsAsTheKubelet(t *testing.T) {
+	ix, err := NewIndex(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(kv ...string) []corev1.EnvVar {
+		var out []corev1.EnvVar
+		for i := 0; i+1 < len(kv); i += 2 {
+			out = append(out, corev1.EnvVar{Name: kv[i], Value: kv[i+1]})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		env       []corev1.EnvVar
+		arg, want string
+	}{
+		{env("DIR", "/etc/prometheus", "CFG", "$(DIR)/prometheus.yml"), "$(CFG)", "/etc/prometheus/prometheus.yml"},
+		{env("CFG", "$(DIR)/prometheus.yml", "DIR", "/etc/prometheus"), "$(CFG)", "$(DIR)/prometheus.yml"},
+		{env("A", "x", "A", "$(A)y"), "$(A)", "xy"},
+		{env("A", "$$(B)", "B", "b"), "$(A)", "$(B)"},
+		{env("A", "a$"), "$(A)$", "a$$"},
+		{env("A", "$x"), "$(A)", "$x"},
+	} {
+		got, err := ix.expandVars(c.arg, "mon", "spec.containers[0]", "--config.file", corev1.Container{Name: "p", Env: c.env})
+		if err != nil || got != c.want {
+			t.Errorf("%v %s: %q, %v; want %q", c.env, c.arg, got, err, c.want)
+		}
+	}
+	kv := []string{"V0", strings.Repeat("x", 1000)}
+	for i := 1; i <= 60; i++ {
+		kv = append(kv, fmt.Sprintf("V%d", i), fmt.Sprintf("$(V%d)$(V%d)", i-1, i-1))
+	}
+	_, err = ix.expandVars("$(V60)", "mon", "spec.containers[0]", "--config.file", corev1.Container{Name: "p", Env: env(kv...)})
+	if err == nil || !strings.Contains(err.Error(), "spec.containers[0]") || len(err.Error()) > 1000 {
+		t.Errorf("a doubling expansion: %v", err)
 	}
 }

@@ -393,6 +393,23 @@ func mayRunScraper(n *yaml.RNode) bool {
 	return false
 }
 
+// containerField is the field of the container named name in the pod template
+// tpl ("spec.containers[1]"), for messages; "spec.containers" when it is not found.
+func containerField(tpl *yaml.RNode, name string) string {
+	for _, list := range []string{"containers", "initContainers"} {
+		l, _ := tpl.Pipe(yaml.Lookup("spec", list))
+		if l == nil || l.YNode().Kind != yaml.SequenceNode {
+			continue
+		}
+		for i, el := range l.YNode().Content {
+			if yamlnode.Value(el, "name") == name {
+				return fmt.Sprintf("spec.%s[%d]", list, i)
+			}
+		}
+	}
+	return "spec.containers"
+}
+
 // scraperOf is the row of the scraper table that container c runs.
 func scraperOf(c corev1.Container) (scrapers.Scraper, bool) {
 	for _, s := range scrapers.Table {
@@ -439,7 +456,8 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container
 	if !hasFlag {
 		return ix.fallback(ns, c, vols, row)
 	}
-	p, err := ix.expandVars(flag, ns, c)
+	field := containerField(tpl, c.Name)
+	p, err := ix.expandVars(flag, ns, field, row.Passes(flag), c)
 	if err != nil {
 		return Source{}, err
 	}
@@ -452,13 +470,13 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container
 		p = path.Join(wd, p)
 	}
 	p = path.Clean(p)
-	what := fmt.Sprintf("container %q passes %s", c.Name, row.Passes(flag))
+	what := fmt.Sprintf("container %q passes %s", c.Name, krmerr.Clip(row.Passes(flag)))
 	if expanded != flag {
-		what += " (" + expanded + " once the kubelet expands it)"
+		what += " (" + krmerr.Clip(expanded) + " once the kubelet expands it)"
 	}
 	mount := mountOf(c, p)
 	if mount == nil {
-		return Source{}, krmerr.Errorf("spec.containers", "%s, but no volumeMount of that container contains %s%s; mount the ConfigMap there or set spec.scrapeConfig", what, p, unexpanded(p))
+		return Source{}, krmerr.Errorf(field, "%s, but no volumeMount of that container contains %s%s; mount the ConfigMap there or set spec.scrapeConfig", what, krmerr.Clip(p), unexpanded(p))
 	}
 	rel := strings.TrimPrefix(strings.TrimPrefix(p, path.Clean(mount.MountPath)), "/")
 	if mount.SubPath != "" {
