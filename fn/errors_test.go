@@ -124,7 +124,7 @@ func TestBadInput(t *testing.T) {
 		{"unknown config field", deploy + "---\n" + configMap, cfg("  istio:\n    verison: \"1.28\"\n"),
 			"PrometheusMTLS/x", "spec.istio.verison", "unknown field (see `istio-prometheus-mtls --help` for the API)"},
 		{"wrong type", deploy + "---\n" + configMap, cfg("  istio:\n    nativeSidecar: yes please\n"),
-			"PrometheusMTLS/x", "spec.istio.nativeSidecar", "wrong type: got a string, want a bool"},
+			"PrometheusMTLS/x", "spec.istio.nativeSidecar", "wrong type: got a string, want a boolean"},
 		{"invalid resource quantity", deploy + "---\n" + configMap, cfg("  istio:\n    resources: {limits: {cpu: lots}}\n"),
 			"PrometheusMTLS/x", "spec.istio.resources.limits.cpu", `quantity "lots" is not valid: quantities must match the regular expression`},
 		{"unquoted version", deploy + "---\n" + configMap, cfg("  istio:\n    version: 1.30\n"),

@@ -503,7 +503,7 @@ func checkQuantities(node *kyaml.RNode) error {
 func decodeError(b []byte, err error) error {
 	var te *json.UnmarshalTypeError
 	if errors.As(json.Unmarshal(b, &PrometheusMTLS{}), &te) && te.Field != "" {
-		return fieldErr(te.Field, "wrong type: got a %s, want a %s", te.Value, te.Type)
+		return fieldErr(te.Field, "%s", krmerr.WrongType(te))
 	}
 	return fieldErr("", "cannot decode functionConfig: %v", err)
 }

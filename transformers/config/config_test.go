@@ -128,7 +128,7 @@ func TestErrors(t *testing.T) {
 		"  scrapeJob: {excludeFrom: [kubernetes-pods-istio-secure]}": "names the secure job",
 		"  scrapeConfig: {kind: Pod, name: x}":                       "spec.scrapeConfig.kind: must be ConfigMap or Secret",
 		"  scrapeConfig: {kind: Secret}":                             "spec.scrapeConfig.name: must not be empty",
-		"  target:\n    matchLabels: [a]":                            "spec.target.matchLabels: wrong type: got a array",
+		"  target:\n    matchLabels: [a]":                            "spec.target.matchLabels: wrong type: got a list, want a mapping",
 		"  istio:\n    resources: {requests: {cpu: lots}}":           `spec.istio.resources.requests.cpu: quantity "lots" is not valid`,
 	} {
 		_, err := parse(t, head+spec+"\n")

@@ -3,8 +3,10 @@
 package krmerr
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -139,4 +141,47 @@ func Clip(s string) string {
 		cut--
 	}
 	return fmt.Sprintf("%s… (%d bytes more)", s[:cut], len(s)-cut)
+}
+
+// WrongType words a JSON decoder's type error for a user: what the value is and
+// what the field wants, in YAML's words ("got a list, want a mapping"), never a
+// Go type's name.
+func WrongType(te *json.UnmarshalTypeError) string {
+	return fmt.Sprintf("wrong type: got %s, want %s", jsonWord(te.Value), typeWord(te.Type))
+}
+
+// jsonWord names a JSON value's kind as YAML calls it ("object": mapping).
+func jsonWord(v string) string {
+	switch v {
+	case "object":
+		return "a mapping"
+	case "array":
+		return "a list"
+	case "number":
+		return "a number"
+	case "bool":
+		return "a boolean"
+	}
+	return "a " + v
+}
+
+// typeWord names what a Go type reads, in YAML's words, never the Go name.
+func typeWord(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Map, reflect.Struct:
+		return "a mapping"
+	case reflect.Pointer:
+		return typeWord(t.Elem())
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "a value of another type"
 }

@@ -58,7 +58,7 @@ func Volumes(template *yaml.RNode) ([]corev1.Volume, error) {
 
 // decodeList reads spec.<list> of a pod template into core/v1 values the way
 // the API server reads JSON (case-sensitive field names, unknown fields ignored);
-// a value of the wrong type names its field.
+// a value of the wrong type names its field, element by element.
 func decodeList[T any](template *yaml.RNode, list string) ([]T, error) {
 	field := "spec." + list
 	n, err := template.Pipe(yaml.Lookup("spec", list))
@@ -66,21 +66,36 @@ func decodeList[T any](template *yaml.RNode, list string) ([]T, error) {
 		return nil, err
 	}
 	if n.YNode().Kind != yaml.SequenceNode {
-		return nil, krmerr.Errorf(field, "must be a list")
+		return nil, krmerr.Errorf(field, "must be a list, got a %s", yamlnode.KindWord(n.YNode()))
 	}
-	b, err := n.MarshalJSON()
-	if err != nil {
-		return nil, krmerr.Errorf(field, "%v", err)
-	}
-	var out []T
-	if err := kjson.UnmarshalCaseSensitivePreserveInts(b, &out); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			return nil, krmerr.Errorf(field+"[]."+te.Field, "wrong type: got a %s, want a %s", te.Value, te.Type)
+	out := make([]T, len(n.YNode().Content))
+	for i, el := range n.YNode().Content {
+		at := fmt.Sprintf("%s[%d]", field, i)
+		b, err := yaml.NewRNode(el).MarshalJSON()
+		if err != nil {
+			return nil, krmerr.Errorf(at, "cannot be read: %s", krmerr.Clip(err.Error()))
 		}
-		return nil, krmerr.Errorf(field, "%v", err)
+		if err := kjson.UnmarshalCaseSensitivePreserveInts(b, &out[i]); err != nil {
+			var te *json.UnmarshalTypeError
+			if errors.As(err, &te) {
+				if te.Field != "" {
+					at += "." + te.Field
+				}
+				return nil, krmerr.Errorf(at, "%s", krmerr.WrongType(te))
+			}
+			return nil, krmerr.Errorf(at, "cannot be read: %s", goFree(err))
+		}
 	}
 	return out, nil
+}
+
+// goFree is err's message for a user: a decoder's mention of Go types becomes
+// a plain sentence.
+func goFree(err error) string {
+	if m := err.Error(); !strings.Contains(m, "Go ") && !strings.Contains(m, "json: ") {
+		return krmerr.Clip(m)
+	}
+	return "a value has the wrong type or form"
 }
 
 // toNode turns a Kubernetes API value into a block-style YAML node. encoding/json

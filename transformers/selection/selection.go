@@ -5,6 +5,7 @@
 package selection
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"path"
@@ -250,7 +251,7 @@ func (ix *Index) SelectWorkload(t config.Target) (Workload, error) {
 			continue
 		}
 		c, err := workloadContainer(n, t.Container)
-		if err != nil && !explicit {
+		if err != nil && !explicit && !errors.As(err, new(malformed)) {
 			continue
 		}
 		matched = append(matched, describe(n))
@@ -321,15 +322,25 @@ func workloadContainer(n *yaml.RNode, name string) (corev1.Container, error) {
 		return corev1.Container{}, err
 	}
 	c, err := prometheusContainer(tpl, name)
+	if m := (malformed{}); errors.As(err, &m) {
+		return c, malformed{krmerr.Prefix(field, m.error)}
+	}
 	return c, krmerr.Prefix(field, err)
 }
+
+// malformed is a pod template whose containers cannot be read (a field of the
+// wrong type): a workload that looks like a scraper (mayRunScraper) and has one
+// is reported with the field, not passed over as "no scraper found".
+type malformed struct{ error }
+
+func (m malformed) Unwrap() error { return m.error }
 
 // prometheusContainer returns the container named name, or the one Prometheus
 // server container of the pod template.
 func prometheusContainer(tpl *yaml.RNode, name string) (corev1.Container, error) {
 	cs, err := podtemplate.Containers(tpl, "containers")
 	if err != nil {
-		return corev1.Container{}, err
+		return corev1.Container{}, malformed{err}
 	}
 	var names []string
 	for _, c := range cs {
