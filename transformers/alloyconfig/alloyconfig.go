@@ -57,6 +57,9 @@ type scope struct {
 }
 
 func parse(text string) (*file, error) {
+	if err := checkNesting(text); err != nil {
+		return nil, err
+	}
 	f, err := parser.ParseFile("config.alloy", []byte(text))
 	if err != nil {
 		return nil, krmerr.Errorf("", "is not a valid Alloy configuration: %v", err)
@@ -447,4 +450,64 @@ func text(b *builder.Block) string {
 		}
 	}
 	return strings.Join(lines, "\n")
+}
+
+// Limits checked before Grafana's parser sees a configuration: it descends
+// recursively, one Go stack frame per level of nesting, so a file nested a few
+// hundred thousand deep exhausts the stack (a fatal error, not an error value).
+const (
+	// maxNesting is far above any configuration Alloy's documentation shows
+	// (blocks within blocks, a list of objects: under ten).
+	maxNesting = 256
+	// maxConfigSize: Kubernetes keeps no object larger than 1.5 MiB.
+	maxConfigSize = 8 << 20
+)
+
+// checkNesting refuses a configuration nested past maxNesting (blocks, lists,
+// objects, parentheses; string literals and comments skipped as Alloy's scanner
+// skips them) or larger than maxConfigSize.
+func checkNesting(text string) error {
+	if len(text) > maxConfigSize {
+		return krmerr.Errorf("", "is %d MiB, larger than the %d MiB this function reads of an Alloy configuration", len(text)>>20, maxConfigSize>>20)
+	}
+	depth, line := 0, 1
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; c {
+		case '\n':
+			line++
+		case '"':
+			for i++; i < len(text) && text[i] != '"' && text[i] != '\n'; i++ {
+				if text[i] == '\\' {
+					i++
+				}
+			}
+		case '`':
+			for i++; i < len(text) && text[i] != '`'; i++ {
+				if text[i] == '\n' {
+					line++
+				}
+			}
+		case '/':
+			if i+1 < len(text) && text[i+1] == '/' {
+				for i < len(text) && text[i] != '\n' {
+					i++
+				}
+				i-- // the newline is counted above
+			} else if i+1 < len(text) && text[i+1] == '*' {
+				for i += 2; i+1 < len(text) && (text[i] != '*' || text[i+1] != '/'); i++ {
+					if text[i] == '\n' {
+						line++
+					}
+				}
+				i++
+			}
+		case '{', '[', '(':
+			if depth++; depth > maxNesting {
+				return krmerr.Errorf("", "is nested more than %d deep at line %d (blocks, lists and objects within each other); no Alloy configuration needs that, and Alloy's parser would exhaust its stack on it", maxNesting, line)
+			}
+		case '}', ']', ')':
+			depth--
+		}
+	}
+	return nil
 }

@@ -100,3 +100,17 @@ func TestBad(t *testing.T) {
 		}
 	}
 }
+
+// TestNestingLimit: a configuration nested past the limit is refused before
+// Grafana's parser runs (600,000 deep overflowed its stack); brackets in
+// strings and comments do not count, and real nesting passes.
+func TestNestingLimit(t *testing.T) {
+	deep := "x = " + strings.Repeat("[", 600_000) + strings.Repeat("]", 600_000) + "\n"
+	if err := checkNesting(deep); err == nil || !strings.Contains(err.Error(), "nested more than 256 deep at line 1") {
+		t.Errorf("600,000 deep: %v", err)
+	}
+	ok := "// [[[[ {{{{\n/* (((( */ a = \"[[[[\\\"{{{{\" \nb = `((((\n[[[[`\nc { d { e = [{f = (1)}] } }\n" + strings.Repeat("[", 200) + strings.Repeat("]", 200)
+	if err := checkNesting(ok); err != nil {
+		t.Errorf("within the limit: %v", err)
+	}
+}

@@ -242,6 +242,9 @@ func Additions(o Options) (jobs, rules string, err error) {
 // additionalScrapeConfigs.
 func EditJobList(doc string, o Options) (string, Report, error) {
 	var root *yaml.RNode
+	if err := tooLarge(doc); err != nil {
+		return "", Report{}, err
+	}
 	if strings.TrimSpace(doc) == "" {
 		root = yaml.NewRNode(&yaml.Node{Kind: yaml.SequenceNode})
 	} else {
@@ -280,7 +283,21 @@ func checkLayout(root *yaml.RNode, s scrapers.Scraper) error {
 		s.Name, strings.Join(foreign, ", "), s.Name, strings.Join(s.TopLevel, ", "), s.Name)
 }
 
+// maxConfigSize bounds a configuration read: Kubernetes keeps no object larger
+// than 1.5 MiB, and a YAML parser's memory grows with its input.
+const maxConfigSize = 8 << 20
+
+func tooLarge(doc string) error {
+	if len(doc) > maxConfigSize {
+		return krmerr.Errorf("", "is %d MiB, larger than the %d MiB this function reads of a scrape configuration", len(doc)>>20, maxConfigSize>>20)
+	}
+	return nil
+}
+
 func parse(doc string) (*yaml.RNode, error) {
+	if err := tooLarge(doc); err != nil {
+		return nil, err
+	}
 	if strings.TrimSpace(doc) == "" {
 		return yaml.NewRNode(&yaml.Node{Kind: yaml.MappingNode}), nil
 	}
