@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"sort"
+	"sync"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
@@ -67,11 +69,8 @@ func writeResourceList(w *bytes.Buffer, rl *fn.ResourceList) error {
 	w.WriteString("apiVersion: " + kio.ResourceListAPIVersion + "\nkind: " + kio.ResourceListKind + "\n")
 	if len(rl.Items) > 0 {
 		w.WriteString("items:\n")
-		for _, it := range rl.Items {
-			n := it.MoveToResourceNode().YNode()
-			if err := encode(w, &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{n}}); err != nil {
-				return err
-			}
+		if err := encodeItems(w, rl.Items); err != nil {
+			return err
 		}
 	}
 	// The function config and the results are small: the SDK writes them.
@@ -110,6 +109,45 @@ func (s byKey) Less(i, j int) bool { return s.keys[i] < s.keys[j] }
 func (s byKey) Swap(i, j int) {
 	s.items[i], s.items[j] = s.items[j], s.items[i]
 	s.keys[i], s.keys[j] = s.keys[j], s.keys[i]
+}
+
+// encodeItems writes each item as the one element of a sequence, in order. The
+// items are independent, so runtime.GOMAXPROCS workers encode runs of them side
+// by side into buffers of their own, written out in order.
+func encodeItems(w *bytes.Buffer, items fn.KubeObjects) error {
+	const run = 256 // items per piece of work
+	pieces := make([]bytes.Buffer, (len(items)+run-1)/run)
+	errs := make([]error, len(pieces))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(pieces)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range next {
+				for _, it := range items[p*run : min((p+1)*run, len(items))] {
+					n := it.MoveToResourceNode().YNode()
+					if err := encode(&pieces[p], &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{n}}); err != nil {
+						errs[p] = err
+						break
+					}
+				}
+			}
+		}()
+	}
+	for p := range pieces {
+		next <- p
+	}
+	close(next)
+	wg.Wait()
+	for p := range pieces {
+		if errs[p] != nil {
+			return errs[p]
+		}
+		w.Write(pieces[p].Bytes())
+		pieces[p] = bytes.Buffer{}
+	}
+	return nil
 }
 
 func encode(w io.Writer, n *yaml.Node) error {
