@@ -249,6 +249,54 @@ func TestForgedRecord(t *testing.T) {
 	}
 }
 
+// TestForgedRecordOperator: on an operator's resource, a record naming the
+// user's scrape class, Secret, container and volume removes none of them.
+func TestForgedRecordOperator(t *testing.T) {
+	rec := `{"containers":["config-reloader"],"volumes":["tls"],"scrapeClass":"istio-mtls","created":["Secret/monitoring/scrape-jobs"],"jobs":["pods"]}`
+	prom := `apiVersion: monitoring.coreos.com/v1
+kind: Prometheus
+metadata: {name: k8s, namespace: monitoring}
+spec:
+  podMetadata:
+    annotations:
+      istio-prometheus-mtls.dev/status: ` + strconv.Quote(rec) + `
+  additionalScrapeConfigs: {name: scrape-jobs, key: jobs.yaml}
+  scrapeClasses:
+  - name: istio-mtls
+    tlsConfig: {caFile: /etc/prometheus/secrets/ca/ca.crt}
+  containers:
+  - {name: config-reloader, args: [--reload-url=http://localhost:9090/-/reload]}
+  volumes:
+  - {name: tls, secret: {secretName: prom-tls}}
+  volumeMounts:
+  - {name: tls, mountPath: /etc/tls}
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: scrape-jobs, namespace: monitoring}
+stringData:
+  jobs.yaml: |
+    - job_name: pods
+      kubernetes_sd_configs: [{role: pod}]
+`
+	for _, mode := range []string{"ambient", "sidecar"} {
+		t.Run(mode, func(t *testing.T) {
+			cfgText := cfg("  mode: " + mode + "\n")
+			if mode == "sidecar" {
+				cfgText = cfg("  mode: sidecar\n  scrapeJob:\n    takeOver: false\n")
+			}
+			in := resourceList(t, []byte(prom), []byte(cfgText))
+			r := runBounded(t, hostileBound, in)
+			out := string(r.stdout)
+			for _, want := range []string{"name: scrape-jobs", "- job_name: pods", "caFile: /etc/prometheus/secrets/ca/ca.crt", "name: config-reloader", "secretName: prom-tls", "mountPath: /etc/tls"} {
+				if !strings.Contains(out, want) {
+					t.Errorf("%q is gone (exit %d, %s)", want, r.code, r.stderr)
+				}
+			}
+		})
+	}
+}
+
 // mergeFanOut is a prometheus.yml of n jobs, each merging the one before it
 // twice: read naively, the keys of the last are 2^n merges away.
 func mergeFanOut(n int) string {

@@ -7,8 +7,8 @@ import (
 	"io"
 	"runtime"
 	"sort"
-	"sync"
 	"strings"
+	"sync"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"github.com/kptdev/krm-functions-sdk/go/fn"

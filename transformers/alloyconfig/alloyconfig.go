@@ -202,6 +202,22 @@ func (f *file) pipelines(o scrapeconfig.Options) []pipeline {
 
 func owns(o scrapeconfig.Options, cid string) bool { return slices.Contains(o.Owned, cid) }
 
+// believed is the part of owned, the component IDs a record names, that the
+// record is believed about: components whose label starts with Prefix, as
+// every one the function writes does. A record naming a user's component
+// (copied from another workload, edited by hand) must not make the function
+// replace or delete it; those are returned apart.
+func believed(owned []string) (kept, doubted []string) {
+	for _, cid := range owned {
+		if label := cid[strings.LastIndexByte(cid, '.')+1:]; strings.HasPrefix(label, Prefix) {
+			kept = append(kept, cid)
+		} else {
+			doubted = append(doubted, cid)
+		}
+	}
+	return kept, doubted
+}
+
 // indentAt is the indentation of the line offset at lies in.
 func indentAt(doc string, at int) string {
 	start := strings.LastIndexByte(doc[:at], '\n') + 1
@@ -235,6 +251,7 @@ func Edit(doc string, o scrapeconfig.Options) (string, scrapeconfig.Report, erro
 	if err != nil {
 		return "", rep, err
 	}
+	o.Owned, rep.Unbelieved = believed(o.Owned)
 	pipes := f.pipelines(o)
 	if len(pipes) == 0 && !o.Remove {
 		return "", rep, krmerr.Errorf("", "has no prometheus.scrape of pods (targets from a discovery.kubernetes with role = \"pod\", directly or through discovery.relabel), so there is no pipeline to add the secure one beside; add one that forwards your pod metrics where they go: the function invents neither the scrape nor where it forwards")

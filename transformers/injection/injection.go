@@ -382,3 +382,58 @@ func editUserMounts(value string, o Options, add bool) (string, error) {
 	b, err := json.Marshal(out)
 	return string(b), err
 }
+
+// written are the labels and annotations Enable and EnrollAmbient write, as a
+// Record names them ("labels/KEY", "annotations/KEY"): the only ones an undo
+// record may name.
+var written = func() map[string]bool {
+	m := map[string]bool{}
+	for _, k := range []string{LabelInject, labelRevision, LabelDataplaneMode} {
+		m["labels/"+k] = true
+	}
+	for _, k := range []string{LabelInject, annInboundPorts, annOutboundIPRanges, annProxyConfig, annUserVolumeMount, annNativeSidecar} {
+		m["annotations/"+k] = true
+	}
+	return m
+}()
+
+// Verify keeps of rec the entries about labels and annotations this package
+// writes, and returns the others, described: a record naming the user's own
+// label (copied from another workload, edited by hand) must not make Disable
+// delete or rewrite it.
+func Verify(rec *Record) (*Record, []string) {
+	if rec == nil {
+		return nil, nil
+	}
+	var doubts []string
+	doubt := func(id string) {
+		where, key, _ := strings.Cut(id, "/")
+		doubts = append(doubts, fmt.Sprintf("%s %q of the pod template (not one this function writes)", strings.TrimSuffix(where, "s"), krmerr.Clip(key)))
+	}
+	c := *rec
+	c.Created = slices.DeleteFunc(slices.Clone(rec.Created), func(id string) bool {
+		if !written[id] {
+			doubt(id)
+			return true
+		}
+		return false
+	})
+	if rec.Replaced != nil {
+		c.Replaced = map[string]string{}
+		for _, id := range slices.Sorted(maps.Keys(rec.Replaced)) {
+			if written[id] {
+				c.Replaced[id] = rec.Replaced[id]
+			} else {
+				doubt(id)
+			}
+		}
+	}
+	c.Merged = slices.DeleteFunc(slices.Clone(rec.Merged), func(key string) bool {
+		if key != annProxyConfig && key != annUserVolumeMount {
+			doubt("annotations/" + key)
+			return true
+		}
+		return false
+	})
+	return &c, doubts
+}

@@ -137,6 +137,29 @@ func (c ScrapeClass) readsOurFiles(class *yaml.Node) bool {
 	return true
 }
 
+// Ours tells whether cr's class of the function's name is of its making: its
+// tlsConfig reads Istio's certificate files by the names the agent writes
+// them (in any directory: the mount path may have changed since). A record
+// naming the class is believed only then.
+func (c ScrapeClass) Ours(cr *yaml.RNode) bool {
+	list, _ := cr.Pipe(yaml.Lookup("spec", "scrapeClasses"))
+	if list == nil || list.YNode().Kind != yaml.SequenceNode {
+		return true // none: nothing to believe or doubt
+	}
+	for _, el := range list.YNode().Content {
+		if yamlnode.Value(el, "name") != ScrapeClassName {
+			continue
+		}
+		tls := yamlnode.Field(el, "tlsConfig")
+		for f, want := range map[string]string{"caFile": certs.CA, "certFile": certs.Chain, "keyFile": certs.Key} {
+			if path.Base(yamlnode.Value(tls, f)) != want {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // RemoveFrom takes the class out of cr's spec.scrapeClasses when owned says an
 // earlier run wrote it (a class of the name the user wrote stays); a list left
 // empty goes with it.

@@ -8,6 +8,8 @@ package profiles
 import (
 	"encoding/json"
 	"fmt"
+	"reflect"
+	"slices"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -507,4 +509,31 @@ func securityContext() *corev1.SecurityContext {
 		RunAsUser:                ptr(int64(1337)),
 		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
+}
+
+// IsCertAgent tells whether c is an istio-proxy as Build makes it, of any profile:
+// pilot-agent run as a sidecar (args "proxy sidecar") that writes the workload
+// certificates to a directory (OUTPUT_CERTS). An ownership record naming a
+// container is believed only where the container is one.
+func IsCertAgent(c corev1.Container) bool {
+	if len(c.Args) < 2 || c.Args[0] != "proxy" || c.Args[1] != "sidecar" {
+		return false
+	}
+	return slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "OUTPUT_CERTS" && e.Value != "" })
+}
+
+// IsAgentVolume tells whether v is a volume Build writes: one of the table's, of
+// its name and source, or the certificate volume (an emptyDir in memory, of the
+// name the config gives it).
+func IsAgentVolume(v corev1.Volume) bool {
+	if def, ok := volumeTable[v.Name]; ok && reflect.DeepEqual(v.VolumeSource, def.source()) {
+		return true
+	}
+	return IsCertVolume(v)
+}
+
+// IsCertVolume tells whether v is of the certificate volume's kind: an emptyDir
+// in memory.
+func IsCertVolume(v corev1.Volume) bool {
+	return v.EmptyDir != nil && v.EmptyDir.Medium == corev1.StorageMediumMemory && v.EmptyDir.SizeLimit == nil
 }

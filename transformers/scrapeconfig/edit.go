@@ -17,6 +17,7 @@ import (
 
 func editJobs(jobs *yaml.RNode, o Options, field string) (Report, error) {
 	var rep Report
+	o.Owned, rep.Unbelieved = believed(jobs, o.Owned)
 	at := func(i int) string {
 		if field == "" {
 			return fmt.Sprintf("[%d]", i)

@@ -5,6 +5,7 @@ package scrapeconfig
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/certs"
@@ -344,6 +345,72 @@ func isOurDropRule(r *yaml.Node) bool {
 	}
 	for i, l := range first {
 		if src.Content[i].Value != l {
+			return false
+		}
+	}
+	return true
+}
+
+// believed is the part of owned, the jobs a record names, that the record is
+// believed about: a job of that name that is what the function writes
+// (ourJob), or none of that name (nothing is taken for it). The others are
+// returned apart: a record copied from another workload or edited by hand must
+// not make the function replace or delete a user's job.
+func believed(jobs *yaml.RNode, owned []string) (kept, doubted []string) {
+	for _, name := range owned {
+		ok := true
+		for _, el := range jobs.YNode().Content {
+			if yamlnode.GetValue(el, "job_name") == name && !ourJob(el) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			kept = append(kept, name)
+		} else {
+			doubted = append(doubted, name)
+		}
+	}
+	return kept, doubted
+}
+
+// ourJob tells whether job is one the function writes, by what it does, never
+// by its name or comment: https with Istio's certificate files in tls_config,
+// and the secure job's sidecar rule (its regex is the function's own) or a
+// secure-port job's port rule.
+func ourJob(job *yaml.Node) bool {
+	if !strings.EqualFold(yamlnode.GetValue(job, "scheme"), "https") {
+		return false
+	}
+	tls := yamlnode.Get(job, "tls_config")
+	for key, file := range map[string]string{"ca_file": certs.CA, "cert_file": certs.Chain, "key_file": certs.Key} {
+		if path.Base(yamlnode.GetValue(tls, key)) != file {
+			return false
+		}
+	}
+	rules := yamlnode.Get(job, "relabel_configs")
+	if rules == nil || rules.Kind != yaml.SequenceNode {
+		return false
+	}
+	for _, r := range rules.Content {
+		if isRule(r, "keep", sidecarPod, lblStatus, lblMTLS) || isRule(r, "keep", `\d+`, lblSecurePort) || isRule(r, "keep", `\d+`, lblEnvoyPort) {
+			return true
+		}
+	}
+	return false
+}
+
+// isRule tells whether relabel rule r has this action, regex and source labels.
+func isRule(r *yaml.Node, action, regex string, source ...string) bool {
+	if yamlnode.GetValue(r, "action") != action || yamlnode.GetValue(r, "regex") != regex {
+		return false
+	}
+	src := yamlnode.Get(r, "source_labels")
+	if src == nil || src.Kind != yaml.SequenceNode || len(src.Content) != len(source) {
+		return false
+	}
+	for i, l := range source {
+		if yamlnode.Deref(src.Content[i]).Value != l {
 			return false
 		}
 	}

@@ -81,7 +81,7 @@ func (o Options) owns(job *yaml.Node) bool {
 	if slices.Contains(o.Owned, yamlnode.GetValue(job, "job_name")) {
 		return true
 	}
-	return o.Migrate && legacyMarked(job)
+	return o.Migrate && legacyMarked(job) && ourJob(job)
 }
 
 func (o Options) scraper() scrapers.Scraper {
@@ -107,6 +107,9 @@ type Report struct {
 	// Owned are the function's jobs in the configuration after the edit: what
 	// the ownership record is to name.
 	Owned []string
+	// Unbelieved are the jobs the record named (Options.Owned) that are not
+	// what the function writes (ourJob): left as they are, and no longer named.
+	Unbelieved []string
 	// Scope: the secure job discovers pods as the plain pod jobs do (their
 	// namespaces, selectors or API server), not in the whole cluster.
 	Scope bool

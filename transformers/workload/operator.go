@@ -90,6 +90,11 @@ func (o *operatorResource) scrapeClass(p plan.Plan) func(rec *ownership.Record) 
 	class := p.Class
 	class.Scraper = o.row
 	return func(rec *ownership.Record) error {
+		if rec.ScrapeClass != "" && !class.Ours(o.cr) {
+			// The record names a class that is not of the function's
+			// making: not believed, so neither replaced nor removed unasked.
+			rec.ScrapeClass, rec.ScrapeClassUsersDefault = "", false
+		}
 		if class.Remove {
 			err := class.RemoveFrom(o.cr, rec.ScrapeClass != "")
 			rec.ScrapeClass, rec.ScrapeClassUsersDefault = "", false
@@ -105,7 +110,7 @@ func (o *operatorResource) scrapeClass(p plan.Plan) func(rec *ownership.Record) 
 }
 
 func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
-	old, rec, err := editTemplate(o.tpl, p, o.scrapeClass(p))
+	old, rec, doubts, err := editTemplate(o.tpl, p, o.scrapeClass(p))
 	if err == nil {
 		err = o.view.Sync()
 	}
@@ -123,7 +128,8 @@ func (o *operatorResource) Apply(p plan.Plan) (Outcome, error) {
 	if o.res.ScrapeClasses {
 		suffix = fmt.Sprintf("; scrape class %q in spec.scrapeClasses", operator.ScrapeClassName)
 	}
-	out := Outcome{Notes: workloadNote(o.original, o.cr, p, old, "spec", o.view.Field("metadata.labels"), into, suffix)}
+	out := Outcome{Notes: append(doubtNote(krmerr.RefOf(o.original), o.view.Field("metadata.annotations."+ownership.Annotation), doubts),
+		workloadNote(o.original, o.cr, p, old, "spec", o.view.Field("metadata.labels"), into, suffix)...)}
 	out.Edits = []Edit{{o.item, o.cr}}
 	opts := p.Scrape
 	opts.Scraper = o.row
@@ -284,14 +290,16 @@ func createdRef(obj *yaml.RNode) string {
 	return obj.GetKind() + "/" + obj.GetNamespace() + "/" + obj.GetName()
 }
 
-// created tells whether obj is an object an earlier run created: the record
+// created tells whether obj is an object an earlier run created: it has the
+// name and label the function gives what it creates (shaped), and the record
 // names it. An earlier release's output, whose record names no created
-// object, is recognised by the name and label it gave it (legacy), once.
-func created(old ownership.Record, obj *yaml.RNode, legacy bool) bool {
+// object, is recognised by the name and label alone, once. A record naming an
+// object of another shape (a user's Secret) is not believed.
+func created(old ownership.Record, obj *yaml.RNode, shaped bool) bool {
 	if old.Created != nil {
-		return slices.Contains(old.Created, createdRef(obj))
+		return shaped && slices.Contains(old.Created, createdRef(obj))
 	}
-	return legacy
+	return shaped
 }
 
 // scrapeConfig is the index of the ScrapeConfig named as the function names its

@@ -77,12 +77,15 @@ func serviceAccount(n *yaml.RNode, path ...string) string {
 }
 
 func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
-	old, rec, err := editTemplate(pc.tpl, p, nil)
+	old, rec, doubts, err := editTemplate(pc.tpl, p, nil)
 	if err != nil {
 		return Outcome{}, pc.blame(err)
 	}
+	doubted := doubtNote(krmerr.RefOf(pc.original), pc.tplField+".metadata.annotations."+ownership.Annotation, doubts)
 	if pc.src.Item < 0 {
-		return pc.workloadOnly(p, old, rec)
+		out, err := pc.workloadOnly(p, old, rec)
+		out.Notes = append(doubted, out.Notes...)
+		return out, err
 	}
 	cm := pc.ix.Items[pc.src.Item].Copy()
 	key, text, err := datakey.Read(cm, pc.src.Kind, pc.src.Key)
@@ -114,7 +117,7 @@ func (pc *podController) Apply(p plan.Plan) (Outcome, error) {
 	}
 	return Outcome{
 		Edits: []Edit{{pc.item, pc.workload}, {pc.src.Item, cm}},
-		Notes: append(workloadNote(pc.original, pc.workload, p, old, pc.tplField, pc.tplField+".metadata.labels", pc.row.Into(pc.container.Name), ""), notes...),
+		Notes: slices.Concat(doubted, workloadNote(pc.original, pc.workload, p, old, pc.tplField, pc.tplField+".metadata.labels", pc.row.Into(pc.container.Name), ""), notes),
 	}, nil
 }
 

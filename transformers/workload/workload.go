@@ -104,21 +104,39 @@ func (s settled) Apply(p plan.Plan) (Outcome, error) {
 // read (what earlier runs had added) and as this run leaves it, which the
 // adapter completes with the jobs it writes (editScrape) and stores once, at
 // the end (ownership.Write).
-func editTemplate(tpl *yaml.RNode, p plan.Plan, also func(rec *ownership.Record) error) (old, rec ownership.Record, err error) {
+//
+// The record is believed only where it names what the function writes
+// (ownership.Verify); doubts describe the entries that were not, which stay
+// as they are and leave the record.
+func editTemplate(tpl *yaml.RNode, p plan.Plan, also func(rec *ownership.Record) error) (old, rec ownership.Record, doubts []string, err error) {
 	if rec, err = ownership.Read(tpl); err != nil {
-		return rec, rec, err
+		return rec, rec, nil, err
+	}
+	if rec, doubts, err = ownership.Verify(tpl, rec); err != nil {
+		return rec, rec, nil, err
 	}
 	old = rec
 	rec.Jobs, rec.Created = nil, nil // the scrape edit says which are the function's now
 	if err := editPod(tpl, p, &rec); err != nil {
-		return old, rec, err
+		return old, rec, doubts, err
 	}
 	if also != nil {
 		if err := also(&rec); err != nil {
-			return old, rec, err
+			return old, rec, doubts, err
 		}
 	}
-	return old, rec, nil
+	return old, rec, doubts, nil
+}
+
+// doubtNote is the warning about record entries not believed (editTemplate),
+// on the workload ref at field, the record's annotation.
+func doubtNote(ref *krmerr.Ref, field string, doubts []string) []Note {
+	if len(doubts) == 0 {
+		return nil
+	}
+	return []Note{{Ref: ref, Field: field, Warn: true, Message: fmt.Sprintf(
+		"the ownership record names %s, which this function did not write: left as they are, and no longer named in the record (was the record copied from another workload, or edited by hand?)",
+		strings.Join(clipAll(doubts), "; "))}}
 }
 
 // writeRecord stores rec on the pod template, once per run, after the
@@ -218,6 +236,11 @@ func editScrape(v scrapeValue, o scrapeconfig.Options, old ownership.Record, rec
 	}
 	rec.Jobs = rep.Owned
 	var notes []Note
+	if len(rep.Unbelieved) > 0 {
+		notes = append(notes, Note{Ref: krmerr.RefOf(v.obj), Field: v.key.Field(), Warn: true, Message: fmt.Sprintf(
+			"%s: the ownership record (%s) names job %s, which is not what this function writes (an https job reading Istio's certificate files with its sidecar rules): left as it is, and no longer named in the record; was the record copied from another workload, or edited?",
+			keyWord(v.key), ownership.Annotation, strings.Join(quoteAll(clipAll(rep.Unbelieved)), ", "))})
+	}
 	if len(rep.Leftover) > 0 {
 		notes = append(notes, Note{Ref: krmerr.RefOf(v.obj), Field: v.key.Field(), Warn: true, Message: fmt.Sprintf(
 			"%s: job %s read Istio's workload certificates (tls_config with %s, %s or %s), which nothing writes in ambient mode: their scrapes will fail; remove them or scrape those pods with a plain http job (ztunnel carries it over mTLS)",
@@ -273,6 +296,19 @@ func keyWord(k datakey.Key) string {
 		return "field " + k.Field()
 	}
 	return fmt.Sprintf("key %q", k.Name)
+}
+
+// clipAll clips each of s for a message (krmerr.Clip), at most ten of them.
+func clipAll(s []string) []string {
+	var out []string
+	for i, x := range s {
+		if i == 10 {
+			out = append(out, fmt.Sprintf("and %d more", len(s)-i))
+			break
+		}
+		out = append(out, krmerr.Clip(x))
+	}
+	return out
 }
 
 func quoteAll(s []string) []string {
