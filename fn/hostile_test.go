@@ -389,11 +389,11 @@ func TestHostileInput(t *testing.T) {
 		}
 	}
 
-	// Many jobs in one ConfigMap just under 1 MiB: the edit takes it past
+	// Many jobs in one ConfigMap of half a MiB: the edit takes it past
 	// Kubernetes' limit on an object.
 	var many strings.Builder
 	many.WriteString("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: prom-config, namespace: mon}\ndata:\n  prometheus.yml: |\n    scrape_configs:\n")
-	for i := 0; many.Len() < 990_000; i++ {
+	for i := 0; many.Len() < 500_000; i++ {
 		fmt.Fprintf(&many, "    - job_name: pods-%d\n      kubernetes_sd_configs: [{role: pod}]\n      relabel_configs:\n      - {source_labels: [__meta_kubernetes_pod_annotation_prometheus_io_scrape], regex: \"true\", action: keep}\n      - {source_labels: [__meta_kubernetes_pod_label_shard], regex: \"%d\", action: keep}\n", i, i)
 	}
 

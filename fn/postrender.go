@@ -55,6 +55,7 @@ func postRender(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)
 		return 1
 	}
+	limitMemory(len(in))
 	write, err := renderStream(in, fc, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "istio-prometheus-mtls post-render: %v\n", err)

@@ -82,7 +82,11 @@ func process(rl *fn.ResourceList) (bool, error) {
 		if n.Warn {
 			severity = fn.Warning
 		}
-		rl.Results = append(rl.Results, &fn.Result{Severity: severity, Message: clipResult(n.Message), ResourceRef: resultRef(n.Ref), Field: &fn.Field{Path: n.Field}})
+		r := &fn.Result{Severity: severity, Message: clipResult(n.Message), ResourceRef: resultRef(n.Ref)}
+		if n.Field != "" {
+			r.Field = &fn.Field{Path: n.Field}
+		}
+		rl.Results = append(rl.Results, r)
 	}
 	return true, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -44,9 +45,9 @@ func readLimited(r io.Reader, limit int64, what string) ([]byte, error) {
 // SDK's fn.Run encodes the whole list as one YAML document, whose emitter keeps
 // every event of it: 1.5 GB for 10 MB of input. The output is the same bytes.
 func runKRM(in []byte) ([]byte, *fn.ResourceList, error) {
-	rl, err := fn.ParseResourceList(in)
+	rl, err := parseResourceList(in)
 	if err != nil {
-		return nil, nil, explainParse(in, err)
+		return nil, nil, err
 	}
 	ok, err := process(rl)
 	var out bytes.Buffer
@@ -58,6 +59,132 @@ func runKRM(in []byte) ([]byte, *fn.ResourceList, error) {
 		err = errors.New("error: function failure")
 	}
 	return out.Bytes(), rl, err
+}
+
+// parseResourceList reads a ResourceList as the SDK's fn.ParseResourceList
+// does. A large one (chunkedFrom and more) whose items are a block sequence at
+// the left margin is parsed in pieces side by side (parseChunked); anything
+// else, or any piece that does not parse on its own, goes to the SDK whole.
+func parseResourceList(in []byte) (*fn.ResourceList, error) {
+	if len(in) >= chunkedFrom {
+		if rl, ok := parseChunked(in); ok {
+			return rl, nil
+		}
+	}
+	rl, err := fn.ParseResourceList(in)
+	if err != nil {
+		return nil, explainParse(in, err)
+	}
+	return rl, nil
+}
+
+// chunkedFrom is the input size from which parseChunked is tried (a variable
+// for the test that runs every golden case through it).
+var chunkedFrom = 1 << 20
+
+// parseChunked parses the ResourceList in with its items cut into runs of
+// whole items, each parsed by its own decoder side by side; the rest of the
+// list (kind, functionConfig, results) goes to the SDK. It cuts only before an
+// item line ("- " at the left margin) that follows a line of content, so no
+// comment or blank line stands at a cut, and gives up (false) on anything it
+// cannot cut so: items not a block sequence at the margin, comments or blank
+// lines at the ends of the items, an alias to an anchor in another run (its
+// run then fails to parse), a run that is not one sequence of mappings.
+func parseChunked(in []byte) (*fn.ResourceList, bool) {
+	lines := bytes.SplitAfter(in, []byte("\n"))
+	if len(lines[len(lines)-1]) == 0 {
+		lines = lines[:len(lines)-1] // after the last newline
+	}
+	start := -1
+	for i, l := range lines {
+		if string(bytes.TrimRight(l, " \n")) == "items:" {
+			if start >= 0 {
+				return nil, false
+			}
+			start = i + 1
+		}
+	}
+	if start < 0 || start >= len(lines) || !bytes.HasPrefix(lines[start], []byte("- ")) {
+		return nil, false
+	}
+	end := start // the items' lines are [start, end)
+	for end < len(lines) {
+		l := lines[end]
+		if len(l) > 0 && l[0] != ' ' && l[0] != '-' && l[0] != '\n' && l[0] != '#' {
+			break // the next key of the list
+		}
+		end++
+	}
+	if last := bytes.TrimSpace(lines[end-1]); len(last) == 0 || last[0] == '#' {
+		return nil, false
+	}
+	for _, l := range lines[end:] {
+		if bytes.HasPrefix(l, []byte("---")) || bytes.HasPrefix(l, []byte("...")) {
+			return nil, false
+		}
+	}
+	// The cuts: item lines after a line of content, about size bytes apart.
+	size := max(len(in)/(4*runtime.GOMAXPROCS(0)), 64<<10)
+	cuts := []int{start}
+	n := 0
+	for i := start; i < end; i++ {
+		if n >= size && bytes.HasPrefix(lines[i], []byte("- ")) {
+			if prev := bytes.TrimSpace(lines[i-1]); len(prev) > 0 && prev[0] != '#' {
+				cuts, n = append(cuts, i), 0
+			}
+		}
+		n += len(lines[i])
+	}
+	cuts = append(cuts, end)
+
+	rest := slices.Concat(slices.Concat(lines[:start-1]...), slices.Concat(lines[end:]...))
+	rl, err := fn.ParseResourceList(rest)
+	if err != nil || len(rl.Items) > 0 {
+		return nil, false
+	}
+	runs := make([][]*yaml.Node, len(cuts)-1)
+	ok := make([]bool, len(runs))
+	var wg sync.WaitGroup
+	for r := range runs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			runs[r], ok[r] = parseItems(slices.Concat(lines[cuts[r]:cuts[r+1]]...))
+		}()
+	}
+	wg.Wait()
+	if slices.Contains(ok, false) {
+		return nil, false
+	}
+	for _, items := range runs {
+		for _, n := range items {
+			rl.Items = append(rl.Items, fn.MoveToKubeObject(yaml.NewRNode(n)))
+		}
+	}
+	return rl, true
+}
+
+// parseItems decodes b, a run of items, as one YAML document holding a
+// sequence of mappings.
+func parseItems(b []byte) ([]*yaml.Node, bool) {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil || len(doc.Content) != 1 || doc.HeadComment != "" || doc.FootComment != "" {
+		return nil, false
+	}
+	if dec.Decode(new(yaml.Node)) != io.EOF {
+		return nil, false
+	}
+	seq := doc.Content[0]
+	if seq.Kind != yaml.SequenceNode || seq.HeadComment != "" || seq.FootComment != "" || seq.LineComment != "" {
+		return nil, false
+	}
+	for _, it := range seq.Content {
+		if it.Kind != yaml.MappingNode {
+			return nil, false
+		}
+	}
+	return seq.Content, true
 }
 
 // writeResourceList writes rl as the SDK's ResourceList.ToYAML does (items sorted

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -32,5 +33,54 @@ func TestWriterIsTheSDKs(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("input %d: the output differs from the SDK's:\n%s", i, lineDiff(string(want), string(got)))
 		}
+	}
+}
+
+// TestChunkedParseIsTheSDKs: the items parsed in runs give the list the SDK's
+// parser gives, on every golden case cut as finely as it can be, and on
+// inputs it must give up on (an alias across runs, comments at a cut, items
+// indented) with the same result through the SDK.
+func TestChunkedParseIsTheSDKs(t *testing.T) {
+	var ins [][]byte
+	for _, c := range goldenCases(t) {
+		ins = append(ins, resourceList(t, c.input(t), c.config(t)))
+	}
+	item := func(i int) string { return fmt.Sprintf("- kind: A\n  metadata: {name: a%d}\n  data: {k: v}\n", i) }
+	var many strings.Builder
+	for i := range 3000 {
+		many.WriteString(item(i))
+	}
+	ins = append(ins,
+		[]byte("kind: ResourceList\nitems:\n"+many.String()+"functionConfig: {kind: ConfigMap, data: {mode: ambient}}\n"),
+		[]byte("kind: ResourceList\nitems:\n- &x {kind: A, metadata: {name: a}}\n"+many.String()+"- kind: B\n  metadata: {name: b}\n  copy: *x\n"),
+		[]byte("kind: ResourceList\nitems:\n"+strings.ReplaceAll(many.String(), "- kind: A\n", "# a comment\n- kind: A\n")),
+		[]byte("kind: ResourceList\nitems:\n"+strings.ReplaceAll(many.String(), "\n", "\n  ")),
+		[]byte("kind: ResourceList\nitems:\n"+many.String()+"# trailing\n"),
+	)
+	golden := len(ins) - 5 // the goldens first: some are cut, some are not
+	giveUp := map[int]bool{len(ins) - 4: true, len(ins) - 3: true, len(ins) - 2: true, len(ins) - 1: true}
+	parsed := 0
+	for i, in := range ins {
+		want, werr := fn.ParseResourceList(in)
+		got, ok := parseChunked(in)
+		if i >= golden && ok == giveUp[i] {
+			t.Errorf("input %d: parsed in runs %v, want %v", i, ok, !giveUp[i])
+		}
+		if !ok {
+			continue // the SDK parses it
+		}
+		parsed++
+		if werr != nil {
+			t.Errorf("input %d: parsed in runs, but the SDK refuses it: %v", i, werr)
+			continue
+		}
+		a, _ := want.ToYAML()
+		b, _ := got.ToYAML()
+		if !bytes.Equal(a, b) {
+			t.Errorf("input %d: parsed in runs, the list differs from the SDK's:\n%s", i, lineDiff(string(a), string(b)))
+		}
+	}
+	if parsed < golden/2 {
+		t.Errorf("only %d of %d inputs parsed in runs", parsed, len(ins))
 	}
 }
