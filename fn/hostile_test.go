@@ -7,7 +7,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -516,5 +518,97 @@ func TestLargeInput(t *testing.T) {
 	p := runBounded(t, largeBound, stream, "post-render")
 	if p.code != 0 {
 		t.Fatalf("post-render: exit %d: %s", p.code, clip(p.stderr))
+	}
+}
+
+// richDeploy is a Prometheus Deployment with things of the user's a forged
+// record could name: two containers, a memory volume mounted read-only (as the
+// certificate volume is), a storage volume, a label and an annotation.
+const richDeploy = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: prom, namespace: mon}
+spec:
+  selector: {matchLabels: {app: prom}}
+  template:
+    metadata:
+      labels: {app: prom}
+      annotations: {team: obs}
+    spec:
+      containers:
+      - name: prometheus
+        image: prom/prometheus:v3.10.0
+        args: [--config.file=/etc/prometheus/prometheus.yml]
+        volumeMounts:
+        - {name: config, mountPath: /etc/prometheus}
+        - {name: cache, mountPath: /cache, readOnly: true}
+        - {name: storage, mountPath: /data}
+      - name: config-reloader
+        image: quay.io/prometheus-operator/prometheus-config-reloader:v0.85.0
+        args: [--watched-dir=/etc/config]
+        volumeMounts: [{name: config, mountPath: /etc/config}]
+      volumes:
+      - {name: config, configMap: {name: prom-config}}
+      - {name: cache, emptyDir: {medium: Memory}}
+      - {name: storage, emptyDir: {}}
+`
+
+// TestForgedRecordProperty: records drawn at random from the names of
+// everything of the user's (containers, volumes, mounts, jobs, labels and
+// annotations to undo, a created object), in every mode, never remove or
+// change one of them.
+func TestForgedRecordProperty(t *testing.T) {
+	t.Parallel()
+	pick := func(r *rand.Rand, from ...string) []string {
+		var out []string
+		for _, s := range from {
+			if r.IntN(2) == 0 {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	r := rand.New(rand.NewPCG(45, 1))
+	ran := 0
+	for i := range 300 {
+		rec := map[string]any{
+			"containers":     pick(r, "prometheus", "config-reloader", "istio-proxy"),
+			"initContainers": pick(r, "prometheus", "istio-proxy"),
+			"volumes":        pick(r, "config", "cache", "storage", "istio-certs"),
+			"volumeMounts":   pick(r, "prometheus:/etc/prometheus", "prometheus:/cache", "prometheus:/data", "config-reloader:/etc/config"),
+			"jobs":           pick(r, "kubernetes-pods", "prometheus", "kubernetes-pods-istio-secure"),
+			"created":        pick(r, "ConfigMap/mon/prom-config"),
+			"injection":      map[string]any{"created": pick(r, "labels/app", "annotations/team"), "replaced": map[string]string{"labels/app": "x", "annotations/team": "y"}},
+			"ambient":        map[string]any{"created": pick(r, "labels/app", "annotations/team")},
+		}
+		b, _ := json.Marshal(rec)
+		mode := []string{"sidecar", "injection", "ambient"}[i%3]
+		d := strings.Replace(richDeploy, "      annotations: {team: obs}\n", "      annotations: {team: obs, istio-prometheus-mtls.dev/status: "+strconv.Quote(string(b))+"}\n", 1)
+		in := resourceList(t, []byte(d+"---\n"+userJobs), []byte(cfg("  mode: "+mode+"\n")))
+		out, err := runFn(in)
+		if err != nil {
+			continue // an error leaves every item as it came (TestBadInput, FuzzProcess)
+		}
+		ran++
+		items, ierr := checks.Items(out)
+		if ierr != nil {
+			t.Fatal(ierr)
+		}
+		text := ""
+		for _, it := range items {
+			text += it.MustString()
+		}
+		for _, want := range []string{
+			"name: prometheus\n", "image: prom/prometheus:v3.10.0", "name: config-reloader", "--watched-dir=/etc/config",
+			"{name: config, mountPath: /etc/prometheus}", "{name: cache, mountPath: /cache, readOnly: true}", "{name: storage, mountPath: /data}", "{name: config, mountPath: /etc/config}",
+			"{name: config, configMap: {name: prom-config}}", "{name: cache, emptyDir: {medium: Memory}}", "{name: storage, emptyDir: {}}",
+			"app: prom", "team: obs", "job_name: kubernetes-pods\n", "job_name: prometheus\n", "targets: [localhost:9090]", "name: prom-config",
+		} {
+			if !strings.Contains(text, want) {
+				t.Fatalf("mode %s, record %s: %q is gone or changed:\n%s", mode, b, want, text)
+			}
+		}
+	}
+	if ran < 250 {
+		t.Errorf("only %d of 300 runs succeeded: the property was checked on too few", ran)
 	}
 }

@@ -22,7 +22,8 @@ import (
 //
 //   - a container: an istio-proxy as the profiles build it (profiles.IsCertAgent);
 //   - a mount ("container:path"): a read-only mount of a volume the record also
-//     names that is the certificate volume's kind (profiles.IsCertVolume);
+//     names that is the certificate volume: of its kind (profiles.IsCertVolume)
+//     and of its name (certVolume, or the one injection mode's record names);
 //   - a volume: one the profiles write (profiles.IsAgentVolume) that nothing
 //     mounts but the believed containers and mounts;
 //   - injection's and ambient mode's undo records: only the labels and
@@ -30,7 +31,11 @@ import (
 //
 // An entry whose object is not in the template is dropped without a word:
 // there is nothing it could make the function take.
-func Verify(template *yaml.RNode, r Record) (Record, []string, error) {
+func Verify(template *yaml.RNode, r Record, certVolume string) (Record, []string, error) {
+	isCert := func(v *corev1.Volume) bool {
+		named := v.Name == certVolume || r.Injection != nil && v.Name == r.Injection.Volume
+		return named && profiles.IsCertVolume(*v)
+	}
 	var doubts []string
 	lists := map[string][]corev1.Container{}
 	for _, list := range []string{"containers", "initContainers"} {
@@ -92,7 +97,7 @@ func Verify(template *yaml.RNode, r Record) (Record, []string, error) {
 			continue
 		}
 		v := volume(ms[i].Name)
-		if ms[i].ReadOnly && v != nil && slices.Contains(r.Volumes, v.Name) && profiles.IsCertVolume(*v) {
+		if ms[i].ReadOnly && v != nil && slices.Contains(r.Volumes, v.Name) && isCert(v) {
 			mounts = append(mounts, key)
 		} else {
 			doubts = append(doubts, fmt.Sprintf("the mount of %s at %s (not the certificate mount this function writes)", describe(container), krmerr.Clip(at)))
@@ -121,7 +126,7 @@ func Verify(template *yaml.RNode, r Record) (Record, []string, error) {
 		v := volume(name)
 		switch {
 		case v == nil:
-		case profiles.IsAgentVolume(*v) && !mountedOutside(name):
+		case (profiles.IsTableVolume(*v) || isCert(v)) && !mountedOutside(name):
 			vols = append(vols, name)
 		default:
 			doubts = append(doubts, fmt.Sprintf("volume %q (not a volume this function writes, or mounted by a container of yours)", krmerr.Clip(name)))

@@ -53,6 +53,10 @@ type Plan struct {
 	Scrape scrapeconfig.Options
 	// Class is prometheus-operator's scrape class (operator resources only).
 	Class operator.ScrapeClass
+	// CertVolume is the certificate volume's name (spec.certificates.volumeName),
+	// in every mode: the ownership record is believed about a memory volume of
+	// this name only.
+	CertVolume string
 	// Ambient is set in ambient mode: the pod is enrolled, and what the other
 	// modes added (the sidecar, its volumes and mount, the injector's steering,
 	// the https jobs and drop rules, the scrape class) is removed.
@@ -76,7 +80,9 @@ func New(cfg *config.PrometheusMTLS, t Target) (Plan, error) {
 		return Plan{}, err
 	}
 	if s.Mode == config.ModeAmbient {
-		return ambient(cfg, istio, t), nil
+		p := ambient(cfg, istio, t)
+		p.CertVolume = s.Certificates.VolumeName
+		return p, nil
 	}
 	istio.holdApplicationUntilProxyStarts(s.Mode, t, s.Istio.Minor())
 	sidecar, err := istio.Profile.Build(sidecarParams(cfg, istio, t.Owner))
@@ -89,7 +95,8 @@ func New(cfg *config.PrometheusMTLS, t Target) (Plan, error) {
 		receiver = s.ScrapeConfig.Receiver
 	}
 	p := Plan{
-		Istio: istio,
+		Istio:      istio,
+		CertVolume: s.Certificates.VolumeName,
 		Scrape: scrapeconfig.Options{
 			JobName:       s.ScrapeJob.Name,
 			CertsDir:      dir,

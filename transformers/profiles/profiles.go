@@ -522,14 +522,11 @@ func IsCertAgent(c corev1.Container) bool {
 	return slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "OUTPUT_CERTS" && e.Value != "" })
 }
 
-// IsAgentVolume tells whether v is a volume Build writes: one of the table's, of
-// its name and source, or the certificate volume (an emptyDir in memory, of the
-// name the config gives it).
-func IsAgentVolume(v corev1.Volume) bool {
-	if def, ok := volumeTable[v.Name]; ok && reflect.DeepEqual(v.VolumeSource, def.source()) {
-		return true
-	}
-	return IsCertVolume(v)
+// IsTableVolume tells whether v is one of the volumes Build writes for the
+// agent, of its name and source (the certificate volume aside: IsCertVolume).
+func IsTableVolume(v corev1.Volume) bool {
+	def, ok := volumeTable[v.Name]
+	return ok && reflect.DeepEqual(v.VolumeSource, def.source())
 }
 
 // IsCertVolume tells whether v is of the certificate volume's kind: an emptyDir

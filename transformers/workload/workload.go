@@ -112,7 +112,7 @@ func editTemplate(tpl *yaml.RNode, p plan.Plan, also func(rec *ownership.Record)
 	if rec, err = ownership.Read(tpl); err != nil {
 		return rec, rec, nil, err
 	}
-	if rec, doubts, err = ownership.Verify(tpl, rec); err != nil {
+	if rec, doubts, err = ownership.Verify(tpl, rec, p.CertVolume); err != nil {
 		return rec, rec, nil, err
 	}
 	old = rec
