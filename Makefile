@@ -12,7 +12,7 @@ HELM4_VERSION     := v4.3.1
 PROMTOOL_VERSION  := v0.316.0
 VMAGENT_VERSION   := v1.151.0
 
-.PHONY: build test e2e demo demo-kpt image image-local helm-plugin dist schema bench fmt vet tools clean
+.PHONY: build test fuzz e2e demo demo-kpt image image-local helm-plugin dist schema bench fmt vet tools clean
 
 build:
 	CGO_ENABLED=0 go build $(GOFLAGS_BUILD) -o $(BIN) ./fn
@@ -26,6 +26,17 @@ test: build tools
 	go vet ./...
 	PATH="$(GOBIN):$$PATH" go test -timeout 10m $$(go list ./... | grep -v '/fn$$')
 	PATH="$(GOBIN):$$PATH" go test -count=1 -parallel 4 -timeout 30m ./fn
+	$(MAKE) fuzz
+
+# The fuzz targets, each for a fixed budget (FUZZTIME): no input may make the
+# function panic, fail its own output, change items on error, or say more than
+# 64 kB (the hostile-input suite bounds time and memory per class).
+FUZZTIME ?= 8s
+fuzz:
+	go test -count=1 -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME) ./fn
+	go test -count=1 -run '^$$' -fuzz '^FuzzEdit$$' -fuzztime $(FUZZTIME) ./fn
+	go test -count=1 -run '^$$' -fuzz '^FuzzPostRender$$' -fuzztime $(FUZZTIME) ./fn
+	go test -count=1 -run '^$$' -fuzz '^FuzzSplice$$' -fuzztime $(FUZZTIME) ./transformers/scrapeconfig
 
 # End to end with the real components (e2e/): etcd, kube-apiserver, istiod, Istio's
 # agent and Prometheus; the first run builds them (minutes), later runs reuse them.

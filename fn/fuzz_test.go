@@ -36,6 +36,11 @@ func FuzzProcess(f *testing.F) {
 	for _, c := range hostileCases() {
 		f.Add(resourceList(f, []byte(c.items), []byte(c.config)))
 	}
+	// The hostile classes of TestHostileInput, small.
+	f.Add(resourceList(f, []byte(deploy+"---\n"+"apiVersion: v1\nkind: ConfigMap\nmetadata: {name: prom-config, namespace: mon}\ndata:\n  prometheus.yml: |\n"+indentBy(mergeFanOut(8), "    ")), nil))
+	f.Add(resourceList(f, []byte(alloyDeploy("    prometheus.scrape \"x\" {\n      targets = [[[[]]]]\n      forward_to = []\n    }\n")), nil))
+	f.Add(resourceList(f, []byte(withRecord(`{"containers":["prometheus"],"volumes":["config"],"volumeMounts":["prometheus:/etc/prometheus"],"jobs":["kubernetes-pods"]}`)+"---\n"+userJobs), []byte(cfg("  mode: ambient\n"))))
+	f.Add(resourceList(f, []byte(strings.Replace(deploy, "metadata: {name: prom, namespace: mon}\n", "metadata: {name: prom, namespace: mon}\nmetadata: {name: x}\n", 1)+"---\n"+configMap), nil))
 	f.Add([]byte("apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n"))
 	f.Add([]byte("kind: ResourceList\nitems: [1, [], {kind: Deployment}]\n"))
 	f.Fuzz(func(t *testing.T, in []byte) {
@@ -46,6 +51,13 @@ func FuzzProcess(f *testing.F) {
 		rl, perr := fn.ParseResourceList(out)
 		if perr != nil {
 			t.Fatalf("the function wrote an invalid ResourceList: %v\n%s", perr, out)
+		}
+		said := 0
+		for _, r := range rl.Results {
+			said += len(r.Message)
+		}
+		if said > maxMessages {
+			t.Fatalf("the results say %d bytes, past %d", said, maxMessages)
 		}
 		if err != nil {
 			inRL, ierr := fn.ParseResourceList(in)

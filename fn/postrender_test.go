@@ -239,6 +239,9 @@ func FuzzPostRender(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) {
 		var stdout, stderr bytes.Buffer
 		code := postRender(nil, bytes.NewReader(in), &stdout, &stderr)
+		if stderr.Len() > maxMessages {
+			t.Fatalf("said %d bytes on stderr, past %d", stderr.Len(), maxMessages)
+		}
 		if code != 0 {
 			if stdout.Len() != 0 {
 				t.Fatalf("a failed post-render wrote to stdout: %q", stdout.String())

@@ -10,7 +10,6 @@ import (
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/plan"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/selection"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/workload"
-	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/yaml"
 )
@@ -51,13 +50,7 @@ func process(rl *fn.ResourceList) (bool, error) {
 	for i, it := range rl.Items {
 		nodes[i] = it.MoveToResourceNode()
 	}
-	err = duplicateKeys(nodes)
-	var out []*yaml.RNode
-	var notes []workload.Note
-	var warning string
-	if err == nil {
-		out, notes, warning, err = transform(nodes, cfg)
-	}
+	out, notes, warning, err := transform(nodes, cfg)
 	if err != nil {
 		out = nodes
 	}
@@ -150,21 +143,6 @@ func sizeNotes(n *yaml.RNode) []workload.Note {
 
 // maxErrors bounds the error results of one kind that a run reports.
 const maxErrors = 10
-
-// duplicateKeys refuses items with a key twice in one mapping: the API server
-// keeps the last, while the function would read and edit the first.
-func duplicateKeys(nodes []*yaml.RNode) error {
-	var errs []error
-	for _, n := range nodes {
-		if len(errs) == maxErrors {
-			break // enough to act on; the next run finds the rest
-		}
-		if p := yamlnode.DuplicateKey(n.YNode()); p != "" {
-			errs = append(errs, krmerr.About(n, p, "this key appears twice in its mapping; YAML forbids it, and the API server keeps the last while this function would edit the first: remove one"))
-		}
-	}
-	return errors.Join(errs...)
-}
 
 // assumedVersion is the info result for a config that sets no Istio version.
 func assumedVersion(v string) string {

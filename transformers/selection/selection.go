@@ -59,7 +59,25 @@ func NewIndex(items []*yaml.RNode) (*Index, error) {
 			}
 		}
 	}
-	return ix, nil
+	return ix, duplicateKeys(items)
+}
+
+// maxDuplicates bounds the duplicate-key errors one run reports.
+const maxDuplicates = 10
+
+// duplicateKeys refuses items with a key twice in one mapping: the API server
+// keeps the last, while the function would read and edit the first.
+func duplicateKeys(items []*yaml.RNode) error {
+	var errs []error
+	for _, n := range items {
+		if len(errs) == maxDuplicates {
+			break // enough to act on; the next run finds the rest
+		}
+		if p := yamlnode.DuplicateKey(n.YNode()); p != "" {
+			errs = append(errs, krmerr.About(n, p, "this key appears twice in its mapping; YAML forbids it, and the API server keeps the last while this function would edit the first: remove one"))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // checkShape refuses items whose metadata (or pod template metadata) is not a
@@ -494,15 +512,11 @@ func (ix *Index) ScrapeConfig(w *yaml.RNode, tpl *yaml.RNode, c corev1.Container
 		rel = path.Join(mount.SubPath, rel)
 	}
 	what += fmt.Sprintf(" (volumeMount %q at %s)", mount.Name, mount.MountPath)
-	var vol *corev1.Volume
-	for i := range vols {
-		if vols[i].Name == mount.Name {
-			vol = &vols[i]
-		}
-	}
-	if vol == nil {
+	j := slices.IndexFunc(vols, func(v corev1.Volume) bool { return v.Name == mount.Name })
+	if j < 0 {
 		return Source{}, krmerr.Errorf("spec.volumes", "%s, but the pod has no volume %q", what, mount.Name)
 	}
+	vol := &vols[j]
 	cands := candidates(*vol)
 	if len(cands) == 0 {
 		return Source{}, krmerr.Errorf("spec.volumes", "%s, but volume %q is not a ConfigMap, Secret or projected volume of them; set spec.scrapeConfig to name the object that holds the config", what, vol.Name)
