@@ -26,17 +26,18 @@ test: build tools
 	go vet ./...
 	PATH="$(GOBIN):$$PATH" go test -timeout 10m $$(go list ./... | grep -v '/fn$$')
 	PATH="$(GOBIN):$$PATH" go test -count=1 -parallel 4 -timeout 30m ./fn
-	$(MAKE) fuzz
+	$(MAKE) -j4 fuzz
 
-# The fuzz targets, each for a fixed budget (FUZZTIME): no input may make the
-# function panic, fail its own output, change items on error, or say more than
-# 64 kB (the hostile-input suite bounds time and memory per class).
+# The fuzz targets, each for a fixed budget (FUZZTIME), side by side with one
+# worker each: no input may make the function panic, fail on its own output,
+# change items on error, or say more than 64 kB (the hostile-input suite bounds
+# time and memory per class).
 FUZZTIME ?= 8s
-fuzz:
-	go test -count=1 -run '^$$' -fuzz '^FuzzProcess$$' -fuzztime $(FUZZTIME) ./fn
-	go test -count=1 -run '^$$' -fuzz '^FuzzEdit$$' -fuzztime $(FUZZTIME) ./fn
-	go test -count=1 -run '^$$' -fuzz '^FuzzPostRender$$' -fuzztime $(FUZZTIME) ./fn
-	go test -count=1 -run '^$$' -fuzz '^FuzzSplice$$' -fuzztime $(FUZZTIME) ./transformers/scrapeconfig
+FUZZ_TARGETS := fuzz/fn/FuzzProcess fuzz/fn/FuzzEdit fuzz/fn/FuzzPostRender fuzz/transformers/scrapeconfig/FuzzSplice
+.PHONY: $(FUZZ_TARGETS)
+fuzz: $(FUZZ_TARGETS)
+$(FUZZ_TARGETS):
+	go test -count=1 -run '^$$' -fuzz '^$(notdir $@)$$' -fuzztime $(FUZZTIME) -parallel 1 ./$(patsubst fuzz/%/,%,$(dir $@))
 
 # End to end with the real components (e2e/): etcd, kube-apiserver, istiod, Istio's
 # agent and Prometheus; the first run builds them (minutes), later runs reuse them.

@@ -215,10 +215,30 @@ func FuzzSplice(f *testing.F) {
 		}
 		// A flow collection is rendered again with the key that holds it; every
 		// other line of a document this function never edited is kept.
-		if !strings.Contains(doc, jobMarker) && !strings.Contains(doc, "istio-prometheus-mtls:") && !hasFlow(before) {
+		// So is a list with an element whose "- " stands on a line of its own
+		// (the splice puts elements by their dash).
+		if !strings.Contains(doc, jobMarker) && !strings.Contains(doc, "istio-prometheus-mtls:") && !hasFlow(before) && !detachedDash(before, strings.Split(doc, "\n")) {
 			assertSubsequence(t, doc, fast)
 		}
 	})
+}
+
+// detachedDash tells whether a list element of n starts on a line without its
+// "- " (the dash alone on the line before).
+func detachedDash(n *yaml.Node, lines []string) bool {
+	if n.Kind == yaml.SequenceNode && n.Style&yaml.FlowStyle == 0 {
+		for _, e := range n.Content {
+			if e.Line < 1 || e.Line > len(lines) || !strings.HasPrefix(strings.TrimLeft(lines[e.Line-1], " "), "- ") {
+				return true
+			}
+		}
+	}
+	for _, c := range n.Content {
+		if detachedDash(c, lines) {
+			return true
+		}
+	}
+	return false
 }
 
 // hasFlow tells whether a tree holds a flow-style list or mapping.
