@@ -10,8 +10,8 @@ import (
 )
 
 // TestWriterIsTheSDKs: the ResourceList written item by item is, byte for byte,
-
-
+// what the SDK's fn.Run writes, on half the golden cases and the 5 MB render
+// (successes and refusals), and on inputs with comments, anchors and odd scalars.
 func TestWriterIsTheSDKs(t *testing.T) {
 	t.Parallel()
 	var ins [][]byte
