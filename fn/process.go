@@ -173,16 +173,7 @@ func errorResult(err error, cfgNode *yaml.RNode) *fn.Result {
 // clipped (krmerr.Clip), and this is the net under them.
 const maxResultMessage = 4 << 10
 
-func clipResult(m string) string {
-	if len(m) <= maxResultMessage {
-		return m
-	}
-	cut := maxResultMessage
-	for cut > 0 && m[cut]&0xC0 == 0x80 {
-		cut--
-	}
-	return m[:cut] + fmt.Sprintf("… (%d bytes more)", len(m)-cut)
-}
+func clipResult(m string) string { return krmerr.ClipTo(m, maxResultMessage) }
 
 func resultRef(r *krmerr.Ref) *fn.ResourceRef {
 	if r == nil {

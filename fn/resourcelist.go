@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/krmerr"
 	"github.com/istio-prometheus-mtls/istio-prometheus-mtls/transformers/yamlnode"
 	"github.com/kptdev/krm-functions-sdk/go/fn"
 	"sigs.k8s.io/kustomize/kyaml/kio"
@@ -294,13 +295,13 @@ func explainParse(in []byte, err error) error {
 	}
 	root, perr := yaml.Parse(string(in))
 	if perr != nil {
-		return fmt.Errorf("the input is not valid YAML: %s", clipMessage(perr.Error()))
+		return fmt.Errorf("the input is not valid YAML: %s", krmerr.Clip(perr.Error()))
 	}
 	if root.YNode().Kind != yaml.MappingNode {
 		return fmt.Errorf("the input is a YAML %s, not a ResourceList (a mapping with kind: ResourceList)", yamlnode.KindWord(root.YNode()))
 	}
 	if k := root.GetKind(); k != kio.ResourceListKind {
-		return fmt.Errorf("the input's kind is %q, not ResourceList: a KRM function reads a ResourceList (as kpt and kustomize send it); for a Helm stream, run it as `post-render`", clipMessage(k))
+		return fmt.Errorf("the input's kind is %q, not ResourceList: a KRM function reads a ResourceList (as kpt and kustomize send it); for a Helm stream, run it as `post-render`", krmerr.Clip(k))
 	}
 	for _, f := range []struct {
 		name string
@@ -326,23 +327,5 @@ func explainParse(in []byte, err error) error {
 	if i := strings.Index(msg, ", got: *"); i >= 0 {
 		msg = msg[:i]
 	}
-	return fmt.Errorf("the input is not a ResourceList this function can read: %s", clipMessage(msg))
+	return fmt.Errorf("the input is not a ResourceList this function can read: %s", krmerr.Clip(msg))
 }
-
-// maxQuoted bounds how much of the user's input one message quotes.
-const maxQuoted = 300
-
-// clipMessage cuts s to maxQuoted bytes (at a rune boundary), saying how much
-// was left out.
-func clipMessage(s string) string {
-	if len(s) <= maxQuoted {
-		return s
-	}
-	cut := maxQuoted
-	for cut > 0 && !utf8RuneStart(s[cut]) {
-		cut--
-	}
-	return fmt.Sprintf("%s… (%d bytes more)", s[:cut], len(s)-cut)
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }

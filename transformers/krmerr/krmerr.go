@@ -132,11 +132,14 @@ const MaxQuoted = 200
 
 // Clip is s cut to MaxQuoted bytes (at a UTF-8 boundary), saying how much was
 // left out: a message quotes the user's input, never repeats it whole.
-func Clip(s string) string {
-	if len(s) <= MaxQuoted {
+func Clip(s string) string { return ClipTo(s, MaxQuoted) }
+
+// ClipTo is s cut to n bytes (at a UTF-8 boundary), saying how much was left out.
+func ClipTo(s string, n int) string {
+	if len(s) <= n {
 		return s
 	}
-	cut := MaxQuoted
+	cut := n
 	for cut > 0 && s[cut]&0xC0 == 0x80 {
 		cut--
 	}
