@@ -110,35 +110,14 @@ func transform(nodes []*yaml.RNode, cfg *config.PrometheusMTLS) ([]*yaml.RNode, 
 		return nil, nil, "", err
 	}
 	out := append([]*yaml.RNode{}, nodes...)
-	notes := done.Notes
 	for _, e := range done.Edits {
-		if e.Node != nil {
-			notes = append(notes, sizeNotes(e.Node)...)
-		}
 		if e.Index >= 0 {
 			out[e.Index] = e.Node // nil: deleted
 		} else {
 			out = append(out, e.Node)
 		}
 	}
-	return slices.DeleteFunc(out, func(n *yaml.RNode) bool { return n == nil }), notes, p.Istio.Warning(), nil
-}
-
-// maxObject is the size past which the API server refuses an object: 1 MiB of
-// data in a ConfigMap or Secret (etcd keeps 1.5 MiB per object, and a
-// client-side apply doubles it with its last-applied annotation).
-const maxObject = 1 << 20
-
-// sizeNotes warns when an object the function wrote is larger than the API
-// server takes: the edit would be refused on apply.
-func sizeNotes(n *yaml.RNode) []workload.Note {
-	b, err := n.MarshalJSON()
-	if err != nil || len(b) <= maxObject {
-		return nil
-	}
-	return []workload.Note{{Ref: krmerr.RefOf(n), Warn: true, Message: fmt.Sprintf(
-		"the function's edit makes this object %.2f MiB, past the 1 MiB the API server takes of a ConfigMap or Secret (and near etcd's 1.5 MiB per object): it will be refused on apply; split the scrape configuration (scrape_config_files, one file per ConfigMap) or give fewer plain pod jobs the drop rules (spec.scrapeJob.excludeFrom)",
-		float64(len(b))/(1<<20))}}
+	return slices.DeleteFunc(out, func(n *yaml.RNode) bool { return n == nil }), done.Notes, p.Istio.Warning(), nil
 }
 
 // maxErrors bounds the error results of one kind that a run reports.

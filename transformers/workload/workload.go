@@ -95,7 +95,29 @@ func (s settled) Apply(p plan.Plan) (Outcome, error) {
 	out.Edits = slices.DeleteFunc(out.Edits, func(e Edit) bool {
 		return e.Index >= 0 && e.Node != nil && yamlnode.SameDecoded(s.ix.Items[e.Index].YNode(), e.Node.YNode())
 	})
+	for _, e := range out.Edits {
+		if e.Node != nil {
+			out.Notes = append(out.Notes, sizeNotes(e.Node)...)
+		}
+	}
 	return out, nil
+}
+
+// maxObject is the size past which the API server refuses an object: 1 MiB of
+// data in a ConfigMap or Secret (etcd keeps 1.5 MiB per object, and a
+// client-side apply doubles it with its last-applied annotation).
+const maxObject = 1 << 20
+
+// sizeNotes warns when an object the function wrote is larger than the API
+// server takes: the edit would be refused on apply.
+func sizeNotes(n *yaml.RNode) []Note {
+	b, err := n.MarshalJSON()
+	if err != nil || len(b) <= maxObject {
+		return nil
+	}
+	return []Note{{Ref: krmerr.RefOf(n), Warn: true, Message: fmt.Sprintf(
+		"the function's edit makes this object %.2f MiB, past the 1 MiB the API server takes of a ConfigMap or Secret (and near etcd's 1.5 MiB per object): it will be refused on apply; split the scrape configuration (scrape_config_files, one file per ConfigMap) or give fewer plain pod jobs the drop rules (spec.scrapeJob.excludeFrom)",
+		float64(len(b))/(1<<20))}}
 }
 
 // editTemplate edits the pod template tpl as p says, after one read of its
