@@ -472,20 +472,18 @@ func text(b *builder.Block) string {
 // Limits checked before Grafana's parser sees a configuration: it descends
 // recursively, one Go stack frame per level of nesting, so a file nested a few
 // hundred thousand deep exhausts the stack (a fatal error, not an error value).
-const (
-	// maxNesting is far above any configuration Alloy's documentation shows
-	// (blocks within blocks, a list of objects: under ten).
-	maxNesting = 256
-	// maxConfigSize: Kubernetes keeps no object larger than 1.5 MiB.
-	maxConfigSize = 8 << 20
-)
+//
+// maxNesting is far above any configuration Alloy's documentation shows
+// (blocks within blocks, a list of objects: under ten).
+const maxNesting = 256
 
 // checkNesting refuses a configuration nested past maxNesting (blocks, lists,
 // objects, parentheses; string literals and comments skipped as Alloy's scanner
-// skips them) or larger than maxConfigSize.
+// skips them) or larger than any object the API server stores
+// (scrapeconfig.MaxConfigSize).
 func checkNesting(text string) error {
-	if len(text) > maxConfigSize {
-		return krmerr.Errorf("", "is %d MiB, larger than the %d MiB this function reads of an Alloy configuration", len(text)>>20, maxConfigSize>>20)
+	if err := scrapeconfig.TooLarge(text); err != nil {
+		return err
 	}
 	depth, line := 0, 1
 	for i := 0; i < len(text); i++ {

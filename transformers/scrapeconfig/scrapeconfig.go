@@ -245,7 +245,7 @@ func Additions(o Options) (jobs, rules string, err error) {
 // additionalScrapeConfigs.
 func EditJobList(doc string, o Options) (string, Report, error) {
 	var root *yaml.RNode
-	if err := tooLarge(doc); err != nil {
+	if err := TooLarge(doc); err != nil {
 		return "", Report{}, err
 	}
 	if strings.TrimSpace(doc) == "" {
@@ -286,19 +286,22 @@ func checkLayout(root *yaml.RNode, s scrapers.Scraper) error {
 		s.Name, strings.Join(foreign, ", "), s.Name, strings.Join(s.TopLevel, ", "), s.Name)
 }
 
-// maxConfigSize bounds a configuration read: Kubernetes keeps no object larger
-// than 1.5 MiB, and a YAML parser's memory grows with its input.
-const maxConfigSize = 8 << 20
+// MaxConfigSize bounds a configuration read: the API server stores no object
+// larger than 1.5 MiB (etcd's request limit; 1 MiB of data in a ConfigMap or
+// Secret), so a larger one can never be applied, and the edit's time and
+// memory grow with it.
+const MaxConfigSize = 3 << 19
 
-func tooLarge(doc string) error {
-	if len(doc) > maxConfigSize {
-		return krmerr.Errorf("", "is %d MiB, larger than the %d MiB this function reads of a scrape configuration", len(doc)>>20, maxConfigSize>>20)
+// TooLarge refuses a configuration past MaxConfigSize.
+func TooLarge(doc string) error {
+	if len(doc) > MaxConfigSize {
+		return krmerr.Errorf("", "is %.1f MiB, larger than any object the API server stores (1.5 MiB), so it could not be applied; the function does not read it", float64(len(doc))/(1<<20))
 	}
 	return nil
 }
 
 func parse(doc string) (*yaml.RNode, error) {
-	if err := tooLarge(doc); err != nil {
+	if err := TooLarge(doc); err != nil {
 		return nil, err
 	}
 	if strings.TrimSpace(doc) == "" {

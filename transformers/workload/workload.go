@@ -111,13 +111,13 @@ const maxObject = 1 << 20
 // sizeNotes warns when an object the function wrote is larger than the API
 // server takes: the edit would be refused on apply.
 func sizeNotes(n *yaml.RNode) []Note {
-	b, err := n.MarshalJSON()
-	if err != nil || len(b) <= maxObject {
+	size := yamlnode.TextSize(n.YNode())
+	if size <= maxObject {
 		return nil
 	}
 	return []Note{{Ref: krmerr.RefOf(n), Warn: true, Message: fmt.Sprintf(
-		"the function's edit makes this object %.2f MiB, past the 1 MiB the API server takes of a ConfigMap or Secret (and near etcd's 1.5 MiB per object): it will be refused on apply; split the scrape configuration (scrape_config_files, one file per ConfigMap) or give fewer plain pod jobs the drop rules (spec.scrapeJob.excludeFrom)",
-		float64(len(b))/(1<<20))}}
+		"the function's edit makes this object about %.2f MiB, past the 1 MiB the API server takes of a ConfigMap or Secret (and near etcd's 1.5 MiB per object): it will be refused on apply; split the scrape configuration (scrape_config_files, one file per ConfigMap) or give fewer plain pod jobs the drop rules (spec.scrapeJob.excludeFrom)",
+		float64(size)/(1<<20))}}
 }
 
 // editTemplate edits the pod template tpl as p says, after one read of its

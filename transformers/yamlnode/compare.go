@@ -63,6 +63,32 @@ func SameContent(a, b *yaml.Node) bool {
 	return true
 }
 
+// keyFinder returns the index in m.Content of the first key k, or -1: a scan
+// of a small mapping, an index of a large one (a ConfigMap of 200,000 keys
+// scanned once per key is a hang).
+func keyFinder(m *yaml.Node) func(k string) int {
+	if len(m.Content) <= 32 {
+		return func(k string) int {
+			for j := 0; j+1 < len(m.Content); j += 2 {
+				if m.Content[j].Value == k {
+					return j
+				}
+			}
+			return -1
+		}
+	}
+	ix := make(map[string]int, len(m.Content)/2)
+	for j := len(m.Content) - 2; j >= 0; j -= 2 {
+		ix[m.Content[j].Value] = j
+	}
+	return func(k string) int {
+		if j, ok := ix[k]; ok {
+			return j
+		}
+		return -1
+	}
+}
+
 // SameDecoded tells whether a and b decode to the same object, as the API server
 // would read them: mapping keys in any order, scalars by resolved tag and value,
 // aliases expanded; style and comments do not count. Past maxCompared nodes
@@ -91,14 +117,10 @@ func sameDecoded(a, b *yaml.Node, budget *int) bool {
 	case yaml.ScalarNode:
 		return a.Value == b.Value && a.ShortTag() == b.ShortTag()
 	case yaml.MappingNode:
+		find := keyFinder(b)
 		for i := 0; i+1 < len(a.Content); i += 2 {
-			j := 0
-			for ; j+1 < len(b.Content); j += 2 {
-				if b.Content[j].Value == a.Content[i].Value {
-					break
-				}
-			}
-			if j+1 >= len(b.Content) || !sameDecoded(a.Content[i+1], b.Content[j+1], budget) {
+			j := find(a.Content[i].Value)
+			if j < 0 || !sameDecoded(a.Content[i+1], b.Content[j+1], budget) {
 				return false
 			}
 		}

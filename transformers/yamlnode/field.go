@@ -220,3 +220,17 @@ func duplicateKey(n *yaml.Node, at string) string {
 	}
 	return ""
 }
+
+// TextSize is about the size of n as JSON: its keys and scalar values and a few
+// bytes of punctuation each, aliases counted once where they stand. It is for
+// comparing with a limit cheaply (a JSON encoding through go-yaml's decoder
+// checks every mapping's keys against each other: quadratic on a wide one).
+func TextSize(n *yaml.Node) int {
+	size := len(n.Value) + 3
+	if n.Kind != yaml.AliasNode {
+		for _, c := range n.Content {
+			size += TextSize(c)
+		}
+	}
+	return size
+}
