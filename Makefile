@@ -32,7 +32,7 @@ test: build tools
 # worker each: no input may make the function panic, fail on its own output,
 # change items on error, or say more than 64 kB (the hostile-input suite bounds
 # time and memory per class).
-FUZZTIME ?= 5s
+FUZZTIME ?= 4s
 FUZZ_TARGETS := fuzz/fn/FuzzProcess fuzz/fn/FuzzEdit fuzz/fn/FuzzPostRender fuzz/transformers/scrapeconfig/FuzzSplice
 .PHONY: $(FUZZ_TARGETS)
 fuzz: $(FUZZ_TARGETS)

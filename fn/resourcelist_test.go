@@ -43,6 +43,7 @@ func TestWriterIsTheSDKs(t *testing.T) {
 // inputs it must give up on (an alias across runs, comments at a cut, items
 // indented) with the same result through the SDK.
 func TestChunkedParseIsTheSDKs(t *testing.T) {
+	t.Parallel()
 	var ins [][]byte
 	for _, c := range goldenCases(t) {
 		ins = append(ins, resourceList(t, c.input(t), c.config(t)))
