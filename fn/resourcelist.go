@@ -20,9 +20,9 @@ import (
 
 // Limits on what the function reads, checked before any parser sees the bytes.
 const (
-	// maxInput bounds a ResourceList or Helm stream on stdin: five times the
-	// largest chart render we know (kube-prometheus-stack's CRDs, 5 MB) many
-	// times over, and far below what would exhaust a CI runner.
+	// maxInput bounds a ResourceList or Helm stream on stdin: 25 times the
+	// largest chart render we know (kube-prometheus-stack with its CRDs, 5 MB),
+	// and well below what would exhaust the machine running the function.
 	maxInput = 128 << 20
 	// maxConfigFile bounds post-render's --config file: a function config is a
 	// few hundred bytes.
@@ -44,7 +44,7 @@ func readLimited(r io.Reader, limit int64, what string) ([]byte, error) {
 // runKRM is the KRM function contract on one ResourceList: the SDK's parser and
 // the processor, then the list written item by item (writeResourceList). The
 // SDK's fn.Run encodes the whole list as one YAML document, whose emitter keeps
-// every event of it: 1.5 GB for 10 MB of input. The output is the same bytes.
+// every event of it: 2.2 GB for 10 MB of input. The output is the same bytes.
 func runKRM(in []byte) ([]byte, *fn.ResourceList, error) {
 	rl, err := parseResourceList(in)
 	if err != nil {

@@ -24,8 +24,9 @@ import (
 //   - a mount ("container:path"): a read-only mount of a volume the record also
 //     names that is the certificate volume: of its kind (profiles.IsCertVolume)
 //     and of its name (certVolume, or the one injection mode's record names);
-//   - a volume: one the profiles write (profiles.IsAgentVolume) that nothing
-//     mounts but the believed containers and mounts;
+//   - a volume: one of the profiles' table (profiles.IsTableVolume) or the
+//     certificate volume, that nothing mounts but the believed containers and
+//     mounts;
 //   - injection's and ambient mode's undo records: only the labels and
 //     annotations those modes write (injection.Verify).
 //
