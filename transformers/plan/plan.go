@@ -80,9 +80,7 @@ func New(cfg *config.PrometheusMTLS, t Target) (Plan, error) {
 		return Plan{}, err
 	}
 	if s.Mode == config.ModeAmbient {
-		p := ambient(cfg, istio, t)
-		p.CertVolume = s.Certificates.VolumeName
-		return p, nil
+		return ambient(cfg, istio, t), nil
 	}
 	istio.holdApplicationUntilProxyStarts(s.Mode, t, s.Istio.Minor())
 	sidecar, err := istio.Profile.Build(sidecarParams(cfg, istio, t.Owner))
@@ -149,7 +147,8 @@ func ambient(cfg *config.PrometheusMTLS, istio Istio, t Target) Plan {
 		sa = "default"
 	}
 	return Plan{
-		Istio: istio,
+		Istio:      istio,
+		CertVolume: s.Certificates.VolumeName,
 		Pod: podtemplate.Desired{
 			Labels:      map[string]string{injection.LabelInject: "false"},
 			Annotations: map[string]string{injection.LabelInject: "false"},

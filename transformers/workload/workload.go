@@ -158,7 +158,7 @@ func doubtNote(ref *krmerr.Ref, field string, doubts []string) []Note {
 	}
 	return []Note{{Ref: ref, Field: field, Warn: true, Message: fmt.Sprintf(
 		"the ownership record names %s, which this function did not write: left as they are, and no longer named in the record (was the record copied from another workload, or edited by hand?)",
-		strings.Join(clipAll(doubts), "; "))}}
+		clipList(doubts, "; ", false))}}
 }
 
 // writeRecord stores rec on the pod template, once per run, after the
@@ -261,7 +261,7 @@ func editScrape(v scrapeValue, o scrapeconfig.Options, old ownership.Record, rec
 	if len(rep.Unbelieved) > 0 {
 		notes = append(notes, Note{Ref: krmerr.RefOf(v.obj), Field: v.key.Field(), Warn: true, Message: fmt.Sprintf(
 			"%s: the ownership record (%s) names job %s, which is not what this function writes (an https job reading Istio's certificate files with its sidecar rules): left as it is, and no longer named in the record; was the record copied from another workload, or edited?",
-			keyWord(v.key), ownership.Annotation, strings.Join(quoteAll(clipAll(rep.Unbelieved)), ", "))})
+			keyWord(v.key), ownership.Annotation, clipList(rep.Unbelieved, ", ", true))})
 	}
 	if len(rep.Leftover) > 0 {
 		notes = append(notes, Note{Ref: krmerr.RefOf(v.obj), Field: v.key.Field(), Warn: true, Message: fmt.Sprintf(
@@ -320,17 +320,21 @@ func keyWord(k datakey.Key) string {
 	return fmt.Sprintf("key %q", k.Name)
 }
 
-// clipAll clips each of s for a message (krmerr.Clip), at most ten of them.
-func clipAll(s []string) []string {
+// clipList joins s for a message, each clipped (krmerr.Clip) and quoted when
+// quote is set, at most ten of them and a count of the rest.
+func clipList(s []string, sep string, quote bool) string {
 	var out []string
 	for i, x := range s {
 		if i == 10 {
 			out = append(out, fmt.Sprintf("and %d more", len(s)-i))
 			break
 		}
-		out = append(out, krmerr.Clip(x))
+		if x = krmerr.Clip(x); quote {
+			x = fmt.Sprintf("%q", x)
+		}
+		out = append(out, x)
 	}
-	return out
+	return strings.Join(out, sep)
 }
 
 func quoteAll(s []string) []string {
